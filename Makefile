@@ -1,0 +1,82 @@
+# Partli's front door. `make` (or `make help`) lists the targets.
+#
+# Generated files are committed: views/**/*_templ.go (templ), static/app.css
+# (Tailwind, from static/css/input.css) and static/htmx.min.js (vendored from
+# npm). `make generate` rebuilds them; `make check-generated` fails when they
+# are stale, without touching the work tree.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+# npm writes this file on every install, so it marks "node_modules is present
+# and matches the lockfile".
+NODE_DEPS := node_modules/.package-lock.json
+TAILWIND := node_modules/.bin/tailwindcss
+HTMX_SRC := node_modules/htmx.org/dist/htmx.min.js
+# The lockfile pins caniuse-lite; its "outdated" nag is noise here.
+export BROWSERSLIST_IGNORE_OLD_DATA := 1
+
+.PHONY: help run build generate check-generated test fmt
+
+help: ## list the targets
+	@echo "Usage: make <target>"
+	awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: ## run Partli locally: `partli dev`, with a private PostgreSQL under ./.data/
+	go run ./cmd/partli dev
+
+build: ## build the binary into bin/partli
+	go build -o bin/partli ./cmd/partli
+
+$(NODE_DEPS): package.json package-lock.json
+	npm ci
+	touch $@
+
+generate: $(NODE_DEPS) ## regenerate templ code, static/app.css and static/htmx.min.js
+	go tool templ generate -path views -log-level warn
+	$(TAILWIND) -i static/css/input.css -o static/app.css --minify
+	cp $(HTMX_SRC) static/htmx.min.js
+
+check-generated: $(NODE_DEPS) ## fail if a committed generated file differs from what `make generate` would write
+	@tmp=$$(mktemp -d)
+	trap 'rm -rf "$$tmp"' EXIT
+	stale=0
+	# templ: regenerate a copy of views/ and compare the *_templ.go files both ways,
+	# so a missing, changed or orphaned generated file is reported.
+	cp -R views "$$tmp/views"
+	if ! go tool templ generate -path "$$tmp/views" -log-level warn >"$$tmp/templ.log" 2>&1; then
+		cat "$$tmp/templ.log"; echo "check-generated: templ generate failed"; exit 1
+	fi
+	for f in $$( { find views -name '*_templ.go'; (cd "$$tmp" && find views -name '*_templ.go'); } | sort -u); do
+		if [[ ! -f "$$f" ]]; then
+			echo "stale: $$f is missing (run make generate)"; stale=1
+		elif [[ ! -f "$$tmp/$$f" ]]; then
+			echo "stale: $$f has no .templ source (run make generate)"; stale=1
+		elif ! cmp -s "$$f" "$$tmp/$$f"; then
+			echo "stale: $$f differs from templ generate (run make generate)"; stale=1
+		fi
+	done
+	# Tailwind: build twice; the output must be deterministic and match the committed file.
+	$(TAILWIND) -i static/css/input.css -o "$$tmp/app1.css" --minify 2>"$$tmp/tw.log" || { cat "$$tmp/tw.log"; exit 1; }
+	$(TAILWIND) -i static/css/input.css -o "$$tmp/app2.css" --minify 2>"$$tmp/tw.log" || { cat "$$tmp/tw.log"; exit 1; }
+	if ! cmp -s "$$tmp/app1.css" "$$tmp/app2.css"; then
+		echo "check-generated: the Tailwind build is not deterministic"; stale=1
+	elif ! cmp -s "$$tmp/app1.css" static/app.css; then
+		echo "stale: static/app.css differs from the Tailwind build (run make generate)"; stale=1
+	fi
+	# htmx: the vendored copy must be the locked npm version.
+	if ! cmp -s $(HTMX_SRC) static/htmx.min.js; then
+		echo "stale: static/htmx.min.js differs from $(HTMX_SRC) (run make generate)"; stale=1
+	fi
+	if [[ $$stale -ne 0 ]]; then exit 1; fi
+	echo "generated files are up to date"
+
+test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every Go test (needs PostgreSQL binaries)
+	go vet ./...
+	go test -count=1 -timeout 15m ./...
+
+fmt: ## fail if any Go file is not gofmt-formatted
+	@files=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.data/*' -not -path './.git/*' -print0 | xargs -0 -r gofmt -l)
+	if [[ -n "$$files" ]]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$files"; exit 1; fi

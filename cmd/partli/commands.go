@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/web"
+)
+
+func openDB(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("DATABASE_URL is not set (or use `partli dev` for the embedded default)")
+	}
+	return store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+}
+
+func cmdMigrate(ctx context.Context, stdout io.Writer) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := store.Migrate(ctx, db.DB)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s); the database is up to date\n", n)
+	return nil
+}
+
+func cmdServe(ctx context.Context, log *slog.Logger) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return serve(ctx, cfg, db, log)
+}
+
+// serve refuses an out-of-date schema, starts the workers and serves HTTP
+// until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger) error {
+	if err := store.CheckSchema(ctx, db.DB); err != nil {
+		return err
+	}
+	if cfg.SessionSecret == "" {
+		return errors.New("PARTLI_SESSION_SECRET is not set: set it to a long random string (it signs dashboard sessions)")
+	}
+	st := store.New(db)
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	go commission.New(st).RunAutoApprover(workers, cfg.ApproveEvery, log)
+
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           web.New(cfg, st, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("partli serving", "addr", cfg.Addr, "base_url", cfg.BaseURL)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	stopWorkers()
+	return srv.Shutdown(shutdown)
+}
+
+func cmdWorkspaceCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("workspace create", stderr)
+	name := fs.String("name", "", "workspace name")
+	slug := fs.String("slug", "", "workspace slug (default: from the name)")
+	email := fs.String("owner-email", "", "owner's email address")
+	password := fs.String("owner-password", "", "owner's password")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *name == "" || *email == "" || *password == "" {
+		return usageError{"--name, --owner-email and --owner-password are required"}
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.CheckSchema(ctx, db.DB); err != nil {
+		return err
+	}
+	created, err := accounts.CreateWorkspace(ctx, store.New(db), accounts.NewWorkspace{
+		Name: *name, Slug: *slug, OwnerEmail: *email, OwnerPassword: *password})
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(map[string]string{
+		"workspaceId": created.Workspace.ID, "slug": created.Workspace.Slug, "apiKey": created.APIKey})
+}

@@ -1,0 +1,136 @@
+// Package accounts creates workspaces, users and API keys: the credentials
+// side of Partli.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/mail"
+	"regexp"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/store"
+)
+
+// KeyPrefix starts every API key.
+const KeyPrefix = "pk_live_"
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 8
+
+const keyAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// RandomText returns n characters drawn uniformly from [0-9A-Za-z].
+func RandomText(n int) string {
+	var sb strings.Builder
+	for range n {
+		i, err := rand.Int(rand.Reader, big.NewInt(int64(len(keyAlphabet))))
+		if err != nil {
+			panic("accounts: crypto/rand failed: " + err.Error())
+		}
+		sb.WriteByte(keyAlphabet[i.Int64()])
+	}
+	return sb.String()
+}
+
+// NewAPIKey makes a key: its full text (shown once) and the row to store,
+// which keeps only the SHA-256 of the text and a prefix to list it by.
+func NewAPIKey(workspaceID, name string, createdBy *string) (string, *store.APIKey) {
+	text := KeyPrefix + RandomText(32)
+	sum := sha256.Sum256([]byte(text))
+	return text, &store.APIKey{
+		ID: ids.New(ids.APIKey), WorkspaceID: workspaceID, Name: name,
+		Prefix: text[:len(KeyPrefix)+4], Hash: sum[:], CreatedBy: createdBy,
+	}
+}
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("accounts: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword reports whether password matches hash.
+func CheckPassword(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// ErrInvalid is a workspace request with a bad field; its message names it.
+var ErrInvalid = errors.New("invalid")
+
+var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// NewWorkspace is what creating a workspace needs.
+type NewWorkspace struct {
+	Name          string
+	Slug          string // generated from Name when empty
+	OwnerEmail    string
+	OwnerPassword string
+}
+
+// Created is a new workspace and the one-time text of its first API key.
+type Created struct {
+	Workspace store.Workspace
+	Owner     store.User
+	APIKey    string
+}
+
+// CreateWorkspace makes a workspace, its owner and a default API key.
+func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Created, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 200 {
+		return nil, fmt.Errorf("%w: name is required (at most 200 characters)", ErrInvalid)
+	}
+	if a, err := mail.ParseAddress(in.OwnerEmail); err != nil || a.Address != in.OwnerEmail {
+		return nil, fmt.Errorf("%w: owner email %q is not an email address", ErrInvalid, in.OwnerEmail)
+	}
+	if len(in.OwnerPassword) < MinPasswordLen {
+		return nil, fmt.Errorf("%w: owner password must be at least %d characters", ErrInvalid, MinPasswordLen)
+	}
+	slug, generated := in.Slug, in.Slug == ""
+	if generated {
+		slug = strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(in.Name), "-"), "-")
+		if len(slug) > 40 {
+			slug = strings.TrimRight(slug[:40], "-")
+		}
+		if slug == "" {
+			slug = "workspace"
+		}
+		if taken, err := st.WorkspaceSlugTaken(ctx, slug); err != nil {
+			return nil, err
+		} else if taken {
+			slug += "-" + strings.ToLower(RandomText(5))
+		}
+	} else if !slugRe.MatchString(slug) {
+		return nil, fmt.Errorf("%w: slug must be lower-case letters, digits and dashes", ErrInvalid)
+	}
+	hash, err := HashPassword(in.OwnerPassword)
+	if err != nil {
+		return nil, err
+	}
+	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: in.Name, Slug: slug}
+	owner := store.User{ID: ids.New(ids.User), WorkspaceID: ws.ID, Email: in.OwnerEmail, Name: "",
+		PasswordHash: hash, Role: "owner"}
+	text, key := NewAPIKey(ws.ID, "Default key", &owner.ID)
+	err = st.CreateWorkspace(ctx, &ws, &owner, key)
+	switch {
+	case store.ConflictOn(err, "workspaces_slug_key"):
+		return nil, fmt.Errorf("%w: workspace slug %q is taken", ErrInvalid, slug)
+	case store.ConflictOn(err, "users_email_key"):
+		return nil, fmt.Errorf("%w: a user with email %q already exists", ErrInvalid, in.OwnerEmail)
+	case err != nil:
+		return nil, err
+	}
+	return &Created{Workspace: ws, Owner: owner, APIKey: text}, nil
+}

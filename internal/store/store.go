@@ -1,0 +1,240 @@
+// Package store is the one repository layer: every SQL statement of Partli
+// lives here. It knows nothing of HTTP; it returns ErrNotFound, ErrConflict
+// and wrapped errors, and handlers map them to statuses.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+var (
+	// ErrNotFound: no such row in this workspace.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key clash.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is the repository over one PostgreSQL database.
+type Store struct {
+	Queries
+	db *sqlx.DB
+}
+
+// Tx is a transaction with the same queries as Store plus the ones that only
+// make sense inside a transaction.
+type Tx struct {
+	Queries
+	tx *sqlx.Tx
+}
+
+// Queries are the statements that run on a pool or inside a transaction.
+type Queries struct {
+	x sqlx.ExtContext
+}
+
+// Open connects to databaseURL with the settings Partli relies on (UTC times,
+// bounded connect time) and checks the connection.
+func Open(ctx context.Context, databaseURL string, maxConns int) (*sqlx.DB, error) {
+	dsn, err := withParams(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 20
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return db, nil
+}
+
+// withParams adds timezone=UTC and a connect timeout unless the URL sets them.
+func withParams(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", fmt.Errorf("store: DATABASE_URL must be a postgres:// URL")
+	}
+	q := u.Query()
+	if q.Get("timezone") == "" {
+		q.Set("timezone", "UTC")
+	}
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", "5")
+	}
+	if q.Get("sslmode") == "" && (u.Hostname() == "" || u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1") {
+		q.Set("sslmode", "disable")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// New wraps an open database.
+func New(db *sqlx.DB) *Store {
+	return &Store{Queries: Queries{x: db}, db: db}
+}
+
+// DB is the underlying pool.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&Tx{Queries: Queries{x: tx}, tx: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (q Queries) get(ctx context.Context, dest any, query string, args ...any) error {
+	err := sqlx.GetContext(ctx, q.x, dest, query, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return mapErr(err)
+}
+
+func (q Queries) sel(ctx context.Context, dest any, query string, args ...any) error {
+	return mapErr(sqlx.SelectContext(ctx, q.x, dest, query, args...))
+}
+
+func (q Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.x.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.RowsAffected()
+}
+
+// mapErr turns unique violations into ErrConflict (keeping the constraint
+// name in the message) and leaves other errors as they are.
+func mapErr(err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrConflict, pqErr.Constraint)
+	}
+	return err
+}
+
+// ConflictOn reports whether err is a unique clash on the named constraint.
+func ConflictOn(err error, constraint string) bool {
+	return errors.Is(err, ErrConflict) && strings.HasSuffix(err.Error(), ": "+constraint)
+}
+
+// IsUnavailable reports whether err means the database cannot be reached or
+// is shutting down: the request may be retried safely later.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch {
+		case strings.HasPrefix(string(pqErr.Code), "08"), // connection exception
+			pqErr.Code == "57P01", pqErr.Code == "57P02", pqErr.Code == "57P03", // shutdown, cannot connect now
+			pqErr.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	return strings.Contains(err.Error(), "bad connection") || strings.Contains(err.Error(), "connection refused")
+}
+
+// Page asks for one page of a newest-first list.
+type Page struct {
+	Limit  int
+	Cursor *Cursor
+}
+
+// Cursor is the position after the last row of a page: keyset pagination on
+// (created_at, id), so a page costs the same at row 10 and row 10 million.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Encode makes the opaque cursor string handed to clients.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID))
+}
+
+// ErrBadCursor is a cursor string that we did not make.
+var ErrBadCursor = errors.New("store: malformed cursor")
+
+// DecodeCursor parses a cursor made by Encode.
+func DecodeCursor(s string) (*Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok || id == "" {
+		return nil, ErrBadCursor
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	return &Cursor{CreatedAt: t, ID: id}, nil
+}
+
+// cursorArgs gives the two parameters of a keyset condition; nil when there is no cursor.
+func (p Page) cursorArgs() (any, any) {
+	if p.Cursor == nil {
+		return nil, nil
+	}
+	return p.Cursor.CreatedAt, p.Cursor.ID
+}
+
+// fetch is the number of rows to ask for: one more than the page, to know whether another follows.
+func (p Page) fetch() int { return p.Limit + 1 }
+
+// trim cuts a list fetched with p.fetch() to the page, returning the next cursor.
+func trim[T any](p Page, rows []T, key func(T) Cursor) ([]T, *string) {
+	if len(rows) <= p.Limit {
+		return rows, nil
+	}
+	rows = rows[:p.Limit]
+	next := key(rows[len(rows)-1]).Encode()
+	return rows, &next
+}

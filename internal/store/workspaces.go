@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CreateWorkspace inserts a workspace with its owner user and first API key,
+// all or nothing.
+func (s *Store) CreateWorkspace(ctx context.Context, ws *Workspace, owner *User, key *APIKey) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.get(ctx, &ws.CreatedAt,
+			`INSERT INTO workspaces (id, name, slug) VALUES ($1, $2, $3) RETURNING created_at`,
+			ws.ID, ws.Name, ws.Slug); err != nil {
+			return fmt.Errorf("store: create workspace: %w", err)
+		}
+		if err := tx.CreateUser(ctx, owner); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(ctx, key)
+	})
+}
+
+// WorkspaceByID returns one workspace.
+func (q Queries) WorkspaceByID(ctx context.Context, id string) (*Workspace, error) {
+	var ws Workspace
+	if err := q.get(ctx, &ws, `SELECT id, name, slug, created_at FROM workspaces WHERE id = $1`, id); err != nil {
+		return nil, fmt.Errorf("store: workspace: %w", err)
+	}
+	return &ws, nil
+}
+
+// WorkspaceBySlug returns one workspace by its public slug.
+func (q Queries) WorkspaceBySlug(ctx context.Context, slug string) (*Workspace, error) {
+	var ws Workspace
+	if err := q.get(ctx, &ws, `SELECT id, name, slug, created_at FROM workspaces WHERE slug = $1`, slug); err != nil {
+		return nil, fmt.Errorf("store: workspace: %w", err)
+	}
+	return &ws, nil
+}
+
+// WorkspaceSlugTaken reports whether a workspace already uses slug.
+func (q Queries) WorkspaceSlugTaken(ctx context.Context, slug string) (bool, error) {
+	var taken bool
+	err := q.get(ctx, &taken, `SELECT EXISTS (SELECT 1 FROM workspaces WHERE slug = $1)`, slug)
+	return taken, err
+}
+
+// CountWorkspaces is how many workspaces exist (for `partli dev`'s seed-once check).
+func (q Queries) CountWorkspaces(ctx context.Context) (int, error) {
+	var n int
+	err := q.get(ctx, &n, `SELECT count(*) FROM workspaces`)
+	return n, err
+}
+
+// CreateUser inserts a dashboard user.
+func (q Queries) CreateUser(ctx context.Context, u *User) error {
+	err := q.get(ctx, &u.CreatedAt, `
+		INSERT INTO users (id, workspace_id, email, name, password_hash, role)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+		u.ID, u.WorkspaceID, u.Email, u.Name, u.PasswordHash, u.Role)
+	if err != nil {
+		return fmt.Errorf("store: create user: %w", err)
+	}
+	return nil
+}
+
+// UserByEmail finds a user by email address, any case.
+func (q Queries) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	if err := q.get(ctx, &u, `SELECT * FROM users WHERE lower(email) = lower($1)`, email); err != nil {
+		return nil, fmt.Errorf("store: user: %w", err)
+	}
+	return &u, nil
+}
+
+// UserByID returns one user.
+func (q Queries) UserByID(ctx context.Context, id string) (*User, error) {
+	var u User
+	if err := q.get(ctx, &u, `SELECT * FROM users WHERE id = $1`, id); err != nil {
+		return nil, fmt.Errorf("store: user: %w", err)
+	}
+	return &u, nil
+}
+
+// CreateAPIKey inserts a hashed API key.
+func (q Queries) CreateAPIKey(ctx context.Context, k *APIKey) error {
+	err := q.get(ctx, &k.CreatedAt, `
+		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, k.CreatedBy)
+	if err != nil {
+		return fmt.Errorf("store: create api key: %w", err)
+	}
+	return nil
+}
+
+// APIKeyByHash finds a key, revoked or not, by the SHA-256 of its text.
+func (q Queries) APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error) {
+	var k APIKey
+	if err := q.get(ctx, &k, `SELECT * FROM api_keys WHERE hash = $1`, hash); err != nil {
+		return nil, fmt.Errorf("store: api key: %w", err)
+	}
+	return &k, nil
+}
+
+// TouchAPIKey records that a key was used at t.
+func (q Queries) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
+	_, err := q.exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, id, t)
+	return err
+}
+
+// ListAPIKeys lists a workspace's keys, newest first.
+func (q Queries) ListAPIKeys(ctx context.Context, workspaceID string) ([]APIKey, error) {
+	var keys []APIKey
+	err := q.sel(ctx, &keys, `SELECT * FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC`, workspaceID)
+	return keys, err
+}
+
+// RevokeAPIKey revokes a key of the workspace; revoking twice is a no-op.
+func (q Queries) RevokeAPIKey(ctx context.Context, workspaceID, id string) error {
+	n, err := q.exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if err != nil {
+		return fmt.Errorf("store: revoke api key: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,421 @@
+// Package testdb gives each test its own migrated PostgreSQL database.
+//
+// A package's tests opt in with
+//
+//	func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+//
+// and then call New (a fresh database, dropped when the test ends) or
+// NewCluster (a whole private server, for tests that stop and restart it).
+//
+// Each test binary runs initdb once, on first use: the result, with a
+// migrated database partli_template, is kept stopped as a base; a copy of it
+// is the shared server New makes its databases on (CREATE DATABASE ...
+// TEMPLATE partli_template, cheap), and each NewCluster starts another copy.
+// Everything lives in one os.MkdirTemp folder that is removed at the end,
+// also when the test binary is killed: a small watchdog process removes it
+// (and stops the servers) once the binary is gone.
+//
+// With PARTLI_TEST_DATABASE_URL set to an existing PostgreSQL on which we may
+// create databases, New uses that server instead of starting one.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/pg"
+	"github.com/partli/partli/internal/store"
+)
+
+// EnvURL names the environment variable that points New at an existing
+// server, e.g. postgres://postgres@localhost:5432/postgres?sslmode=disable.
+const EnvURL = "PARTLI_TEST_DATABASE_URL"
+
+// Template is the migrated database every test database is copied from.
+const Template = "partli_template"
+
+var (
+	mainCalled atomic.Bool
+	runID      = newRunID() // keeps names apart on a shared external server
+	seq        atomic.Int64
+
+	baseOnce sync.Once
+	baseErr  error
+	root     string // MkdirTemp folder holding everything below
+	baseDir  string // root/base: initdb'd, migrated, stopped; copied, never run again
+	watchdog *os.File
+
+	sharedOnce sync.Once
+	sharedErr  error
+	shared     *pg.Cluster // nil when using EnvURL
+	admin      *sql.DB     // maintenance connection to New's server
+	serverURL  string      // URL of New's server; dbURL swaps the database in
+	template   string      // Template, or a name of our own on an external server
+	strategy   string      // CREATE DATABASE option, see chooseStrategy
+
+	// PostgreSQL refuses to copy a template that is being copied.
+	templateMu sync.Mutex
+)
+
+// Main runs the package's tests and then removes every server and database
+// they made. Use it from TestMain: os.Exit(testdb.Main(m)).
+func Main(m *testing.M) int {
+	mainCalled.Store(true)
+	code := m.Run()
+	if err := teardown(); err != nil {
+		fmt.Fprintln(os.Stderr, "testdb:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// New returns a connection to a new database with every migration applied,
+// and its URL. It is dropped when the test ends.
+func New(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
+	if err := ensureShared(); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	ctx := context.Background()
+	name := fmt.Sprintf("partli_test_%s_%d", runID, seq.Add(1))
+
+	templateMu.Lock()
+	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template)+strategy)
+	templateMu.Unlock()
+	if err != nil {
+		t.Fatalf("testdb: create database %s: %v", name, err)
+	}
+
+	dbURL := withDatabase(serverURL, name)
+	db, err := sqlx.Open("postgres", dbURL)
+	if err == nil {
+		err = db.PingContext(ctx)
+	}
+	t.Cleanup(func() {
+		if db != nil {
+			db.Close()
+		}
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			t.Errorf("testdb: drop database %s: %v", name, err)
+		}
+	})
+	if err != nil {
+		t.Fatalf("testdb: open %s: %v", dbURL, err)
+	}
+	return db, dbURL
+}
+
+// NewCluster starts a private PostgreSQL server, for tests that stop and
+// restart it, with a migrated database "partli" (c.URL("partli")). It is
+// stopped and removed when the test ends.
+func NewCluster(t testing.TB) *pg.Cluster {
+	t.Helper()
+	if err := ensureBase(); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	dir, err := os.MkdirTemp(root, "cluster-")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	c, err := startCopy(dir)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Destroy(); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	db, err := sql.Open("postgres", c.URL("postgres"))
+	if err == nil {
+		_, err = db.Exec("ALTER DATABASE " + pq.QuoteIdentifier(Template) + " RENAME TO partli")
+		db.Close()
+	}
+	if err != nil {
+		t.Fatalf("testdb: rename %s to partli: %v", Template, err)
+	}
+	return c
+}
+
+func ensureBase() error {
+	baseOnce.Do(func() { baseErr = setupBase() })
+	return baseErr
+}
+
+func ensureShared() error {
+	sharedOnce.Do(func() { sharedErr = setupShared() })
+	return sharedErr
+}
+
+func setupBase() error {
+	if !mainCalled.Load() {
+		return errors.New("the package's TestMain must call testdb.Main: func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }")
+	}
+	if _, err := pg.FindBinDir(); err != nil {
+		return fmt.Errorf("%w; or set %s to a PostgreSQL server where tests may create databases", err, EnvURL)
+	}
+	// Not t.TempDir(): as root, PostgreSQL runs as the postgres user, who
+	// may not enter it. pg.Start hands the folders below to that user.
+	var err error
+	root, err = os.MkdirTemp("", "partli-test-")
+	if err != nil {
+		return err
+	}
+	if err := startWatchdog(root); err != nil {
+		return err
+	}
+	if err := pg.ChownToServerUser(root); err != nil {
+		return err
+	}
+
+	ctx := context.Background()
+	baseDir = filepath.Join(root, "base")
+	c, err := pg.Start(ctx, pg.Options{Dir: baseDir, Fast: true})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	if err := c.CreateDatabase(ctx, Template, ""); err != nil {
+		return err
+	}
+	if err := migrate(ctx, c.URL(Template)); err != nil {
+		return err
+	}
+	// A clean shutdown, so that copies start without recovery.
+	return c.Stop()
+}
+
+func setupShared() error {
+	if !mainCalled.Load() {
+		return errors.New("the package's TestMain must call testdb.Main: func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }")
+	}
+	ctx := context.Background()
+	if u := os.Getenv(EnvURL); u != "" {
+		serverURL = u
+		template = Template + "_" + runID
+		if err := openAdmin(ctx); err != nil {
+			return fmt.Errorf("%s: %w", EnvURL, err)
+		}
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(template)); err != nil {
+			return fmt.Errorf("%s: create database %s: %w", EnvURL, template, err)
+		}
+		return migrate(ctx, withDatabase(serverURL, template))
+	}
+
+	if err := ensureBase(); err != nil {
+		return err
+	}
+	c, err := startCopy(filepath.Join(root, "shared"))
+	if err != nil {
+		return err
+	}
+	shared, serverURL, template = c, c.URL("postgres"), Template
+	return openAdmin(ctx)
+}
+
+func openAdmin(ctx context.Context) error {
+	db, err := sql.Open("postgres", serverURL)
+	if err != nil {
+		return err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	admin = db
+	return chooseStrategy(ctx)
+}
+
+// chooseStrategy picks FILE_COPY where PostgreSQL (15+) offers a choice: it
+// copies a small template's files at once, where the default, WAL_LOG, reads
+// and logs it block by block, which takes about twice as long here.
+func chooseStrategy(ctx context.Context) error {
+	var version int
+	if err := admin.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return err
+	}
+	if version >= 150000 {
+		strategy = " STRATEGY " + os.Getenv("XSTRAT")
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, dbURL string) error {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db); err != nil {
+		return err
+	}
+	// Close now: a template with a session open cannot be copied.
+	return db.Close()
+}
+
+// startCopy starts a copy of the base cluster in dir.
+func startCopy(dir string) (*pg.Cluster, error) {
+	if err := copyTree(filepath.Join(baseDir, "data"), filepath.Join(dir, "data")); err != nil {
+		return nil, fmt.Errorf("copy the base cluster: %w", err)
+	}
+	return pg.Start(context.Background(), pg.Options{Dir: dir, Fast: true})
+}
+
+func teardown() error {
+	var errs []error
+	if admin != nil {
+		if shared == nil { // external server: drop what we made
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(template)+" WITH (FORCE)"); err != nil {
+				errs = append(errs, fmt.Errorf("drop database %s: %w", template, err))
+			}
+			cancel()
+		}
+		admin.Close()
+	}
+	if shared != nil {
+		if err := shared.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if root != "" {
+		if err := os.RemoveAll(root); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if watchdog != nil {
+		watchdog.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// watchdogScript waits for the test binary to be gone (its end of the pipe on
+// stdin closes however it ends, even on SIGKILL or a test timeout), then
+// stops every server still running under $1 and removes $1. After a normal
+// Main, there is nothing left to do.
+const watchdogScript = `
+cat >/dev/null
+for f in "$1"/*/data/postmaster.pid; do
+	[ -f "$f" ] || continue
+	pid=$(head -n 1 "$f")
+	kill -QUIT "$pid" 2>/dev/null   # immediate shutdown
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+done
+rm -rf "$1" 2>/dev/null || { sleep 1; rm -rf "$1"; }
+`
+
+func startWatchdog(dir string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "partli-testdb-watchdog", dir)
+	cmd.Stdin = r
+	// Its own process group: a ^C in the terminal must not kill it before
+	// the binary it watches.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start watchdog: %w", err)
+	}
+	go cmd.Wait()
+	watchdog = w
+	return nil
+}
+
+// copyTree copies a stopped cluster's folder, modes included (PostgreSQL
+// insists on 0700 or 0750 for its data folder).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if err := os.MkdirAll(target, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(target, info.Mode().Perm())
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			return copyFile(path, target, info.Mode().Perm())
+		default:
+			return nil // sockets and the like are not part of a stopped cluster
+		}
+	})
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// withDatabase points a server URL, in URL or key=value form, at database
+// name.
+func withDatabase(server, name string) string {
+	if strings.HasPrefix(server, "postgres://") || strings.HasPrefix(server, "postgresql://") {
+		u, err := url.Parse(server)
+		if err == nil {
+			u.Path, u.RawPath = "/"+name, ""
+			return u.String()
+		}
+	}
+	// In key=value form the last of a repeated key wins.
+	return server + " dbname='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(name) + "'"
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,306 @@
+package tracking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/outbox"
+	"github.com/partli/partli/internal/store"
+)
+
+// Service runs the sale and lead pipelines.
+type Service struct {
+	store *store.Store
+	now   func() time.Time
+}
+
+// New returns the tracking service over st.
+func New(st *store.Store) *Service {
+	return &Service{store: st, now: time.Now}
+}
+
+// SaleInput is a validated POST /api/track/sale body.
+type SaleInput struct {
+	ExternalID         string
+	CustomerExternalID string
+	AmountCents        int64
+	Currency           string
+	ClickID            string
+	EventName          string
+	Metadata           json.RawMessage
+	OccurredAt         time.Time
+}
+
+// LeadInput is a validated POST /api/track/lead body.
+type LeadInput struct {
+	ExternalID         string
+	CustomerExternalID string
+	CustomerEmail      string
+	CustomerName       string
+	ClickID            string
+	EventName          string
+	Metadata           json.RawMessage
+	OccurredAt         time.Time
+}
+
+// Result is the reply to a tracking call.
+type Result struct {
+	EventID    *string           `json:"eventId"`
+	Attributed bool              `json:"attributed"`
+	Duplicate  bool              `json:"duplicate"`
+	Commission *store.Commission `json:"commission"`
+}
+
+// errRepeat unwinds a transaction that lost the race to record an external id.
+var errRepeat = errors.New("tracking: external id already recorded")
+
+// TrackSale runs the sale pipeline: attribution, customer, sale event, reward,
+// one-time and duration rules, amount, pending commission and outbox events,
+// in one transaction. A repeat of an external id changes nothing.
+func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInput) (*Result, error) {
+	return s.track(ctx, workspaceID, "sale", in.ExternalID, func(tx *store.Tx, now time.Time) (*Result, error) {
+		cust, ok, err := s.attribute(ctx, tx, workspaceID, in.CustomerExternalID, in.ClickID, "", "")
+		if err != nil || !ok {
+			return &Result{}, err
+		}
+		currency := in.Currency
+		ev := &store.Event{
+			ID: ids.New(ids.Sale), WorkspaceID: workspaceID, Kind: "sale", ExternalID: in.ExternalID,
+			CustomerID: &cust.ID, ProgramID: *cust.ProgramID, PartnerID: *cust.PartnerID, ClickID: cust.ClickID,
+			AmountCents: in.AmountCents, Currency: &currency, EventName: in.EventName, Metadata: in.Metadata,
+			OccurredAt: in.OccurredAt,
+		}
+		if inserted, err := tx.InsertEvent(ctx, ev); err != nil {
+			return nil, err
+		} else if !inserted {
+			return nil, errRepeat
+		}
+		rc, err := tx.RewardContextFor(ctx, workspaceID, ev.PartnerID, "sale")
+		if err != nil {
+			return nil, err
+		}
+		reward := ResolveReward(rewardOf(rc.GroupReward), rewardOf(rc.DefaultReward))
+		facts := SaleFacts{Reward: reward, AmountCents: in.AmountCents, Currency: currency,
+			ProgramCurrency: rc.ProgramCurrency, OccurredAt: in.OccurredAt}
+		if reward != nil && rc.PartnerStatus == "approved" {
+			facts.PriorCommission, facts.FirstCommissionedAt, err = tx.PriorCommissions(ctx, workspaceID, ev.ProgramID, cust.ID, "sale")
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			facts.Reward = nil // a partner who is not approved earns nothing
+		}
+		sale := store.Sale{
+			ID: ev.ID, WorkspaceID: workspaceID, ExternalID: ev.ExternalID, CustomerID: cust.ID,
+			CustomerExternalID: cust.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID, ClickID: ev.ClickID,
+			AmountCents: ev.AmountCents, Currency: currency, EventName: ev.EventName, Metadata: ev.Metadata,
+			OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt,
+		}
+		saleEvent, err := outbox.New(workspaceID, outbox.SaleCreated, now, outbox.SaleData{Sale: sale, Customer: customerRef(cust)})
+		if err != nil {
+			return nil, err
+		}
+		res := &Result{EventID: &ev.ID, Attributed: true}
+		events := []store.WebhookEvent{saleEvent}
+		if d := DecideSale(facts); d.Pay {
+			c := newCommission(ev, cust, reward, rc, d.AmountCents, d.Currency, now)
+			c.SaleAmountCents = in.AmountCents
+			if res.Commission, events, err = s.recordCommission(ctx, tx, c, rc, cust, events, now); err != nil {
+				return nil, err
+			}
+		}
+		return res, tx.InsertWebhookEvents(ctx, events...)
+	})
+}
+
+// TrackLead runs the lead pipeline: as a sale, but the commission comes only
+// from the partner's group's (flat) lead reward, at most once per customer
+// per program.
+func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInput) (*Result, error) {
+	return s.track(ctx, workspaceID, "lead", in.ExternalID, func(tx *store.Tx, now time.Time) (*Result, error) {
+		cust, ok, err := s.attribute(ctx, tx, workspaceID, in.CustomerExternalID, in.ClickID, in.CustomerEmail, in.CustomerName)
+		if err != nil || !ok {
+			return &Result{}, err
+		}
+		ev := &store.Event{
+			ID: ids.New(ids.Lead), WorkspaceID: workspaceID, Kind: "lead", ExternalID: in.ExternalID,
+			ProgramID: *cust.ProgramID, PartnerID: *cust.PartnerID, ClickID: cust.ClickID,
+			EventName: in.EventName, Metadata: in.Metadata, OccurredAt: in.OccurredAt,
+		}
+		if cust.ID != "" {
+			ev.CustomerID = &cust.ID
+		}
+		if inserted, err := tx.InsertEvent(ctx, ev); err != nil {
+			return nil, err
+		} else if !inserted {
+			return nil, errRepeat
+		}
+		rc, err := tx.RewardContextFor(ctx, workspaceID, ev.PartnerID, "lead")
+		if err != nil {
+			return nil, err
+		}
+		lead := outbox.LeadData{ID: ev.ID, ExternalID: ev.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
+			ClickID: ev.ClickID, EventName: ev.EventName, Metadata: ev.Metadata, OccurredAt: ev.OccurredAt,
+			CreatedAt: ev.CreatedAt, Customer: customerRef(cust)}
+		leadEvent, err := outbox.New(workspaceID, outbox.LeadCreated, now, lead)
+		if err != nil {
+			return nil, err
+		}
+		res := &Result{EventID: &ev.ID, Attributed: true}
+		events := []store.WebhookEvent{leadEvent}
+		reward := rewardOf(rc.GroupReward)
+		pay := reward != nil && reward.Type == Flat && rc.PartnerStatus == "approved"
+		if pay && ev.CustomerID != nil {
+			prior, _, err := tx.PriorCommissions(ctx, workspaceID, ev.ProgramID, cust.ID, "lead")
+			if err != nil {
+				return nil, err
+			}
+			pay = !prior
+		}
+		if pay {
+			c := newCommission(ev, cust, reward, rc, reward.AmountCents, rc.ProgramCurrency, now)
+			if res.Commission, events, err = s.recordCommission(ctx, tx, c, rc, cust, events, now); err != nil {
+				return nil, err
+			}
+		}
+		return res, tx.InsertWebhookEvents(ctx, events...)
+	})
+}
+
+// track is the frame both pipelines share: the repeat check, the transaction,
+// and the reply for a repeat that raced us to the unique key.
+func (s *Service) track(ctx context.Context, workspaceID, kind, externalID string,
+	run func(tx *store.Tx, now time.Time) (*Result, error)) (*Result, error) {
+	if res, err := s.repeat(ctx, workspaceID, kind, externalID); res != nil || err != nil {
+		return res, err
+	}
+	var res *Result
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		res, err = run(tx, s.now().UTC())
+		return err
+	})
+	if errors.Is(err, errRepeat) || store.ConflictOn(err, "commissions_one_per_event") {
+		res, err = s.repeat(ctx, workspaceID, kind, externalID)
+		if res == nil && err == nil {
+			err = errors.New("tracking: repeat vanished")
+		}
+	}
+	return res, err
+}
+
+// repeat replies to an external id that is already recorded, or returns nil.
+func (s *Service) repeat(ctx context.Context, workspaceID, kind, externalID string) (*Result, error) {
+	ref, err := s.store.EventByExternalID(ctx, workspaceID, kind, externalID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{EventID: &ref.ID, Attributed: true, Duplicate: true}
+	if ref.CommissionID != nil {
+		if res.Commission, err = s.store.Commission(ctx, workspaceID, *ref.CommissionID); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// attribute finds the partner for a tracking call and upserts the customer.
+// A known customer keeps the partner who referred them first; otherwise the
+// click must be this workspace's and inside its program's cookie window.
+// ok is false when nothing attributes; nothing is written then. Without a
+// customer id (leads only) the returned customer has no ID and is not stored.
+func (s *Service) attribute(ctx context.Context, tx *store.Tx, workspaceID, customerExternalID, clickID, email, name string) (*store.Customer, bool, error) {
+	var known *store.Customer
+	if customerExternalID != "" {
+		c, err := tx.CustomerByExternalID(ctx, workspaceID, customerExternalID)
+		switch {
+		case err == nil && c.PartnerID != nil:
+			known = c
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, false, err
+		}
+	}
+	cust := &store.Customer{ID: ids.New(ids.Customer), WorkspaceID: workspaceID, ExternalID: customerExternalID, Email: email, Name: name}
+	if known == nil {
+		if clickID == "" {
+			return nil, false, nil
+		}
+		click, err := tx.AttributableClick(ctx, workspaceID, clickID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		cust.PartnerID, cust.ProgramID, cust.ClickID = &click.PartnerID, &click.ProgramID, &click.ID
+	} else {
+		cust.PartnerID, cust.ProgramID, cust.ClickID = known.PartnerID, known.ProgramID, known.ClickID
+	}
+	if customerExternalID == "" {
+		cust.ID = ""
+		return cust, true, nil
+	}
+	// The upsert returns the stored customer: if a concurrent call attributed
+	// it first, that call's partner wins, as it would have sequentially.
+	if err := tx.UpsertCustomer(ctx, cust); err != nil {
+		return nil, false, err
+	}
+	return cust, true, nil
+}
+
+func (s *Service) recordCommission(ctx context.Context, tx *store.Tx, c *store.Commission, rc *store.RewardContext,
+	cust *store.Customer, events []store.WebhookEvent, now time.Time) (*store.Commission, []store.WebhookEvent, error) {
+	if err := tx.InsertCommission(ctx, c, "system"); err != nil {
+		return nil, nil, err
+	}
+	e, err := outbox.New(c.WorkspaceID, outbox.CommissionCreated, now,
+		outbox.CommissionData{Commission: *c, Partner: rc.Partner, Customer: customerRef(cust)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, append(events, e), nil
+}
+
+func newCommission(ev *store.Event, cust *store.Customer, r *Reward, rc *store.RewardContext, amount int64, currency string, now time.Time) *store.Commission {
+	c := &store.Commission{
+		ID: ids.New(ids.Commission), WorkspaceID: ev.WorkspaceID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
+		CustomerID: ev.CustomerID, EventID: ev.ID, RewardID: &r.ID, Type: ev.Kind, AmountCents: amount,
+		Currency: currency, Status: commission.Pending, OccurredAt: ev.OccurredAt,
+		PayableAt:  now.AddDate(0, 0, HoldingDays(rc.GroupHoldingDays, rc.ProgramHoldingDays)),
+		RewardType: &r.Type, RewardInterval: &r.Interval, RewardDurationMonths: r.DurationMonths,
+	}
+	if r.Type == Percentage {
+		c.RewardPercentBP = &r.PercentBP
+	} else {
+		c.RewardAmountCents = &r.AmountCents
+	}
+	return c
+}
+
+func rewardOf(r store.RewardRow) *Reward {
+	if r.ID == nil {
+		return nil
+	}
+	out := &Reward{ID: *r.ID, Type: *r.Type, Interval: *r.Interval, DurationMonths: r.DurationMonths}
+	if r.PercentBP != nil {
+		out.PercentBP = *r.PercentBP
+	}
+	if r.AmountCents != nil {
+		out.AmountCents = *r.AmountCents
+	}
+	return out
+}
+
+func customerRef(c *store.Customer) *store.CustomerRef {
+	if c.ID == "" {
+		return nil
+	}
+	return &store.CustomerRef{ExternalID: c.ExternalID, Email: c.Email, Name: c.Name}
+}

@@ -1,0 +1,217 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/money"
+	"github.com/partli/partli/internal/store"
+)
+
+var programSlugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// CreateProgram handles POST /api/programs.
+func (s *Server) CreateProgram(c echo.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	p := &store.Program{ID: ids.New(ids.Program), WorkspaceID: workspaceOf(c),
+		Currency: "USD", HoldingPeriodDays: 30, CookieDays: 90}
+	readProgram(b, p, true)
+	if err := b.err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	explicitSlug := p.Slug != ""
+	if !explicitSlug {
+		p.Slug = slugify(p.Name, 40)
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.store.CreateProgram(ctx, p)
+		if !store.ConflictOn(err, "programs_workspace_id_slug_key") || explicitSlug || attempt == 5 {
+			break
+		}
+		p.Slug = withSuffix(slugify(p.Name, 40), 63)
+	}
+	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
+		return conflict("slug", "A program of this workspace already uses this slug.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, p)
+}
+
+// readProgram copies the program fields present in b onto p, validating them.
+func readProgram(b *body, p *store.Program, create bool) {
+	if v, ok := b.text("name", create, 200); ok {
+		p.Name = v
+	} else if !create && b.present("name") && !b.has("name") {
+		b.errs.Add("name", "must not be null")
+	}
+	if v, ok := b.str("slug"); ok {
+		if !programSlugRe.MatchString(v) {
+			b.errs.Add("slug", "must be 1–63 lower-case letters, digits or dashes, starting with a letter or digit")
+		}
+		p.Slug = v
+	}
+	if v, ok := b.text("destinationUrl", create, 2048); ok {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			b.errs.Add("destinationUrl", "must be an absolute http(s) URL")
+		}
+		p.DestinationURL = v
+	}
+	if v, ok := b.str("currency"); ok {
+		cur, valid := money.NormalizeCurrency(v)
+		if !valid {
+			b.errs.Add("currency", "must be an ISO 4217 currency code such as USD")
+		}
+		p.Currency = cur
+	}
+	if v, ok := b.int("holdingPeriodDays", 0, 3650); ok {
+		p.HoldingPeriodDays = int(v)
+	}
+	if v, ok := b.int("cookieDays", 1, 3650); ok {
+		p.CookieDays = int(v)
+	}
+	if v, ok := b.int("minPayoutCents", 0, money.MaxSaleCents); ok {
+		p.MinPayoutCents = v
+	}
+	if v, ok := b.boolean("autoApprove"); ok {
+		p.AutoApprove = v
+	}
+	if !create {
+		for _, f := range []string{"slug", "destinationUrl", "currency", "holdingPeriodDays", "cookieDays", "minPayoutCents", "autoApprove"} {
+			if b.present(f) && !b.has(f) {
+				b.errs.Add(f, "must not be null")
+			}
+		}
+	}
+}
+
+// ListPrograms handles GET /api/programs.
+func (s *Server) ListPrograms(c echo.Context) error {
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	rows, next, err := s.store.ListPrograms(c.Request().Context(), workspaceOf(c), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newList(rows, next))
+}
+
+// program loads the :id program of the caller's workspace.
+func (s *Server) program(c echo.Context) (*store.Program, error) {
+	p, err := s.store.Program(c.Request().Context(), workspaceOf(c), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("program")
+	}
+	return p, err
+}
+
+// GetProgram handles GET /api/programs/{id}.
+func (s *Server) GetProgram(c echo.Context) error {
+	p, err := s.program(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// UpdateProgram handles PATCH /api/programs/{id}.
+func (s *Server) UpdateProgram(c echo.Context) error {
+	p, err := s.program(c)
+	if err != nil {
+		return err
+	}
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	readProgram(b, p, false)
+	if err := b.err(); err != nil {
+		return err
+	}
+	err = s.store.UpdateProgram(c.Request().Context(), p)
+	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
+		return conflict("slug", "A program of this workspace already uses this slug.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// CreateGroup handles POST /api/programs/{id}/groups.
+func (s *Server) CreateGroup(c echo.Context) error {
+	p, err := s.program(c)
+	if err != nil {
+		return err
+	}
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	g := &store.Group{ID: ids.New(ids.Group), WorkspaceID: p.WorkspaceID, ProgramID: p.ID}
+	g.Name, _ = b.text("name", true, 100)
+	if v, ok := b.int("holdingPeriodDays", 0, 3650); ok {
+		days := int(v)
+		g.HoldingPeriodDays = &days
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	err = s.store.CreateGroup(c.Request().Context(), g)
+	if store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key") {
+		return conflict("name", "This program already has a group with this name.")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, g)
+}
+
+// ListGroups handles GET /api/programs/{id}/groups.
+func (s *Server) ListGroups(c echo.Context) error {
+	p, err := s.program(c)
+	if err != nil {
+		return err
+	}
+	gs, err := s.store.ListGroups(c.Request().Context(), p.WorkspaceID, p.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newList(gs, nil))
+}
+
+var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// slugify makes a URL slug from a name: "Jane Doe!" → "jane-doe".
+func slugify(name string, max int) string {
+	s := strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(s) > max {
+		s = strings.TrimRight(s[:max], "-")
+	}
+	if s == "" {
+		s = "p"
+	}
+	return s
+}
+
+// withSuffix appends a short random suffix, keeping within max characters.
+func withSuffix(base string, max int) string {
+	suffix := "-" + ids.Random(3)[:5]
+	if len(base)+len(suffix) > max {
+		base = base[:max-len(suffix)]
+	}
+	return base + suffix
+}

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/money"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/views/pages"
+)
+
+// MaxMetadataBytes bounds the metadata object of a sale or lead.
+const MaxMetadataBytes = 16 << 10
+
+// maxFuture is how far ahead of now an occurredAt may be (clock skew).
+const maxFuture = 5 * time.Minute
+
+// readSale validates a POST /api/track/sale body.
+func readSale(b *body, now time.Time) (tracking.SaleInput, error) {
+	in := tracking.SaleInput{Currency: "USD", EventName: "sale", OccurredAt: now}
+	in.ExternalID, _ = b.text("externalId", true, 255)
+	in.CustomerExternalID, _ = b.text("customerExternalId", true, 255)
+	if v, ok := b.int("amountCents", 1, money.MaxSaleCents); ok {
+		in.AmountCents = v
+	} else if !b.has("amountCents") {
+		b.errs.Add("amountCents", "is required")
+	}
+	if v, ok := b.str("currency"); ok {
+		cur, valid := money.NormalizeCurrency(v)
+		if !valid {
+			b.errs.Add("currency", "must be an ISO 4217 currency code such as USD")
+		}
+		in.Currency = cur
+	}
+	in.ClickID, _ = b.text("clickId", false, 255)
+	if v, ok := b.text("eventName", false, 255); ok && v != "" {
+		in.EventName = v
+	}
+	in.Metadata, _ = b.object("metadata", MaxMetadataBytes)
+	readOccurredAt(b, &in.OccurredAt, now)
+	return in, b.err()
+}
+
+func readOccurredAt(b *body, dst *time.Time, now time.Time) {
+	if t, ok := b.timestamp("occurredAt"); ok {
+		if t.After(now.Add(maxFuture)) {
+			b.errs.Add("occurredAt", "must not be more than 5 minutes in the future")
+		}
+		*dst = t
+	}
+}
+
+// TrackSale handles POST /api/track/sale.
+func (s *Server) TrackSale(c echo.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	in, err := readSale(b, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	res, err := s.tracking.TrackSale(c.Request().Context(), workspaceOf(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// TrackLead handles POST /api/track/lead.
+func (s *Server) TrackLead(c echo.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	in := tracking.LeadInput{EventName: "lead", OccurredAt: now}
+	in.ExternalID, _ = b.text("externalId", true, 255)
+	in.CustomerExternalID, _ = b.text("customerExternalId", false, 255)
+	if v, ok := b.text("customerEmail", false, 254); ok && v != "" {
+		if !validEmail(v) {
+			b.errs.Add("customerEmail", "must be an email address")
+		}
+		in.CustomerEmail = v
+	}
+	in.CustomerName, _ = b.text("customerName", false, 200)
+	in.ClickID, _ = b.text("clickId", false, 255)
+	if v, ok := b.text("eventName", false, 255); ok && v != "" {
+		in.EventName = v
+	}
+	in.Metadata, _ = b.object("metadata", MaxMetadataBytes)
+	readOccurredAt(b, &in.OccurredAt, now)
+	if err := b.err(); err != nil {
+		return err
+	}
+	res, err := s.tracking.TrackLead(c.Request().Context(), workspaceOf(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// Click-fraud heuristics. A flagged click still redirects and attributes;
+// the flags are for the people reviewing a partner's traffic.
+var botUA = regexp.MustCompile(`(?i)bot|crawl|spider|slurp|curl|wget|python|httpclient|http-client|okhttp|java/|libwww|headless|phantom|scrapy|preview|facebookexternalhit|monitor|^$`)
+
+const (
+	velocityWindow    = 10 * time.Minute
+	velocityThreshold = 10 // earlier clicks from one IP hash on one partner within the window
+)
+
+// recordClick stores a click on link from this request.
+func (s *Server) recordClick(c echo.Context, link *store.Link, pageURL, referrer string) (*store.Click, error) {
+	r := c.Request()
+	ua := truncate(r.UserAgent(), 512)
+	ipHash := sha256.Sum256(append(append([]byte{}, s.ipSalt...), c.RealIP()...))
+	click := &store.Click{
+		ID: ids.New(ids.Click), WorkspaceID: link.WorkspaceID, ProgramID: link.ProgramID, PartnerID: link.PartnerID,
+		IPHash: ipHash[:], UserAgent: ua, Referer: truncate(referrer, 1024), URL: truncate(pageURL, 2048),
+		Country: truncate(firstHeader(r, "CF-IPCountry", "X-Vercel-IP-Country", "X-Country-Code", "CloudFront-Viewer-Country"), 2),
+		City:    truncate(firstHeader(r, "X-Vercel-IP-City", "CF-IPCity", "X-City", "CloudFront-Viewer-City"), 100),
+		Flags:   []string{},
+	}
+	if botUA.MatchString(ua) {
+		click.Flags = append(click.Flags, "bot")
+	}
+	if err := s.store.InsertClick(r.Context(), click, velocityWindow, velocityThreshold); err != nil {
+		return nil, err
+	}
+	return click, nil
+}
+
+func firstHeader(r *http.Request, names ...string) string {
+	for _, n := range names {
+		if v := r.Header.Get(n); v != "" {
+			if u, err := url.QueryUnescape(v); err == nil {
+				return u
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// Redirect handles GET /r/{slug}: records the click and sends the visitor on
+// to the program's destination with pref_cid and via in the query.
+func (s *Server) Redirect(c echo.Context) error {
+	slug := c.Param("slug")
+	link, err := s.store.LinkBySlug(c.Request().Context(), slug)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && link.Status != "approved") {
+		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
+	}
+	if err != nil {
+		return err
+	}
+	dest, err := url.Parse(link.DestinationURL)
+	if err != nil {
+		return err
+	}
+	click, err := s.recordClick(c, link, c.Request().URL.String(), c.Request().Referer())
+	if err != nil {
+		return err
+	}
+	q := dest.Query()
+	q.Set("pref_cid", click.ID)
+	q.Set("via", slug)
+	dest.RawQuery = q.Encode()
+	c.SetCookie(&http.Cookie{Name: "pref_cid", Value: click.ID, Path: "/", MaxAge: link.CookieDays * 86400,
+		SameSite: http.SameSiteLaxMode, HttpOnly: false, Secure: s.cfg.SecureCookies()})
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer-when-downgrade")
+	return c.Redirect(http.StatusFound, dest.String())
+}
+
+// TrackClick handles POST /api/track/click, used by partli.js for ?via= deep links.
+func (s *Server) TrackClick(c echo.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	slug, _ := b.text("slug", true, 63)
+	pageURL, _ := b.text("url", false, 2048)
+	referrer, _ := b.text("referrer", false, 1024)
+	if err := b.err(); err != nil {
+		return err
+	}
+	link, err := s.store.LinkBySlug(c.Request().Context(), slug)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && link.Status != "approved") {
+		return notFoundField("slug", "No partner link has this slug.")
+	}
+	if err != nil {
+		return err
+	}
+	click, err := s.recordClick(c, link, pageURL, referrer)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]string{"clickId": click.ID})
+}

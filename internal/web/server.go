@@ -1,0 +1,131 @@
+// Package web is Partli's HTTP surface: one echo app serving the API, the
+// referral redirect, the dashboard and the partner portal.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"log/slog"
+
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/tracking"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 64 << 10
+
+// Server holds what the handlers need.
+type Server struct {
+	cfg         config.Config
+	store       *store.Store
+	tracking    *tracking.Service
+	commissions *commission.Service
+	log         *slog.Logger
+	ipSalt      []byte
+	keys        *keyCache
+}
+
+// New builds the echo app with every route.
+func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
+	salt := sha256.Sum256([]byte("partli click ip salt\x00" + cfg.SessionSecret))
+	s := &Server{
+		cfg:         cfg,
+		store:       st,
+		tracking:    tracking.New(st),
+		commissions: commission.New(st),
+		log:         log,
+		ipSalt:      salt[:],
+		keys:        newKeyCache(),
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	if cfg.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	e.Use(middleware.RequestID())
+	e.Use(s.logRequests())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.Error("panic", "request_id", requestID(c), "err", err, "stack", string(stack))
+			return err
+		}}))
+	e.Use(middleware.BodyLimit("64K"))
+	e.Use(s.requestTimeout(30 * time.Second))
+	s.routes(e)
+	return e
+}
+
+func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
+
+// logRequests writes one slog line per request: id, method, route, status, latency.
+// No query strings (they may carry click ids) and no client IPs.
+func (s *Server) logRequests() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogLatency: true, LogMethod: true, LogRoutePath: true, LogRequestID: true, LogError: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
+				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency))
+			return nil
+		},
+	})
+}
+
+// requestTimeout bounds the time a request may wait on the database, so a
+// database that hangs gives a 503 rather than a hung client.
+func (s *Server) requestTimeout(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// render writes a templ component, buffered so a failing template never
+// sends half a page.
+func (s *Server) render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// jsonOK writes v as JSON with status.
+func jsonOK(c echo.Context, status int, v any) error {
+	return c.JSON(status, v)
+}
+
+// list is the reply shape of every list endpoint.
+type list[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func newList[T any](rows []T, next *string) list[T] {
+	if rows == nil {
+		rows = []T{}
+	}
+	return list[T]{Data: rows, NextCursor: next}
+}
