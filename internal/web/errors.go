@@ -81,7 +81,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(apiErr.Status, map[string]*APIError{"error": apiErr})
 		return
 	}
-	_ = s.render(c, apiErr.Status, pages.Error(apiErr.Status, apiErr.Message))
+	if err := s.render(c, apiErr.Status, pages.Error(apiErr.Status, apiErr.Message)); err != nil {
+		s.log.Error("rendering the error page failed", "err", err)
+	}
 }
 
 func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -32,6 +33,7 @@ type Server struct {
 	log         *slog.Logger
 	ipSalt      []byte
 	keys        *keyCache
+	sessions    *sessions.CookieStore
 }
 
 // New builds the echo app with every route.
@@ -45,6 +47,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		log:         log,
 		ipSalt:      salt[:],
 		keys:        newKeyCache(),
+		sessions:    newCookieStore(cfg.SessionSecret, cfg.SecureCookies()),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -64,6 +67,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(s.requestTimeout(30 * time.Second))
 	s.routes(e)
+	s.dashboardRoutes(e)
 	return e
 }
 
@@ -106,7 +110,9 @@ func (s *Server) requestTimeout(d time.Duration) echo.MiddlewareFunc {
 // sends half a page.
 func (s *Server) render(c echo.Context, status int, comp templ.Component) error {
 	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	// Not the request's context: the error page is rendered after the
+	// request's deadline middleware has cancelled it.
+	if err := comp.Render(context.WithoutCancel(c.Request().Context()), &buf); err != nil {
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())

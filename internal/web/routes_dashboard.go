@@ -1,0 +1,20 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+)
+
+// dashboardRoutes is the route table of the merchant dashboard: sign-in for
+// anyone, pages for signed-in users, changes to configuration for owners.
+func (s *Server) dashboardRoutes(e *echo.Echo) {
+	csrf := s.csrf()
+	e.GET("/login", s.LoginPage, csrf)
+	e.POST("/login", s.Login, csrf)
+	e.POST("/logout", s.Logout, csrf)
+
+	d := e.Group("", csrf, s.requireUser)
+	owner := d.Group("", s.requireOwner)
+	_ = owner
+
+	d.GET("/", s.OverviewPage)
+}
