@@ -43,23 +43,12 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 		return err
 	}
 	if cfg.DatabaseURL == "" {
-		fmt.Fprintln(stdout, "Starting the private PostgreSQL cluster in ./.data/pg …")
-		cluster, err := pg.Start(ctx, pg.Options{Dir: filepath.Join(dataDir, "pg")})
-		if errors.Is(err, pg.ErrNoBinaries) {
-			return fmt.Errorf("%w\n(partli dev needs the PostgreSQL server binaries; on Debian/Ubuntu: sudo apt-get install postgresql)", err)
-		}
+		url, stopCluster, err := embeddedDatabase(ctx, stdout)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			if err := cluster.Stop(); err != nil {
-				log.Warn("stopping PostgreSQL", "err", err)
-			}
-		}()
-		if err := cluster.CreateDatabase(ctx, "partli", ""); err != nil && !strings.Contains(err.Error(), "already exists") {
-			return err
-		}
-		cfg.DatabaseURL = cluster.URL("partli")
+		defer stopCluster(log)
+		cfg.DatabaseURL = url
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
@@ -75,6 +64,29 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 	return serve(ctx, cfg, db, log)
 }
 
+// embeddedDatabase starts (or reuses) the private cluster under ./.data/pg
+// and returns the URL of its partli database and a function that stops it.
+func embeddedDatabase(ctx context.Context, stdout io.Writer) (string, func(*slog.Logger), error) {
+	fmt.Fprintln(stdout, "Starting the private PostgreSQL cluster in ./.data/pg …")
+	cluster, err := pg.Start(ctx, pg.Options{Dir: filepath.Join(dataDir, "pg")})
+	if errors.Is(err, pg.ErrNoBinaries) {
+		return "", nil, fmt.Errorf("%w\n(partli dev needs the PostgreSQL server binaries; on Debian/Ubuntu: sudo apt-get install postgresql)", err)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	stop := func(log *slog.Logger) {
+		if err := cluster.Stop(); err != nil {
+			log.Warn("stopping PostgreSQL", "err", err)
+		}
+	}
+	if err := cluster.CreateDatabase(ctx, "partli", ""); err != nil && !strings.Contains(err.Error(), "already exists") {
+		stop(slog.Default())
+		return "", nil, err
+	}
+	return cluster.URL("partli"), stop, nil
+}
+
 // keptSecret reads a secret from path, making one on first use.
 func keptSecret(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
@@ -87,13 +99,13 @@ func keptSecret(path string) (string, error) {
 	return secret, nil
 }
 
-// seedDemo creates the demo workspace once: a program, a group, rewards and
+// seedDemo creates the demo workspace (slug demo) once: a program, a group, rewards and
 // two partners. Its credentials are printed and kept in .data/demo.txt.
 func seedDemo(ctx context.Context, st *store.Store, cfg config.Config, stdout io.Writer) error {
 	credsFile := filepath.Join(dataDir, "demo.txt")
-	if n, err := st.CountWorkspaces(ctx); err != nil {
+	if taken, err := st.WorkspaceSlugTaken(ctx, "demo"); err != nil {
 		return err
-	} else if n > 0 {
+	} else if taken {
 		if b, err := os.ReadFile(credsFile); err == nil {
 			fmt.Fprintf(stdout, "\n%s\n", b)
 		}

@@ -23,6 +23,8 @@ Usage:
                                       create a workspace, its owner and an API key (prints JSON)
   partli dev                          the embedded default: a private PostgreSQL under ./.data/,
                                       migrated and seeded with a demo workspace, then serve
+  partli seed --sales N [--partners P] a new workspace filled with N synthetic sales and commissions
+                                      (for measuring pages at size)
 
 Environment: DATABASE_URL, PARTLI_ADDR, PARTLI_BASE_URL, PARTLI_SESSION_SECRET (see README.md).
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdWorkspaceCreate(ctx, args[2:], stdout, stderr)
 	case "dev":
 		return cmdDev(ctx, stdout, log)
+	case "seed":
+		return cmdSeed(ctx, args[1:], stdout, stderr, log)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

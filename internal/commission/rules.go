@@ -55,5 +55,15 @@ func Transition(from, to, reason string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: a %s commission cannot become %s", ErrInvalidTransition, from, to)
+	return fmt.Errorf("%w: %s %s commission cannot become %s", ErrInvalidTransition, article(from), label(from), label(to))
+}
+
+// label is a status in words: "clawed_back" → "clawed back".
+func label(status string) string { return strings.ReplaceAll(status, "_", " ") }
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

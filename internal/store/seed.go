@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lib/pq"
+)
+
+// SeedSales fills a workspace with n synthetic sales, their customers and
+// commissions, spread over the last year across partners and all commission
+// states — for measuring pages and queries at realistic sizes. It writes in
+// set-based batches (generate_series), so millions of rows take minutes,
+// not hours. Rows are tagged with external ids "seed-<batch>-<n>".
+func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency string, partnerIDs []string, n, batch int, progress func(done int)) error {
+	if len(partnerIDs) == 0 {
+		return fmt.Errorf("store: seed: no partners")
+	}
+	var runID string
+	if err := s.get(ctx, &runID, `SELECT substr(md5(random()::text), 1, 8)`); err != nil {
+		return err
+	}
+	for done := 0; done < n; done += batch {
+		size := min(batch, n-done)
+		err := s.InTx(ctx, func(tx *Tx) error {
+			_, err := tx.exec(ctx, `
+				WITH g AS (
+					SELECT i, $4::text[] AS partners,
+						now() - (random() * interval '365 days') AS at,
+						(500 + floor(random() * 20000))::bigint AS amount
+					FROM generate_series(1, $5::int) AS i
+				), rows AS (
+					SELECT i, at, amount, partners[1 + (i % array_length(partners, 1))] AS partner_id,
+						'seed-' || $6 || '-' || $7::int || '-' || i AS ext,
+						CASE WHEN i % 10 < 4 THEN 'pending' WHEN i % 10 < 7 THEN 'approved'
+							WHEN i % 10 < 9 THEN 'paid' ELSE 'clawed_back' END AS status
+					FROM g
+				), cu AS (
+					INSERT INTO customers (id, workspace_id, external_id, program_id, partner_id, created_at, updated_at)
+					SELECT 'cus_' || ext, $1, ext, $2, partner_id, at, at FROM rows
+				), ev AS (
+					INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
+						amount_cents, currency, event_name, occurred_at, created_at)
+					SELECT 'sale_' || ext, $1, 'sale', ext, 'cus_' || ext, $2, partner_id, amount, $3, 'sale', at, at FROM rows
+				)
+				INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, type,
+					amount_cents, currency, status, payable_at, reward_type, reward_percent_bp, reward_interval,
+					sale_amount_cents, occurred_at, created_at, updated_at)
+				SELECT 'cm_' || ext, $1, $2, partner_id, 'cus_' || ext, 'sale_' || ext, 'sale',
+					greatest(1, amount / 5), $3, status, at + interval '30 days', 'percentage', 2000, 'one_time',
+					amount, at, at, at
+				FROM rows`,
+				workspaceID, programID, currency, pq.Array(partnerIDs), size, runID, done)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: seed sales: %w", err)
+		}
+		if progress != nil {
+			progress(done + size)
+		}
+	}
+	_, err := s.exec(ctx, `ANALYZE customers, events, commissions`)
+	return err
+}
