@@ -7,7 +7,7 @@ import (
 
 const saleSelect = `SELECT e.id, e.workspace_id, e.external_id, e.customer_id, cu.external_id AS customer_external_id,
 	e.program_id, e.partner_id, e.click_id, e.amount_cents, e.refunded_cents, e.currency, e.event_name,
-	e.metadata, e.occurred_at, e.created_at
+	coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at
 	FROM events e LEFT JOIN customers cu ON cu.workspace_id = e.workspace_id AND cu.id = e.customer_id`
 
 // SaleFilter narrows a sales list.

@@ -81,7 +81,7 @@ func DecideSale(f SaleFacts) Decision {
 		}
 	case Recurring:
 		if r.DurationMonths != nil && f.FirstCommissionedAt != nil &&
-			!f.OccurredAt.Before(AddMonths(*f.FirstCommissionedAt, *r.DurationMonths)) {
+			!f.OccurredAt.Before(AddMonths(f.FirstCommissionedAt.UTC(), *r.DurationMonths)) {
 			return Decision{Why: "past the reward's duration cap"}
 		}
 	}
