@@ -597,7 +597,7 @@ func (c *Cluster) running(ctx context.Context) (bool, error) {
 			}
 		}
 	}
-	err = c.run(ctx, "pg_ctl", "status", "-D", c.DataDir)
+	err = c.runLog(ctx, nil, "pg_ctl", "status", "-D", c.DataDir) // routine, not worth logging
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -662,11 +662,15 @@ func (c *Cluster) adopt(ctx context.Context) error {
 // run runs one of the PostgreSQL binaries, as the postgres user when we are
 // root; its output goes to Options.Log and, on failure, into the error.
 func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
+	return c.runLog(ctx, c.opts.Log, name, args...)
+}
+
+func (c *Cluster) runLog(ctx context.Context, log io.Writer, name string, args ...string) error {
 	var out bytes.Buffer
 	cmd := c.command(ctx, name, args...)
 	var w io.Writer = &out
-	if c.opts.Log != nil {
-		w = io.MultiWriter(&out, c.opts.Log)
+	if log != nil {
+		w = io.MultiWriter(&out, log)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {

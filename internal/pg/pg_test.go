@@ -1,6 +1,7 @@
 package pg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -24,7 +25,8 @@ func newTestCluster(t *testing.T) *Cluster {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	start := time.Now()
-	c, err := Start(context.Background(), Options{Dir: dir, Fast: true})
+	var log bytes.Buffer
+	c, err := Start(context.Background(), Options{Dir: dir, Fast: true, Log: &log})
 	if err != nil {
 		if errors.Is(err, ErrNoBinaries) {
 			t.Skip(err)
@@ -32,6 +34,9 @@ func newTestCluster(t *testing.T) *Cluster {
 		t.Fatal(err)
 	}
 	t.Logf("initdb + start: %s", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(log.String(), "database system") {
+		t.Errorf("initdb's output did not reach Options.Log: %q", log.String())
+	}
 	t.Cleanup(func() {
 		if err := c.Destroy(); err != nil {
 			t.Error(err)

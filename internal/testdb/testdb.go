@@ -7,13 +7,14 @@
 // and then call New (a fresh database, dropped when the test ends) or
 // NewCluster (a whole private server, for tests that stop and restart it).
 //
-// Each test binary runs initdb once, on first use: the result, with a
-// migrated database partli_template, is kept stopped as a base; a copy of it
-// is the shared server New makes its databases on (CREATE DATABASE ...
-// TEMPLATE partli_template, cheap), and each NewCluster starts another copy.
-// Everything lives in one os.MkdirTemp folder that is removed at the end,
-// also when the test binary is killed: a small watchdog process removes it
-// (and stops the servers) once the binary is gone.
+// A test binary starts one server, on its first New, with a migrated
+// database partli_template; each New copies it (CREATE DATABASE ... TEMPLATE,
+// tens of milliseconds). NewCluster, on first use, makes one more cluster,
+// migrated and stopped, and each call starts a file copy of it: no initdb or
+// migration per test. Everything lives in one os.MkdirTemp folder that is
+// removed at the end, also when the test binary is killed or times out: a
+// small watchdog process stops the servers and removes it once the binary is
+// gone.
 //
 // With PARTLI_TEST_DATABASE_URL set to an existing PostgreSQL on which we may
 // create databases, New uses that server instead of starting one.
@@ -58,17 +59,20 @@ var (
 	runID      = newRunID() // keeps names apart on a shared external server
 	seq        atomic.Int64
 
-	baseOnce sync.Once
-	baseErr  error
-	root     string // MkdirTemp folder holding everything below
-	baseDir  string // root/base: initdb'd, migrated, stopped; copied, never run again
-	watchdog *os.File
+	rootOnce sync.Once
+	rootErr  error
+	root     string   // MkdirTemp folder holding every cluster below
+	watchdog *os.File // closing it, or exiting, sets the watchdog off
+
+	pristineOnce sync.Once
+	pristineErr  error
+	pristineDir  string // root/pristine: migrated, stopped; NewCluster copies it
 
 	sharedOnce sync.Once
 	sharedErr  error
 	shared     *pg.Cluster // nil when using EnvURL
 	admin      *sql.DB     // maintenance connection to New's server
-	serverURL  string      // URL of New's server; dbURL swaps the database in
+	serverURL  string      // URL of New's server; withDatabase swaps the database in
 	template   string      // Template, or a name of our own on an external server
 	strategy   string      // CREATE DATABASE option, see chooseStrategy
 
@@ -98,13 +102,9 @@ func New(t testing.TB) (*sqlx.DB, string) {
 		t.Fatalf("testdb: %v", err)
 	}
 	ctx := context.Background()
-	name := fmt.Sprintf("partli_test_%s_%d", runID, seq.Add(1))
-
-	templateMu.Lock()
-	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template)+strategy)
-	templateMu.Unlock()
+	name, err := createDatabase(ctx)
 	if err != nil {
-		t.Fatalf("testdb: create database %s: %v", name, err)
+		t.Fatalf("testdb: %v", err)
 	}
 
 	dbURL := withDatabase(serverURL, name)
@@ -116,8 +116,8 @@ func New(t testing.TB) (*sqlx.DB, string) {
 		if db != nil {
 			db.Close()
 		}
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-			t.Errorf("testdb: drop database %s: %v", name, err)
+		if err := dropDatabase(ctx, name); err != nil {
+			t.Errorf("testdb: %v", err)
 		}
 	})
 	if err != nil {
@@ -126,12 +126,31 @@ func New(t testing.TB) (*sqlx.DB, string) {
 	return db, dbURL
 }
 
+// createDatabase copies the template into a database of a new name.
+func createDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("partli_test_%s_%d", runID, seq.Add(1))
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template)+strategy)
+	if err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return name, nil
+}
+
+func dropDatabase(ctx context.Context, name string) error {
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return nil
+}
+
 // NewCluster starts a private PostgreSQL server, for tests that stop and
 // restart it, with a migrated database "partli" (c.URL("partli")). It is
 // stopped and removed when the test ends.
 func NewCluster(t testing.TB) *pg.Cluster {
 	t.Helper()
-	if err := ensureBase(); err != nil {
+	if err := ensurePristine(); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
 	dir, err := os.MkdirTemp(root, "cluster-")
@@ -139,7 +158,10 @@ func NewCluster(t testing.TB) *pg.Cluster {
 		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	c, err := startCopy(dir)
+	if err := copyTree(filepath.Join(pristineDir, "data"), filepath.Join(dir, "data")); err != nil {
+		t.Fatalf("testdb: copy the pristine cluster: %v", err)
+	}
+	c, err := pg.Start(context.Background(), pg.Options{Dir: dir, Fast: true})
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
@@ -148,20 +170,14 @@ func NewCluster(t testing.TB) *pg.Cluster {
 			t.Errorf("testdb: %v", err)
 		}
 	})
-	db, err := sql.Open("postgres", c.URL("postgres"))
-	if err == nil {
-		_, err = db.Exec("ALTER DATABASE " + pq.QuoteIdentifier(Template) + " RENAME TO partli")
-		db.Close()
-	}
-	if err != nil {
-		t.Fatalf("testdb: rename %s to partli: %v", Template, err)
-	}
 	return c
 }
 
-func ensureBase() error {
-	baseOnce.Do(func() { baseErr = setupBase() })
-	return baseErr
+var errNoMain = errors.New("the package's TestMain must call testdb.Main: func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }")
+
+func ensureRoot() error {
+	rootOnce.Do(func() { rootErr = setupRoot() })
+	return rootErr
 }
 
 func ensureShared() error {
@@ -169,9 +185,15 @@ func ensureShared() error {
 	return sharedErr
 }
 
-func setupBase() error {
+func ensurePristine() error {
+	pristineOnce.Do(func() { pristineErr = setupPristine() })
+	return pristineErr
+}
+
+// setupRoot makes the folder every cluster of this test binary lives in.
+func setupRoot() error {
 	if !mainCalled.Load() {
-		return errors.New("the package's TestMain must call testdb.Main: func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }")
+		return errNoMain
 	}
 	if _, err := pg.FindBinDir(); err != nil {
 		return fmt.Errorf("%w; or set %s to a PostgreSQL server where tests may create databases", err, EnvURL)
@@ -186,30 +208,14 @@ func setupBase() error {
 	if err := startWatchdog(root); err != nil {
 		return err
 	}
-	if err := pg.ChownToServerUser(root); err != nil {
-		return err
-	}
-
-	ctx := context.Background()
-	baseDir = filepath.Join(root, "base")
-	c, err := pg.Start(ctx, pg.Options{Dir: baseDir, Fast: true})
-	if err != nil {
-		return err
-	}
-	defer c.Stop()
-	if err := c.CreateDatabase(ctx, Template, ""); err != nil {
-		return err
-	}
-	if err := migrate(ctx, c.URL(Template)); err != nil {
-		return err
-	}
-	// A clean shutdown, so that copies start without recovery.
-	return c.Stop()
+	return pg.ChownToServerUser(root)
 }
 
+// setupShared starts the server New makes its databases on, with the
+// migrated template, or prepares the one EnvURL names.
 func setupShared() error {
 	if !mainCalled.Load() {
-		return errors.New("the package's TestMain must call testdb.Main: func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }")
+		return errNoMain
 	}
 	ctx := context.Background()
 	if u := os.Getenv(EnvURL); u != "" {
@@ -224,15 +230,44 @@ func setupShared() error {
 		return migrate(ctx, withDatabase(serverURL, template))
 	}
 
-	if err := ensureBase(); err != nil {
+	if err := ensureRoot(); err != nil {
 		return err
 	}
-	c, err := startCopy(filepath.Join(root, "shared"))
+	c, err := pg.Start(ctx, pg.Options{Dir: filepath.Join(root, "shared"), Fast: true})
 	if err != nil {
 		return err
 	}
 	shared, serverURL, template = c, c.URL("postgres"), Template
+	if err := c.CreateDatabase(ctx, Template, ""); err != nil {
+		return err
+	}
+	if err := migrate(ctx, c.URL(Template)); err != nil {
+		return err
+	}
 	return openAdmin(ctx)
+}
+
+// setupPristine makes the cluster NewCluster copies: migrated database
+// partli, cleanly stopped so that copies start without recovery. It is an
+// initdb of its own rather than a copy of the shared server, which runs.
+func setupPristine() error {
+	if err := ensureRoot(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	pristineDir = filepath.Join(root, "pristine")
+	c, err := pg.Start(ctx, pg.Options{Dir: pristineDir, Fast: true})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	if err := c.CreateDatabase(ctx, "partli", ""); err != nil {
+		return err
+	}
+	if err := migrate(ctx, c.URL("partli")); err != nil {
+		return err
+	}
+	return c.Stop()
 }
 
 func openAdmin(ctx context.Context) error {
@@ -250,14 +285,15 @@ func openAdmin(ctx context.Context) error {
 
 // chooseStrategy picks FILE_COPY where PostgreSQL (15+) offers a choice: it
 // copies a small template's files at once, where the default, WAL_LOG, reads
-// and logs it block by block, which takes about twice as long here.
+// and logs it block by block; the checkpoints FILE_COPY needs are cheap with
+// fsync off.
 func chooseStrategy(ctx context.Context) error {
 	var version int
 	if err := admin.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
 		return err
 	}
 	if version >= 150000 {
-		strategy = " STRATEGY " + os.Getenv("XSTRAT")
+		strategy = " STRATEGY FILE_COPY"
 	}
 	return nil
 }
@@ -273,14 +309,6 @@ func migrate(ctx context.Context, dbURL string) error {
 	}
 	// Close now: a template with a session open cannot be copied.
 	return db.Close()
-}
-
-// startCopy starts a copy of the base cluster in dir.
-func startCopy(dir string) (*pg.Cluster, error) {
-	if err := copyTree(filepath.Join(baseDir, "data"), filepath.Join(dir, "data")); err != nil {
-		return nil, fmt.Errorf("copy the base cluster: %w", err)
-	}
-	return pg.Start(context.Background(), pg.Options{Dir: dir, Fast: true})
 }
 
 func teardown() error {

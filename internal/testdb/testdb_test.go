@@ -128,7 +128,13 @@ func TestNewCluster(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
 	c := NewCluster(t)
-	t.Logf("NewCluster: %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("first NewCluster (initdb + migrate + copy + start): %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	other := NewCluster(t)
+	t.Logf("second NewCluster (copy + start): %s", time.Since(start).Round(time.Millisecond))
+	if other.URL("partli") == c.URL("partli") {
+		t.Fatalf("two NewCluster calls share %s", c.URL("partli"))
+	}
 
 	db, err := sqlx.Open("postgres", c.URL("partli"))
 	if err != nil {
@@ -157,6 +163,19 @@ func TestNewCluster(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("after restart: %v, %v", ok, err)
 	}
+
+	// The other cluster is its own.
+	if _, err := db.Exec("CREATE TABLE only_in_c (n int)"); err != nil {
+		t.Fatal(err)
+	}
+	odb, err := sqlx.Open("postgres", other.URL("partli"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer odb.Close()
+	if !hasTable(t, odb, "workspaces") || hasTable(t, odb, "only_in_c") {
+		t.Error("the second cluster is not a migrated cluster of its own")
+	}
 }
 
 func TestWithDatabase(t *testing.T) {
@@ -171,8 +190,27 @@ func TestWithDatabase(t *testing.T) {
 	}
 }
 
+// BenchmarkNew measures what New and its cleanup cost per test, past the
+// one-time setup.
 func BenchmarkNew(b *testing.B) {
-	for b.Loop() {
-		b.Run("", func(b *testing.B) { New(b) })
+	if err := ensureShared(); err != nil {
+		b.Fatal(err)
 	}
+	ctx := context.Background()
+	var create, drop time.Duration
+	for b.Loop() {
+		start := time.Now()
+		name, err := createDatabase(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		create += time.Since(start)
+		start = time.Now()
+		if err := dropDatabase(ctx, name); err != nil {
+			b.Fatal(err)
+		}
+		drop += time.Since(start)
+	}
+	b.ReportMetric(float64(create.Milliseconds())/float64(b.N), "create-ms/op")
+	b.ReportMetric(float64(drop.Milliseconds())/float64(b.N), "drop-ms/op")
 }
