@@ -68,6 +68,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 	e.Use(s.requestTimeout(30 * time.Second))
 	s.routes(e)
 	s.dashboardRoutes(e)
+	s.portalRoutes(e)
 	return e
 }
 

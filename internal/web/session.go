@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"net/http"
@@ -139,23 +140,16 @@ func (s *Server) Login(c echo.Context) error {
 	u, err := s.store.UserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		accounts.CheckPassword(dummyHash, password)
-		return fail(http.StatusUnauthorized, "That email and password do not match an account.")
+		return fail(http.StatusUnauthorized, wrongPassword)
 	}
 	if err != nil {
 		return err
 	}
-	if u.LockedUntil != nil && u.LockedUntil.After(time.Now()) {
-		mins := int(time.Until(*u.LockedUntil).Minutes()) + 1
-		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+strconv.Itoa(mins)+" minutes.")
-	}
-	if !accounts.CheckPassword(u.PasswordHash, password) {
-		if err := s.store.RecordLoginFailure(ctx, "users", u.ID, maxFailures, lockFor); err != nil {
+	if status, msg, err := s.checkPassword(ctx, "users", u.ID, u.PasswordHash, u.LockedUntil, password); err != nil || status != 0 {
+		if err != nil {
 			return err
 		}
-		return fail(http.StatusUnauthorized, "That email and password do not match an account.")
-	}
-	if err := s.store.ResetLoginFailures(ctx, "users", u.ID); err != nil {
-		return err
+		return fail(status, msg)
 	}
 	sess, _ := s.sessions.New(c.Request(), userSession)
 	sess.Values[sessionUserKey] = u.ID
@@ -164,6 +158,25 @@ func (s *Server) Login(c echo.Context) error {
 	}
 	return redirect(c, orRoot(view.Next))
 }
+
+// checkPassword applies the lockout and checks a password for a row of
+// users or partner_accounts. A refusal comes back as a status and message
+// for the form; a status of 0 means signed in (the failure count is reset).
+func (s *Server) checkPassword(ctx context.Context, table, id, hash string, lockedUntil *time.Time, password string) (int, string, error) {
+	if lockedUntil != nil && lockedUntil.After(time.Now()) {
+		mins := int(time.Until(*lockedUntil).Minutes()) + 1
+		return http.StatusTooManyRequests, "Too many failed attempts. Try again in " + strconv.Itoa(mins) + " minutes.", nil
+	}
+	if hash == "" || !accounts.CheckPassword(hash, password) {
+		if err := s.store.RecordLoginFailure(ctx, table, id, maxFailures, lockFor); err != nil {
+			return 0, "", err
+		}
+		return http.StatusUnauthorized, wrongPassword, nil
+	}
+	return 0, "", s.store.ResetLoginFailures(ctx, table, id)
+}
+
+const wrongPassword = "That email and password do not match an account."
 
 // Logout handles POST /logout.
 func (s *Server) Logout(c echo.Context) error {

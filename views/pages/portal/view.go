@@ -1,0 +1,146 @@
+// Package portal holds the pages of the partner portal.
+package portal
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/views/components"
+	"github.com/partli/partli/views/pages/dashboard"
+)
+
+// LoginView is the portal sign-in form.
+type LoginView struct {
+	CSRF, Email, Error, Notice string
+}
+
+// ApplyView is the public application form of a program.
+type ApplyView struct {
+	CSRF          string
+	WorkspaceName string
+	Program       *store.Program
+	Terms         []string
+	Form          map[string]string
+	Errors        map[string]string
+	Done          bool
+	AutoApproved  bool
+}
+
+func (v ApplyView) val(k string) string { return v.Form[k] }
+func (v ApplyView) err(k string) string { return v.Errors[k] }
+
+// InviteView is the page where an invited partner sets a password.
+type InviteView struct {
+	CSRF, Token, Email, Name, Program, Error string
+	HasAccount                               bool
+}
+
+// Balance is one currency's earnings split by status.
+type Balance struct {
+	Currency                                string
+	Pending, Approved, Paid, ClawedBack, Net int64
+}
+
+// Balances groups status totals per currency, never adding currencies up.
+func Balances(rows []store.StatusAmount) []Balance {
+	var out []Balance
+	idx := map[string]int{}
+	for _, r := range rows {
+		i, ok := idx[r.Currency]
+		if !ok {
+			i = len(out)
+			idx[r.Currency] = i
+			out = append(out, Balance{Currency: r.Currency})
+		}
+		b := &out[i]
+		switch r.Status {
+		case "pending":
+			b.Pending += r.Cents
+		case "approved":
+			b.Approved += r.Cents
+		case "paid":
+			b.Paid += r.Cents
+		case "clawed_back":
+			b.ClawedBack += r.Cents
+		}
+	}
+	return out
+}
+
+// HomeProgram is one enrollment on the portal's home page.
+type HomeProgram struct {
+	store.Enrollment
+	Balances []Balance
+}
+
+// HomeView is the portal's home page.
+type HomeView struct {
+	Programs []HomeProgram
+}
+
+// ProgramView is one enrollment in detail.
+type ProgramView struct {
+	store.Enrollment
+	Link        string
+	Counts      store.PartnerCounts
+	Balances    []Balance
+	Terms       []string
+	Commissions []store.PortalCommission
+	Payouts     []store.PartnerPayout
+	Chart       dashboard.Chart
+}
+
+// Conversion is sales per click, as a percentage with one decimal.
+func (v ProgramView) Conversion() string {
+	if v.Counts.Clicks == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(v.Counts.Sales)/float64(v.Counts.Clicks))
+}
+
+// DeepLink is the example of linking to any page of the merchant's site.
+func (v ProgramView) DeepLink() string {
+	return v.DestinationURL + "?via=" + v.Slug
+}
+
+// Terms puts a program's rewards for a partner into words, with the holding period.
+func Terms(rewards []store.Reward, groupID *string, holdingDays int) []string {
+	var out []string
+	var groupSale bool
+	for _, r := range rewards {
+		if r.GroupID != nil && r.Event == "sale" {
+			groupSale = true
+		}
+	}
+	for i := range rewards {
+		r := &rewards[i]
+		if r.GroupID == nil && groupSale {
+			continue // the group's sale reward replaces the program's
+		}
+		out = append(out, dashboard.RewardWords(r))
+	}
+	if len(out) == 0 {
+		out = append(out, "No reward is set up yet for your group.")
+	}
+	days := strconv.Itoa(holdingDays) + " days"
+	if holdingDays == 1 {
+		days = "1 day"
+	}
+	out = append(out, "Commissions become payable "+days+" after the sale (the holding period for refunds).")
+	return out
+}
+
+func money(c int64, cur string) string { return components.Money(c, cur) }
+
+func pct(n, d int64) string {
+	if d == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
+}
+
+func count(n int64) string { return strconv.FormatInt(n, 10) }
+
+func date(t time.Time) string { return components.Date(t) }
