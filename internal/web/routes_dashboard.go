@@ -14,7 +14,8 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 
 	d := e.Group("", csrf, s.requireUser)
 	owner := d.Group("", s.requireOwner)
-	_ = owner
 
 	d.GET("/", s.OverviewPage)
+	s.partnerPages(d, owner)  // dash_partners.go
+	s.settingsPages(d, owner) // dash_settings.go
 }

@@ -39,7 +39,7 @@ type InviteView struct {
 
 // Balance is one currency's earnings split by status.
 type Balance struct {
-	Currency                                string
+	Currency                                 string
 	Pending, Approved, Paid, ClawedBack, Net int64
 }
 
@@ -119,7 +119,7 @@ func Terms(rewards []store.Reward, groupID *string, holdingDays int) []string {
 		if r.GroupID == nil && groupSale {
 			continue // the group's sale reward replaces the program's
 		}
-		out = append(out, dashboard.RewardWords(r))
+		out = append(out, components.RewardWords(r))
 	}
 	if len(out) == 0 {
 		out = append(out, "No reward is set up yet for your group.")

@@ -1,0 +1,312 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/views/pages/dashboard"
+)
+
+// partnerPages registers the partner pages: everyone signed in can look,
+// only owners can add partners, move them between groups or change status.
+func (s *Server) partnerPages(d, owner *echo.Group) {
+	d.GET("/partners", s.PartnersPage)
+	owner.GET("/partners/new", s.NewPartnerPage)
+	owner.POST("/partners", s.AddPartner)
+	d.GET("/partners/:id", s.PartnerPage)
+	owner.POST("/partners/:id/group", s.MovePartner)
+	owner.POST("/partners/:id/status", s.SetPartnerStatus)
+}
+
+const (
+	partnersPerPage      = 50
+	partnerClicksPerPage = 25
+	// partnerProgramChoices bounds the program pickers; workspaces run a handful of programs.
+	partnerProgramChoices = 200
+)
+
+// PartnersPage handles GET /partners: ?q= (name, email or slug), ?programId=,
+// ?status= and ?cursor=.
+func (s *Server) PartnersPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := workspaceOf(c)
+	f := store.PartnerFilter{
+		Query:     strings.TrimSpace(c.QueryParam("q")),
+		ProgramID: c.QueryParam("programId"),
+		Status:    c.QueryParam("status"),
+	}
+	if len(f.Query) > 200 {
+		f.Query = f.Query[:200]
+	}
+	if !oneOf(f.Status, PartnerStatuses) {
+		f.Status = ""
+	}
+	page, err := partnersCursorPage(c.QueryParam("cursor"), partnersPerPage)
+	if err != nil {
+		return err
+	}
+	programs, _, err := s.store.ListPrograms(ctx, ws, store.Page{Limit: partnerProgramChoices})
+	if err != nil {
+		return err
+	}
+	rows, next, err := s.store.ListPartnerRows(ctx, ws, f, page)
+	if err != nil {
+		return err
+	}
+	v := dashboard.PartnersView{
+		CanEdit: currentUser(c).Role == "owner", Query: f.Query, ProgramID: f.ProgramID, Status: f.Status,
+		Statuses: PartnerStatuses, Programs: programs,
+		Filtered: f.Query != "" || f.ProgramID != "" || f.Status != "",
+	}
+	for _, r := range rows {
+		v.Rows = append(v.Rows, dashboard.PartnerListRow{PartnerRow: r, Link: s.cfg.BaseURL + "/r/" + r.Slug})
+	}
+	if next != nil {
+		q := url.Values{"cursor": {*next}}
+		for k, val := range map[string]string{"q": f.Query, "programId": f.ProgramID, "status": f.Status} {
+			if val != "" {
+				q.Set(k, val)
+			}
+		}
+		v.NextHref = "/partners?" + q.Encode()
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Partners", "partners"), dashboard.Partners(v))
+}
+
+// partnersCursorPage is one page of a dashboard list of a fixed size from a
+// cursor parameter; a cursor we did not make is a 400.
+func partnersCursorPage(cursor string, limit int) (store.Page, error) {
+	p := store.Page{Limit: limit}
+	if cursor != "" {
+		cur, err := store.DecodeCursor(cursor)
+		if err != nil {
+			return p, echo.NewHTTPError(http.StatusBadRequest, "This page link is broken; go back to the first page.")
+		}
+		p.Cursor = cur
+	}
+	return p, nil
+}
+
+// partnerForm loads the choices of the "Add partner" form.
+func (s *Server) partnerForm(c echo.Context) (dashboard.PartnerFormView, error) {
+	ctx := c.Request().Context()
+	ws := workspaceOf(c)
+	v := dashboard.PartnerFormView{CSRF: csrfToken(c), Errors: map[string]string{}, BaseURL: s.cfg.BaseURL}
+	var err error
+	if v.Programs, _, err = s.store.ListPrograms(ctx, ws, store.Page{Limit: partnerProgramChoices}); err != nil {
+		return v, err
+	}
+	if v.Groups, err = s.store.GroupsOfWorkspace(ctx, ws); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// NewPartnerPage handles GET /partners/new (?programId= preselects a program).
+func (s *Server) NewPartnerPage(c echo.Context) error {
+	v, err := s.partnerForm(c)
+	if err != nil {
+		return err
+	}
+	v.ProgramID = c.QueryParam("programId")
+	if len(v.Programs) == 1 {
+		v.ProgramID = v.Programs[0].ID
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Add partner", "partners"), dashboard.PartnerNew(v))
+}
+
+// AddPartner handles POST /partners: the API's rules (required name and
+// email, optional group of the program, optional slug or one made from the
+// name), with errors shown next to their fields.
+func (s *Server) AddPartner(c echo.Context) error {
+	ctx := c.Request().Context()
+	v, err := s.partnerForm(c)
+	if err != nil {
+		return err
+	}
+	v.ProgramID = strings.TrimSpace(c.FormValue("programId"))
+	v.Name = strings.TrimSpace(c.FormValue("name"))
+	v.Email = strings.TrimSpace(c.FormValue("email"))
+	v.GroupID = strings.TrimSpace(c.FormValue("groupId"))
+	v.Slug = strings.TrimSpace(c.FormValue("slug"))
+	fail := func(status int) error {
+		return s.page(c, status, s.meta(c, "Add partner", "partners"), dashboard.PartnerNew(v))
+	}
+
+	var program *store.Program
+	if v.ProgramID == "" {
+		v.Errors["programId"] = "Choose the program this partner promotes."
+	} else if p, err := s.store.Program(ctx, workspaceOf(c), v.ProgramID); errors.Is(err, store.ErrNotFound) {
+		v.Errors["programId"] = "No such program in this workspace."
+	} else if err != nil {
+		return err
+	} else {
+		program = p
+	}
+	switch n := len([]rune(v.Name)); {
+	case n == 0:
+		v.Errors["name"] = "Enter the partner's name."
+	case n > 200:
+		v.Errors["name"] = "Must be at most 200 characters."
+	}
+	switch {
+	case v.Email == "":
+		v.Errors["email"] = "Enter the partner's email address."
+	case !validEmail(v.Email):
+		v.Errors["email"] = "Must be an email address such as jane@example.com."
+	}
+	if v.Slug != "" && !partnerSlugRe.MatchString(v.Slug) {
+		v.Errors["slug"] = "Must be 1–63 lower-case letters, digits, dashes or underscores."
+	}
+	pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: workspaceOf(c), Name: v.Name, Email: v.Email,
+		Slug: v.Slug, Status: "approved"}
+	if v.GroupID != "" {
+		pa.GroupID = &v.GroupID
+	}
+	if program != nil {
+		pa.ProgramID = program.ID
+		if err := s.checkGroup(ctx, pa.WorkspaceID, program.ID, pa.GroupID); err != nil {
+			if !partnerFormErrors(err, v.Errors) {
+				return err
+			}
+		}
+	}
+	if len(v.Errors) > 0 {
+		return fail(http.StatusUnprocessableEntity)
+	}
+	if err := s.insertPartner(ctx, pa); err != nil {
+		if partnerFormErrors(err, v.Errors) {
+			return fail(http.StatusConflict)
+		}
+		return err
+	}
+	return redirect(c, "/partners/"+pa.ID+"?done=added")
+}
+
+// partnerFormErrors copies the per-field messages of an API validation,
+// not-found or conflict error onto a form's errors (API field names are the
+// form's), reporting whether err was such an error.
+func partnerFormErrors(err error, into map[string]string) bool {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || len(apiErr.Fields) == 0 {
+		return false
+	}
+	for f, msg := range apiErr.Fields {
+		if msg != "" && !strings.HasSuffix(msg, ".") {
+			msg = capitalize(msg) + "."
+		}
+		into[f] = msg
+	}
+	return true
+}
+
+// PartnerPage handles GET /partners/:id (?clicks= pages through older clicks).
+func (s *Server) PartnerPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	pa, err := s.partner(c)
+	if err != nil {
+		return err
+	}
+	ws := pa.WorkspaceID
+	clicksPage, err := partnersCursorPage(c.QueryParam("clicks"), partnerClicksPerPage)
+	if err != nil {
+		return err
+	}
+	program, err := s.store.Program(ctx, ws, pa.ProgramID)
+	if err != nil {
+		return err
+	}
+	groups, err := s.store.ListGroups(ctx, ws, pa.ProgramID)
+	if err != nil {
+		return err
+	}
+	activity, err := s.store.PartnerActivity(ctx, ws, pa.ID)
+	if err != nil {
+		return err
+	}
+	clicks, nextClicks, err := s.store.ListClicks(ctx, ws, pa.ID, clicksPage)
+	if err != nil {
+		return err
+	}
+	commissions, _, err := s.store.ListCommissions(ctx, ws, store.CommissionFilter{PartnerID: pa.ID}, store.Page{Limit: 10})
+	if err != nil {
+		return err
+	}
+	v := dashboard.PartnerDetailView{
+		CSRF: csrfToken(c), CanEdit: currentUser(c).Role == "owner", Partner: *pa,
+		Link: s.cfg.BaseURL + "/r/" + pa.Slug, Program: *program, Groups: groups, Activity: *activity,
+		Totals: dashboard.PartnerTotals(activity.Commissions), Clicks: clicks, Commissions: commissions,
+		Older: clicksPage.Cursor != nil,
+	}
+	for _, g := range groups {
+		if pa.GroupID != nil && *pa.GroupID == g.ID {
+			v.GroupName = g.Name
+		}
+	}
+	if nextClicks != nil {
+		v.ClicksNext = "/partners/" + pa.ID + "?" + url.Values{"clicks": {*nextClicks}}.Encode() + "#clicks"
+	}
+	switch c.QueryParam("done") {
+	case "added":
+		v.Flash = "Partner added. Their referral link below works now: copy it and send it to them."
+	case "group":
+		if v.GroupName != "" {
+			v.Flash = "Moved to the group " + v.GroupName + "."
+		} else {
+			v.Flash = "Removed from their group: the program's default reward applies."
+		}
+	case "status":
+		v.Flash = "Status changed to " + pa.Status + "."
+	}
+	return s.page(c, http.StatusOK, s.meta(c, pa.Name, "partners"), dashboard.PartnerDetail(v))
+}
+
+// MovePartner handles POST /partners/:id/group: groupId, empty for no group.
+func (s *Server) MovePartner(c echo.Context) error {
+	ctx := c.Request().Context()
+	pa, err := s.partner(c)
+	if err != nil {
+		return err
+	}
+	pa.GroupID = nil
+	if g := strings.TrimSpace(c.FormValue("groupId")); g != "" {
+		pa.GroupID = &g
+	}
+	if err := s.checkGroup(ctx, pa.WorkspaceID, pa.ProgramID, pa.GroupID); err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			return echo.NewHTTPError(http.StatusUnprocessableEntity, "That group is not a group of this partner's program. Go back and choose another.")
+		}
+		return err
+	}
+	if err := s.store.UpdatePartner(ctx, pa); err != nil {
+		return err
+	}
+	return redirect(c, "/partners/"+pa.ID+"?done=group")
+}
+
+// partnerSettableStatuses are the statuses an owner can set from the dashboard.
+var partnerSettableStatuses = []string{"approved", "suspended", "rejected"}
+
+// SetPartnerStatus handles POST /partners/:id/status: approve, suspend or reject.
+func (s *Server) SetPartnerStatus(c echo.Context) error {
+	pa, err := s.partner(c)
+	if err != nil {
+		return err
+	}
+	status := c.FormValue("status")
+	if !oneOf(status, partnerSettableStatuses) {
+		return echo.NewHTTPError(http.StatusBadRequest, "A partner can be set to approved, suspended or rejected.")
+	}
+	pa.Status = status
+	if err := s.store.UpdatePartner(c.Request().Context(), pa); err != nil {
+		return err
+	}
+	return redirect(c, "/partners/"+pa.ID+"?done=status")
+}

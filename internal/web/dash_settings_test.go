@@ -1,0 +1,223 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+func TestDashSettingsPage(t *testing.T) {
+	e := newEnv(t)
+	s := e.signIn(t)
+	d := s.page("/settings")
+	if got := testid(d, "settings-workspace-name").Text(); got != "Acme" {
+		t.Fatalf("workspace name %q", got)
+	}
+	if got := testid(d, "settings-workspace-slug").Text(); got != e.WS.Workspace.Slug {
+		t.Fatalf("workspace slug %q", got)
+	}
+	if got := testid(d, "apply-url-pattern").Text(); got != "http://partli.test/apply/"+e.WS.Workspace.Slug+"/{programSlug}" {
+		t.Fatalf("apply pattern %q", got)
+	}
+	users := testid(d, "user-row")
+	if users.Length() != 1 || users.AttrOr("data-email", "") != e.WS.Owner.Email || testid(d, "user-role-badge").Text() != "owner" {
+		t.Fatalf("users: %d %q", users.Length(), users.Text())
+	}
+	// The default key is listed by prefix, never in full.
+	keys := testid(d, "key-row")
+	if keys.Length() != 1 {
+		t.Fatalf("%d keys, want the default key", keys.Length())
+	}
+	if got := testid(d, "key-prefix").Text(); got != e.Key[:12]+"…" {
+		t.Fatalf("key shown as %q, want %q", got, e.Key[:12]+"…")
+	}
+	if got := strings.TrimSpace(testid(d, "key-last-used").Text()); got != "never" {
+		t.Fatalf("last used %q, want never", got)
+	}
+	if strings.Contains(string(s.get("/settings").Body), e.Key) {
+		t.Fatal("the settings page shows a full API key")
+	}
+	if testid(d, "create-key-form").Length() != 1 || testid(d, "add-user-form").Length() != 1 {
+		t.Fatal("the owner has no forms")
+	}
+	// Each program's apply page is listed.
+	e.program(t, map[string]any{"name": "Shoes", "slug": "shoes"})
+	if !strings.Contains(testid(s.page("/settings"), "apply-urls").Text(), "http://partli.test/apply/"+e.WS.Workspace.Slug+"/shoes") {
+		t.Fatal("no apply URL for the program")
+	}
+}
+
+// settingsKeyRow finds the key list row whose prefix starts key.
+func settingsKeyRow(d *goquery.Document, key string) *goquery.Selection {
+	return testid(d, "key-row").FilterFunction(func(_ int, r *goquery.Selection) bool {
+		p := strings.TrimSuffix(r.Find(`[data-testid="key-prefix"]`).Text(), "…")
+		return p != "" && strings.HasPrefix(key, p)
+	})
+}
+
+func TestDashSettingsAPIKeys(t *testing.T) {
+	e := newEnv(t)
+	s := e.signIn(t)
+	s.page("/settings")
+
+	r := s.post("/settings/keys", url.Values{"name": {"Production backend"}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create key: %d\n%s", r.Status, r.Body)
+	}
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control %q on the one-time reveal", cc)
+	}
+	d := r.Doc(t)
+	key := testid(d, "new-api-key").AttrOr("value", "")
+	if !strings.HasPrefix(key, "pk_live_") || len(key) < 30 {
+		t.Fatalf("new key %q", key)
+	}
+	if !strings.Contains(testid(d, "new-key-box").Text(), "not be shown again") {
+		t.Fatal("no one-time note")
+	}
+	row := settingsKeyRow(d, key)
+	if row.Length() != 1 || !strings.Contains(row.Text(), "Production backend") {
+		t.Fatalf("new key's row: %d %q", row.Length(), row.Text())
+	}
+	keyID := row.AttrOr("data-id", "")
+
+	// Reloading shows it by prefix only.
+	reload := s.get("/settings")
+	if strings.Contains(string(reload.Body), key) {
+		t.Fatal("the full key is still on the page after a reload")
+	}
+	if testid(reload.Doc(t), "new-api-key").Length() != 0 {
+		t.Fatal("the reveal box is shown again")
+	}
+	if settingsKeyRow(reload.Doc(t), key).Length() != 1 {
+		t.Fatal("the new key is not listed")
+	}
+
+	// It works on the API, and then records its use.
+	e.call(http.MethodGet, "/api/programs", key, nil).must(t, http.StatusOK)
+	for i := 0; e.count(t, `SELECT count(*) FROM api_keys WHERE id = $1 AND last_used_at IS NOT NULL`, keyID) == 0; i++ {
+		if i == 100 {
+			t.Fatal("the key's use was never recorded")
+		}
+		time.Sleep(20 * time.Millisecond) // the use is recorded in the background
+	}
+
+	// A too long name is refused, with what was typed kept.
+	long := strings.Repeat("x", 101)
+	r = s.post("/settings/keys", url.Values{"name": {long}})
+	if r.Status != http.StatusUnprocessableEntity || testid(r.Doc(t), "new-api-key").Length() != 0 {
+		t.Fatalf("long name: %d", r.Status)
+	}
+	if got := testid(r.Doc(t), "key-name-input").AttrOr("value", ""); got != long {
+		t.Fatal("long name not kept in the form")
+	}
+
+	// Revoke: the key stops working at once and is listed as revoked.
+	r = s.post("/settings/keys/"+keyID+"/revoke", nil)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	d = s.page(r.Header.Get("Location"))
+	if testid(d, "flash").Length() != 1 {
+		t.Fatal("no confirmation after revoking")
+	}
+	row = settingsKeyRow(d, key)
+	if got := strings.TrimSpace(row.Find(`[data-testid="key-status"]`).Text()); got != "revoked" {
+		t.Fatalf("status %q after revoking", got)
+	}
+	if row.Find(`[data-testid="revoke-key"]`).Length() != 0 {
+		t.Fatal("a revoked key still has a Revoke button")
+	}
+	if got := strings.TrimSpace(row.Find(`[data-testid="key-last-used"]`).Text()); got == "never" {
+		t.Fatal("last used still says never after an API call")
+	}
+	if r := e.call(http.MethodGet, "/api/programs", key, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("revoked key on /api: %d, want 401", r.Status)
+	}
+	// The default key is untouched.
+	e.call(http.MethodGet, "/api/programs", e.Key, nil).must(t, http.StatusOK)
+
+	// Another workspace's key cannot be revoked from here.
+	other, otherKey := e.newWorkspace("Globex")
+	od := e.signInAs(t, other.Owner.Email, "correct horse battery").page("/settings")
+	otherID := settingsKeyRow(od, otherKey).AttrOr("data-id", "")
+	if otherID == "" {
+		t.Fatal("Globex's key not listed for Globex")
+	}
+	if r := s.post("/settings/keys/"+otherID+"/revoke", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("revoking another workspace's key: %d, want 404", r.Status)
+	}
+	e.call(http.MethodGet, "/api/programs", otherKey, nil).must(t, http.StatusOK)
+	if settingsKeyRow(s.page("/settings"), otherKey).Length() != 0 {
+		t.Fatal("Acme's settings list Globex's key")
+	}
+}
+
+func TestDashSettingsAddFinanceUser(t *testing.T) {
+	e := newEnv(t)
+	s := e.signIn(t)
+	s.page("/settings")
+
+	// Refused forms keep what was typed and say what is wrong.
+	r := s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "password": {"short"}})
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("short password: %d", r.Status)
+	}
+	d := r.Doc(t)
+	if got := testid(d, "user-email-input").AttrOr("value", ""); got != "fin@acme.example" {
+		t.Fatalf("email not kept: %q", got)
+	}
+	if !strings.Contains(d.Find(".field-error").Text(), "at least 8") {
+		t.Fatalf("errors %q", d.Find(".field-error").Text())
+	}
+	if r := s.post("/settings/users", url.Values{"email": {"nope"}, "password": {"long enough"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad email: %d", r.Status)
+	}
+	r = s.post("/settings/users", url.Values{"email": {strings.ToUpper(e.WS.Owner.Email)}, "password": {"long enough"}})
+	if r.Status != http.StatusConflict || !strings.Contains(r.Doc(t).Find(".field-error").Text(), "already exists") {
+		t.Fatalf("duplicate email: %d", r.Status)
+	}
+
+	r = s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "name": {"Fin Ance"}, "password": {"finance password"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("add user: %d\n%s", r.Status, r.Body)
+	}
+	d = s.page(r.Header.Get("Location"))
+	if testid(d, "flash").Length() != 1 {
+		t.Fatal("no confirmation after adding a user")
+	}
+	row := d.Find(`[data-testid="user-row"][data-email="fin@acme.example"]`)
+	if row.Length() != 1 || strings.TrimSpace(row.Find(`[data-testid="user-role-badge"]`).Text()) != "finance" {
+		t.Fatalf("new user row %q", row.Text())
+	}
+
+	// They can sign in, as finance, and cannot change settings.
+	fin := e.signInAs(t, "fin@acme.example", "finance password")
+	fd := fin.page("/settings")
+	if got := testid(fd, "user-role").Text(); got != "finance" {
+		t.Fatalf("signed in with role %q", got)
+	}
+	if testid(fd, "create-key-form").Length() != 0 || testid(fd, "add-user-form").Length() != 0 || testid(fd, "revoke-key").Length() != 0 {
+		t.Fatal("finance sees the owner's forms")
+	}
+	keyID := settingsKeyRow(fd, e.Key).AttrOr("data-id", "")
+	for path, form := range map[string]url.Values{
+		"/settings/keys":                      {"name": {"sneaky"}},
+		"/settings/keys/" + keyID + "/revoke": nil,
+		"/settings/users":                     {"email": {"x@acme.example"}, "password": {"long enough"}},
+	} {
+		if r := fin.post(path, form); r.Status != http.StatusForbidden {
+			t.Errorf("finance POST %s: %d, want 403", path, r.Status)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL`, e.WS.Workspace.ID); n != 1 {
+		t.Fatalf("%d active keys after finance's attempts, want the 1 there was", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM users WHERE workspace_id = $1`, e.WS.Workspace.ID); n != 2 {
+		t.Fatalf("%d users after finance's attempt to add one, want 2", n)
+	}
+}
