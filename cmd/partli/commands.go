@@ -17,6 +17,7 @@ import (
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/web"
+	"github.com/partli/partli/internal/webhook"
 )
 
 func openDB(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
@@ -70,6 +71,11 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	go commission.New(st).RunAutoApprover(workers, cfg.ApproveEvery, log)
+	webhooksDone := make(chan struct{})
+	go func() {
+		defer close(webhooksDone)
+		webhook.NewWorker(st, cfg, log, webhook.Options{}).Run(workers)
+	}()
 
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -90,8 +96,10 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	log.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	err := srv.Shutdown(shutdown)
 	stopWorkers()
-	return srv.Shutdown(shutdown)
+	<-webhooksDone // attempts under way (at most 10 s) finish and are recorded
+	return err
 }
 
 func cmdWorkspaceCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

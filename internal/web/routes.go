@@ -46,6 +46,12 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/partners/:id", s.GetPartner)
 	api.PATCH("/partners/:id", s.UpdatePartner)
 
+	api.POST("/webhooks", s.CreateWebhook)
+	api.GET("/webhooks", s.ListWebhooks)
+	api.PATCH("/webhooks/:id", s.UpdateWebhook)
+	api.DELETE("/webhooks/:id", s.DeleteWebhook)
+	api.POST("/webhooks/:id/rotate-secret", s.RotateWebhookSecret)
+
 	api.GET("/sales", s.ListSales)
 	api.GET("/commissions", s.ListCommissions)
 	api.GET("/commissions/:id", s.GetCommission)

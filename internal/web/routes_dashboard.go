@@ -16,6 +16,7 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 	owner := d.Group("", s.requireOwner)
 
 	d.GET("/", s.OverviewPage)
+	s.programPages(d, owner)  // dash_programs.go
 	s.partnerPages(d, owner)  // dash_partners.go
 	s.settingsPages(d, owner) // dash_settings.go
 }
