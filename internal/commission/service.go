@@ -22,33 +22,20 @@ func New(st *store.Store) *Service {
 	return &Service{store: st, now: time.Now}
 }
 
-// SetStatus applies one status change by actor, records it in the history
-// and in the outbox (commission.updated), and returns the commission with its
-// history. Refused changes wrap ErrInvalidTransition or ErrReasonRequired and
-// change nothing.
+// SetStatus is the API's status change (PATCH /api/commissions/{id}): the
+// state machine of Transition plus the payout rules of CheckChange, applied
+// by Change, and the commission with its history. Refused changes wrap
+// ErrInvalidTransition or ErrReasonRequired and change nothing.
 func (s *Service) SetStatus(ctx context.Context, workspaceID, id, to, reason, actor string) (*store.Commission, []store.HistoryEntry, error) {
-	var (
-		c       *store.Commission
-		history []store.HistoryEntry
-	)
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if c, err = tx.LockCommission(ctx, workspaceID, id); err != nil {
-			return err
-		}
-		if err := Transition(c.Status, to, reason); err != nil {
-			return err
-		}
-		if err := s.apply(ctx, tx, c, to, reason, actor); err != nil {
-			return err
-		}
-		history, err = tx.History(ctx, workspaceID, id)
-		return err
-	})
+	out, err := s.change(ctx, workspaceID, id, to, reason, actor, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	return c, history, nil
+	history, err := s.store.History(ctx, workspaceID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.Commission, history, nil
 }
 
 // apply writes an already-checked status change and its commission.updated event.

@@ -19,4 +19,5 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 	s.programPages(d, owner)  // dash_programs.go
 	s.partnerPages(d, owner)  // dash_partners.go
 	s.settingsPages(d, owner) // dash_settings.go
+	s.financePages(d)         // dash_finance.go: sales, commissions, payouts
 }

@@ -1,0 +1,839 @@
+package web
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/money"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/views/pages/dashboard"
+)
+
+// The finance pages: sales, commissions (with their status changes) and
+// payouts. Owners and finance staff may use all of them.
+
+const (
+	financePageSize = 50
+	maxBulk         = 200
+	maxReasonLen    = 1000
+	maxReferenceLen = 200
+)
+
+func (s *Server) financePages(d *echo.Group) {
+	d.GET("/sales", s.SalesPage)
+	d.GET("/sales/:id", s.SalePage)
+
+	d.GET("/commissions", s.CommissionsPage)
+	d.POST("/commissions/bulk", s.BulkCommissions)
+	d.GET("/commissions/:id", s.CommissionPage)
+	d.GET("/commissions/:id/row", s.CommissionRowFragment)
+	d.GET("/commissions/:id/clawback", s.ClawBackForm)
+	d.POST("/commissions/:id/approve", s.commissionAction(commission.Approved))
+	d.POST("/commissions/:id/pay", s.commissionAction(commission.Paid))
+	d.POST("/commissions/:id/clawback", s.commissionAction(commission.ClawedBack))
+
+	d.GET("/payouts", s.PayoutsPage)
+	d.POST("/payouts", s.CreatePayout)
+	d.GET("/payouts/export.csv", s.ExportPayouts)
+	d.GET("/payouts/:id", s.PayoutPage)
+	d.GET("/payouts/:id/export.csv", s.ExportPayout)
+	d.POST("/payouts/:id/paid", s.MarkPayoutPaid)
+	d.POST("/payouts/:id/cancel", s.CancelPayout)
+}
+
+// actorOf names the signed-in user in commission history and payouts.
+func actorOf(c echo.Context) string { return "user:" + currentUser(c).Email }
+
+func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
+
+// pageCursor reads ?cursor= of a dashboard list.
+func pageCursor(c echo.Context) (store.Page, error) {
+	p := store.Page{Limit: financePageSize}
+	if v := c.QueryParam("cursor"); v != "" {
+		cur, err := store.DecodeCursor(v)
+		if err != nil {
+			return p, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
+		}
+		p.Cursor = cur
+	}
+	return p, nil
+}
+
+// nextURL is the link to the page after next (empty on the last page).
+func nextURL(path string, q url.Values, next *string) string {
+	if next == nil {
+		return ""
+	}
+	q.Set("cursor", *next)
+	return path + "?" + q.Encode()
+}
+
+// programOptions lists the workspace's programs for a filter.
+func (s *Server) programOptions(c echo.Context) ([]dashboard.Option, error) {
+	ps, _, err := s.store.ListPrograms(c.Request().Context(), workspaceOf(c), store.Page{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]dashboard.Option, len(ps))
+	for i, p := range ps {
+		opts[i] = dashboard.Option{Value: p.ID, Label: p.Name}
+	}
+	return opts, nil
+}
+
+// partnerFilter turns what was typed in a partner filter (an id, link slug
+// or email) into the partners it names. nil means no partner filter; a
+// message is set when nothing matches.
+func (s *Server) partnerFilter(c echo.Context, programID, text string) (ids []string, hint, problem string, err error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, "", "", nil
+	}
+	ps, err := s.store.MatchPartners(c.Request().Context(), workspaceOf(c), programID, text, 20)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if len(ps) == 0 {
+		return nil, "", "No partner has this email, link slug or id.", nil
+	}
+	ids = make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	if len(ps) == 1 {
+		return ids, "Showing " + ps[0].Name + " (" + ps[0].Email + ")", "", nil
+	}
+	return ids, fmt.Sprintf("Showing %d partners with this email, one per program", len(ps)), "", nil
+}
+
+// parseDay reads a YYYY-MM-DD date as midnight UTC.
+func parseDay(v string) (*time.Time, bool) {
+	if v == "" {
+		return nil, true
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return nil, false
+	}
+	return &t, true
+}
+
+// ---- sales ----
+
+// SalesPage handles GET /sales: filters program, partner, customer and a
+// date range (UTC days, both inclusive), newest first.
+func (s *Server) SalesPage(c echo.Context) error {
+	v := dashboard.SalesView{Errors: map[string]string{}, Filter: dashboard.SalesFilter{
+		ProgramID: c.QueryParam("programId"), Partner: firstNonEmpty(c.QueryParam("partner"), c.QueryParam("partnerId")),
+		Customer: strings.TrimSpace(c.QueryParam("customer")), From: c.QueryParam("from"), To: c.QueryParam("to")}}
+	page, err := pageCursor(c)
+	if err != nil {
+		return err
+	}
+	if v.Programs, err = s.programOptions(c); err != nil {
+		return err
+	}
+	q := store.SalesQuery{ProgramID: v.Filter.ProgramID, CustomerExternalID: v.Filter.Customer}
+	var ok bool
+	if q.From, ok = parseDay(v.Filter.From); !ok {
+		v.Errors["from"] = "Enter a date as YYYY-MM-DD."
+	}
+	if q.To, ok = parseDay(v.Filter.To); !ok {
+		v.Errors["to"] = "Enter a date as YYYY-MM-DD."
+	} else if q.To != nil {
+		end := q.To.AddDate(0, 0, 1) // the whole day is included
+		q.To = &end
+	}
+	if q.From != nil && q.To != nil && !q.From.Before(*q.To) {
+		v.Errors["to"] = "Must be on or after the start date."
+	}
+	var problem string
+	if q.PartnerIDs, v.PartnerHint, problem, err = s.partnerFilter(c, q.ProgramID, v.Filter.Partner); err != nil {
+		return err
+	}
+	if problem != "" {
+		v.Errors["partner"] = problem
+	}
+	if len(v.Errors) > 0 {
+		return s.page(c, http.StatusBadRequest, s.meta(c, "Sales", "sales"), dashboard.Sales(v))
+	}
+	rows, next, err := s.store.ListSaleRows(c.Request().Context(), workspaceOf(c), q, page)
+	if err != nil {
+		return err
+	}
+	v.Rows, v.NextURL = rows, nextURL("/sales", v.Filter.Query(), next)
+	return s.page(c, http.StatusOK, s.meta(c, "Sales", "sales"), dashboard.Sales(v))
+}
+
+// SalePage handles GET /sales/:id.
+func (s *Server) SalePage(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	sale, err := s.store.SaleDetailByID(ctx, ws, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such sale in this workspace.")
+	}
+	if err != nil {
+		return err
+	}
+	cs, err := s.store.CommissionRowsOfSale(ctx, ws, sale.ID)
+	if err != nil {
+		return err
+	}
+	v := dashboard.SaleView{Sale: sale, Commissions: cs}
+	if len(sale.Metadata) > 0 && string(sale.Metadata) != "null" {
+		var buf bytes.Buffer
+		if json.Indent(&buf, sale.Metadata, "", "  ") == nil {
+			v.Metadata = buf.String()
+		}
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Sale "+sale.ExternalID, "sales"), dashboard.Sale(v))
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ---- commissions ----
+
+// commissionsFilter reads the list's filter from the query (GET) or the bulk form (POST).
+func commissionsFilter(c echo.Context) dashboard.CommissionsFilter {
+	get := c.QueryParam
+	if c.Request().Method == http.MethodPost {
+		get = c.FormValue
+	}
+	return dashboard.CommissionsFilter{Status: get("status"), ProgramID: get("programId"),
+		Partner: firstNonEmpty(get("partner"), get("partnerId")), Customer: strings.TrimSpace(get("customer"))}
+}
+
+// commissionsView loads one page of the commission list for f; status is
+// 400 when the filter is invalid.
+func (s *Server) commissionsView(c echo.Context, f dashboard.CommissionsFilter, cursor string) (dashboard.CommissionsView, int, error) {
+	v := dashboard.CommissionsView{CSRF: csrfToken(c), Filter: f, Cursor: cursor, Errors: map[string]string{}}
+	page := store.Page{Limit: financePageSize}
+	if cursor != "" {
+		cur, err := store.DecodeCursor(cursor)
+		if err != nil {
+			return v, 0, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
+		}
+		page.Cursor = cur
+	}
+	var err error
+	if v.Programs, err = s.programOptions(c); err != nil {
+		return v, 0, err
+	}
+	if f.Status != "" && !commission.ValidStatus(f.Status) {
+		v.Errors["status"] = "Choose a status from the list."
+	}
+	q := store.CommissionsQuery{ProgramID: f.ProgramID, Status: f.Status, CustomerExternalID: f.Customer}
+	var problem string
+	if q.PartnerIDs, v.PartnerHint, problem, err = s.partnerFilter(c, f.ProgramID, f.Partner); err != nil {
+		return v, 0, err
+	}
+	if problem != "" {
+		v.Errors["partner"] = problem
+	}
+	if len(v.Errors) > 0 {
+		return v, http.StatusBadRequest, nil
+	}
+	rows, next, err := s.store.ListCommissionRows(c.Request().Context(), workspaceOf(c), q, page)
+	if err != nil {
+		return v, 0, err
+	}
+	for _, r := range rows {
+		v.Rows = append(v.Rows, dashboard.CommissionRowView{Row: r, CSRF: v.CSRF})
+	}
+	v.NextURL = nextURL("/commissions", f.Query(), next)
+	return v, http.StatusOK, nil
+}
+
+// CommissionsPage handles GET /commissions: filters status, partner
+// (?partner= or ?partnerId=), program and customer.
+func (s *Server) CommissionsPage(c echo.Context) error {
+	v, status, err := s.commissionsView(c, commissionsFilter(c), c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	return s.page(c, status, s.meta(c, "Commissions", "commissions"), dashboard.Commissions(v))
+}
+
+// commissionRow loads one commission of the workspace, as a 404 when there is none.
+func (s *Server) commissionRow(c echo.Context, id string) (*store.CommissionRow, error) {
+	r, err := s.store.CommissionRowByID(c.Request().Context(), workspaceOf(c), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such commission in this workspace.")
+	}
+	return r, err
+}
+
+// CommissionRowFragment handles GET /commissions/:id/row: the list row
+// (used to close the claw-back form).
+func (s *Server) CommissionRowFragment(c echo.Context) error {
+	r, err := s.commissionRow(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, dashboard.CommissionRow(dashboard.CommissionRowView{Row: *r, CSRF: csrfToken(c)}))
+}
+
+// ClawBackForm handles GET /commissions/:id/clawback: the row as an inline
+// form asking for the reason; without HTMX, the commission's page.
+func (s *Server) ClawBackForm(c echo.Context) error {
+	if !isHTMX(c) {
+		return redirect(c, "/commissions/"+c.Param("id"))
+	}
+	r, err := s.commissionRow(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, dashboard.CommissionRow(dashboard.CommissionRowView{Row: *r, CSRF: csrfToken(c), Clawback: true}))
+}
+
+// doneMessages are the confirmations shown after a redirect (?done=…).
+var doneMessages = map[string]string{
+	"approved":       "Commission approved.",
+	"paid":           "Commission marked paid.",
+	"clawed_back":    "Commission clawed back.",
+	"adjusted":       "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
+	"payout_created": "Payout created. Send the money, then mark the payout paid with its reference.",
+	"payout_paid":    "Payout marked paid; its commissions are paid.",
+	"payout_cancel":  "Payout cancelled; its commissions are back in the partner's balance.",
+}
+
+func doneFlash(c echo.Context) dashboard.Flash {
+	if m := doneMessages[c.QueryParam("done")]; m != "" {
+		return dashboard.Flash{Kind: "success", Message: m}
+	}
+	return dashboard.Flash{}
+}
+
+// CommissionPage handles GET /commissions/:id: the commission, its history and adjustments.
+func (s *Server) CommissionPage(c echo.Context) error {
+	v, err := s.commissionView(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v.Flash = doneFlash(c)
+	return s.page(c, http.StatusOK, s.meta(c, "Commission", "commissions"), dashboard.Commission(*v))
+}
+
+func (s *Server) commissionView(c echo.Context, id string) (*dashboard.CommissionView, error) {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	r, err := s.commissionRow(c, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.History(ctx, ws, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	adj, err := s.store.Adjustments(ctx, ws, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &dashboard.CommissionView{CSRF: csrfToken(c), C: r, History: h, Adjustments: adj}, nil
+}
+
+// readReason reads and checks the claw-back reason of a form.
+func readReason(c echo.Context, to string) (reason, problem string) {
+	reason = strings.TrimSpace(c.FormValue("reason"))
+	switch {
+	case len(reason) > maxReasonLen:
+		problem = "Keep the reason under " + strconv.Itoa(maxReasonLen) + " characters."
+	case to == commission.ClawedBack && reason == "":
+		problem = "Give a reason: it is kept in the commission's history."
+	}
+	return reason, problem
+}
+
+// reasonFlash is the page message for a reason the form refused.
+func reasonFlash(problem string) string {
+	if strings.HasPrefix(problem, "Give a reason") {
+		return "enter a reason first."
+	}
+	return "the reason is too long."
+}
+
+// changeDoneMessage is the confirmation of one change.
+func changeDoneMessage(out *commission.Outcome) string {
+	c := out.Commission
+	if out.Adjustment != nil {
+		return fmt.Sprintf("Clawed back %s after payout: adjustment %s of %s nets against the partner's next payout.",
+			c.ID, out.Adjustment.ID, money.Format(out.Adjustment.AmountCents, out.Adjustment.Currency))
+	}
+	switch c.Status {
+	case commission.Approved:
+		return "Approved " + c.ID + "."
+	case commission.Paid:
+		return "Marked " + c.ID + " paid."
+	}
+	return "Clawed back " + c.ID + "."
+}
+
+// commissionAction handles POST /commissions/:id/{approve,pay,clawback}.
+// An HTMX request gets the list row back with a message; a plain form post
+// is redirected to the commission's page. Refusals say why: 422 for a
+// missing reason (with the form again), 409 for a change the rules forbid.
+func (s *Server) commissionAction(to string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Param("id")
+		reason, problem := readReason(c, to)
+		var out *commission.Outcome
+		var err error
+		if problem == "" {
+			out, err = s.commissions.Change(c.Request().Context(), workspaceOf(c), id, to, reason, actorOf(c))
+			if errors.Is(err, commission.ErrReasonRequired) {
+				problem, err = "Give a reason: it is kept in the commission's history.", nil
+			}
+		}
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return echo.NewHTTPError(http.StatusNotFound, "There is no such commission in this workspace.")
+		case err != nil && !commission.IsRefusal(err):
+			return err
+		}
+
+		if !isHTMX(c) {
+			if problem == "" && err == nil {
+				done := to
+				if out.Adjustment != nil {
+					done = "adjusted"
+				}
+				return redirect(c, "/commissions/"+id+"?done="+done)
+			}
+			v, verr := s.commissionView(c, id)
+			if verr != nil {
+				return verr
+			}
+			if problem != "" {
+				v.Reason, v.ReasonError = reason, problem
+				return s.page(c, http.StatusUnprocessableEntity, s.meta(c, "Commission", "commissions"), dashboard.Commission(*v))
+			}
+			v.Flash = dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}
+			return s.page(c, http.StatusConflict, s.meta(c, "Commission", "commissions"), dashboard.Commission(*v))
+		}
+
+		r, rerr := s.commissionRow(c, id)
+		if rerr != nil {
+			return rerr
+		}
+		rv := dashboard.CommissionRowView{Row: *r, CSRF: csrfToken(c)}
+		switch {
+		case problem != "":
+			rv.Clawback, rv.Reason, rv.ReasonError = true, reason, problem
+			return s.render(c, http.StatusUnprocessableEntity, dashboard.CommissionRowSwap(rv,
+				dashboard.Flash{Kind: "error", Message: "Not clawed back: " + reasonFlash(problem)}))
+		case err != nil:
+			return s.render(c, http.StatusConflict, dashboard.CommissionRowSwap(rv,
+				dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}))
+		}
+		return s.render(c, http.StatusOK, dashboard.CommissionRowSwap(rv, dashboard.Flash{Kind: "success", Message: changeDoneMessage(out)}))
+	}
+}
+
+// bulkActions maps the bulk form's action to a status and its past tense.
+var bulkActions = map[string]struct{ to, done string }{
+	"approve":  {commission.Approved, "approved"},
+	"pay":      {commission.Paid, "marked paid"},
+	"clawback": {commission.ClawedBack, "clawed back"},
+}
+
+// BulkCommissions handles POST /commissions/bulk {ids…, action, reason}:
+// each selected commission is changed on its own, so one refusal does not
+// stop the others, and the list comes back saying how many changed and why
+// the others were refused.
+func (s *Server) BulkCommissions(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	v, status, err := s.commissionsView(c, commissionsFilter(c), form.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	render := func(status int) error {
+		return s.page(c, status, s.meta(c, "Commissions", "commissions"), dashboard.Commissions(v))
+	}
+	if status != http.StatusOK {
+		return render(status)
+	}
+	action, ok := bulkActions[form.Get("action")]
+	ids := dedupe(form["ids"])
+	reason, problem := readReason(c, action.to)
+	v.BulkReason = reason
+	switch {
+	case !ok:
+		v.Flash = dashboard.Flash{Kind: "error", Message: "Choose an action: approve, mark paid or claw back."}
+		return render(http.StatusUnprocessableEntity)
+	case len(ids) == 0:
+		v.Flash = dashboard.Flash{Kind: "error", Message: "Select at least one commission first."}
+		return render(http.StatusUnprocessableEntity)
+	case len(ids) > maxBulk:
+		v.Flash = dashboard.Flash{Kind: "error", Message: fmt.Sprintf("Select at most %d commissions at once.", maxBulk)}
+		return render(http.StatusUnprocessableEntity)
+	case problem != "":
+		v.Errors["reason"] = problem
+		v.Flash = dashboard.Flash{Kind: "error", Message: "Nothing was clawed back: " + reasonFlash(problem)}
+		return render(http.StatusUnprocessableEntity)
+	}
+
+	changed, adjusted := 0, 0
+	refused := map[string]int{}
+	for _, id := range ids {
+		out, err := s.commissions.Change(c.Request().Context(), workspaceOf(c), id, action.to, reason, actorOf(c))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			refused["not found in this workspace"]++
+		case commission.IsRefusal(err):
+			refused[commission.Explain(err)]++
+		case err != nil:
+			return err
+		default:
+			changed++
+			if out.Adjustment != nil {
+				adjusted++
+			}
+		}
+	}
+	// Show the list as it is now.
+	if v, _, err = s.commissionsView(c, v.Filter, v.Cursor); err != nil {
+		return err
+	}
+	v.Flash = dashboard.Flash{Kind: "success", Message: bulkSummary(changed, adjusted, action.done, refused)}
+	if changed == 0 {
+		v.Flash.Kind = "error"
+	}
+	return render(http.StatusOK)
+}
+
+// bulkSummary says what a bulk action did: "2 approved; 1 refused: a paid
+// commission cannot become approved".
+func bulkSummary(changed, adjusted int, done string, refused map[string]int) string {
+	msg := fmt.Sprintf("%d %s", changed, done)
+	if adjusted > 0 {
+		msg += fmt.Sprintf(" (%d already paid: negative adjustments net against the next payouts)", adjusted)
+	}
+	if len(refused) == 0 {
+		return msg + "."
+	}
+	total := 0
+	reasons := make([]string, 0, len(refused))
+	for r, n := range refused {
+		total += n
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	if len(reasons) == 1 {
+		return fmt.Sprintf("%s; %d refused: %s.", msg, total, reasons[0])
+	}
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%s (%d)", r, refused[r])
+	}
+	return fmt.Sprintf("%s; %d refused: %s.", msg, total, strings.Join(parts, "; "))
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ---- payouts ----
+
+// payoutsView loads the payouts page: balances ready to pay and one page of payouts.
+func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	v := &dashboard.PayoutsView{CSRF: csrfToken(c), Status: c.QueryParam("status")}
+	if v.Status != "" && !validPayoutStatus(v.Status) {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(v.Status)+".")
+	}
+	var after *store.BalanceCursor
+	if b := c.QueryParam("balances"); b != "" {
+		cur, err := store.DecodeBalanceCursor(b)
+		if err != nil {
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
+		}
+		after = cur
+	}
+	balances, nextBalances, err := s.store.ReadyToPay(ctx, ws, "", after, financePageSize)
+	if err != nil {
+		return nil, err
+	}
+	v.Balances = balances
+	if nextBalances != nil {
+		v.BalancesNext = "/payouts?" + url.Values{"balances": {*nextBalances}}.Encode()
+	}
+	page, err := pageCursor(c)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.store.ListPayoutRows(ctx, ws, v.Status, page)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if v.Status != "" {
+		q.Set("status", v.Status)
+	}
+	v.Payouts, v.NextURL = rows, nextURL("/payouts", q, next)
+	return v, nil
+}
+
+func validPayoutStatus(s string) bool {
+	for _, st := range commission.PayoutStatuses {
+		if s == st {
+			return true
+		}
+	}
+	return false
+}
+
+// PayoutsPage handles GET /payouts.
+func (s *Server) PayoutsPage(c echo.Context) error {
+	v, err := s.payoutsView(c)
+	if err != nil {
+		return err
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Payouts", "payouts"), dashboard.Payouts(*v))
+}
+
+// CreatePayout handles POST /payouts {partnerId, currency}: one payout of
+// all the partner's approved, unpaid commissions in that currency.
+func (s *Server) CreatePayout(c echo.Context) error {
+	partnerID, currency := strings.TrimSpace(c.FormValue("partnerId")), c.FormValue("currency")
+	p, err := s.commissions.CreatePayout(c.Request().Context(), workspaceOf(c), partnerID, currency, actorOf(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such partner in this workspace.")
+	case commission.IsPayoutRefusal(err):
+		v, verr := s.payoutsView(c)
+		if verr != nil {
+			return verr
+		}
+		v.Flash = dashboard.Flash{Kind: "error", Message: "No payout was created: " + commission.Explain(err) + "."}
+		return s.page(c, http.StatusUnprocessableEntity, s.meta(c, "Payouts", "payouts"), dashboard.Payouts(*v))
+	case err != nil:
+		return err
+	}
+	return redirect(c, "/payouts/"+p.ID+"?done=payout_created")
+}
+
+// payoutView loads one payout of the workspace and a page of its commissions.
+func (s *Server) payoutView(c echo.Context, id string) (*dashboard.PayoutView, error) {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	p, err := s.store.PayoutRowByID(ctx, ws, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	page, err := pageCursor(c)
+	if err != nil {
+		return nil, err
+	}
+	cs, next, err := s.store.PayoutCommissionRows(ctx, ws, p.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	return &dashboard.PayoutView{CSRF: csrfToken(c), P: p, Commissions: cs, NextURL: nextURL("/payouts/"+p.ID, url.Values{}, next)}, nil
+}
+
+// PayoutPage handles GET /payouts/:id.
+func (s *Server) PayoutPage(c echo.Context) error {
+	v, err := s.payoutView(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v.Flash = doneFlash(c)
+	return s.page(c, http.StatusOK, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
+}
+
+// MarkPayoutPaid handles POST /payouts/:id/paid {reference}.
+func (s *Server) MarkPayoutPaid(c echo.Context) error {
+	id := c.Param("id")
+	reference := strings.TrimSpace(c.FormValue("reference"))
+	problem := ""
+	switch {
+	case reference == "":
+		problem = "Enter the bank or payment provider's reference, so the payment can be traced."
+	case len(reference) > maxReferenceLen:
+		problem = "Keep the reference under " + strconv.Itoa(maxReferenceLen) + " characters."
+	}
+	var err error
+	if problem == "" {
+		_, err = s.commissions.MarkPayoutPaid(c.Request().Context(), workspaceOf(c), id, reference, actorOf(c))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+		case err == nil:
+			return redirect(c, "/payouts/"+id+"?done=payout_paid")
+		case !commission.IsPayoutRefusal(err):
+			return err
+		}
+	}
+	v, verr := s.payoutView(c, id)
+	if verr != nil {
+		return verr
+	}
+	v.Reference = reference
+	if problem != "" {
+		v.ReferenceError = problem
+		return s.page(c, http.StatusUnprocessableEntity, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
+	}
+	v.Flash = dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}
+	return s.page(c, http.StatusConflict, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
+}
+
+// CancelPayout handles POST /payouts/:id/cancel.
+func (s *Server) CancelPayout(c echo.Context) error {
+	id := c.Param("id")
+	_, err := s.commissions.CancelPayout(c.Request().Context(), workspaceOf(c), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+	case commission.IsPayoutRefusal(err):
+		v, verr := s.payoutView(c, id)
+		if verr != nil {
+			return verr
+		}
+		v.Flash = dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}
+		return s.page(c, http.StatusConflict, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
+	case err != nil:
+		return err
+	}
+	return redirect(c, "/payouts/"+id+"?done=payout_cancel")
+}
+
+// ---- CSV ----
+
+var payoutCSVHeader = []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor",
+	"status", "reference", "created_at", "paid_at"}
+
+// ExportPayouts handles GET /payouts/export.csv?status=…: every payout (of
+// that status), newest first, streamed a keyset page at a time.
+func (s *Server) ExportPayouts(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	status := c.QueryParam("status")
+	if status != "" && !validPayoutStatus(status) {
+		return echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(status)+".")
+	}
+	// Read the first page before writing anything, so an error still gets an error page.
+	page := store.Page{Limit: 1000}
+	rows, next, err := s.store.ListPayoutRows(ctx, ws, status, page)
+	if err != nil {
+		return err
+	}
+	name := "payouts"
+	if status != "" {
+		name += "-" + status
+	}
+	w := startCSV(c, name+"-"+time.Now().UTC().Format(time.DateOnly)+".csv")
+	for {
+		for _, p := range rows {
+			if err := w.Write(payoutCSVRecord(p)); err != nil {
+				return nil // the client went away
+			}
+		}
+		w.Flush()
+		if next == nil {
+			return w.Error()
+		}
+		cur, err := store.DecodeCursor(*next)
+		if err != nil {
+			return err
+		}
+		page.Cursor = cur
+		if rows, next, err = s.store.ListPayoutRows(ctx, ws, status, page); err != nil {
+			s.log.Error("payout export stopped", "request_id", requestID(c), "err", err)
+			return nil // the reply has started: the truncated file is all we can do
+		}
+	}
+}
+
+// ExportPayout handles GET /payouts/:id/export.csv.
+func (s *Server) ExportPayout(c echo.Context) error {
+	p, err := s.store.PayoutRowByID(c.Request().Context(), workspaceOf(c), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+	}
+	if err != nil {
+		return err
+	}
+	w := startCSV(c, "payout-"+p.ID+".csv")
+	_ = w.Write(payoutCSVRecord(*p))
+	w.Flush()
+	return w.Error()
+}
+
+// startCSV writes the headers of a CSV download and its header row.
+func startCSV(c echo.Context, filename string) *csv.Writer {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	h.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	_ = w.Write(payoutCSVHeader)
+	return w
+}
+
+func payoutCSVRecord(p store.PayoutRow) []string {
+	paid := ""
+	if p.PaidAt != nil {
+		paid = p.PaidAt.UTC().Format(time.RFC3339)
+	}
+	return []string{p.ID, csvText(p.PartnerName), csvText(p.PartnerEmail), p.Currency,
+		decimalAmount(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
+		p.Status, csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), paid}
+}
+
+// decimalAmount writes minor units as a plain decimal in major units, with
+// the currency's number of decimals: 123456 USD → "1234.56", -500 → "-5.00".
+func decimalAmount(cents int64, currency string) string {
+	exp := money.Exponent(currency)
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	s := strconv.FormatInt(cents, 10)
+	if exp == 0 {
+		return sign + s
+	}
+	if len(s) <= exp {
+		s = strings.Repeat("0", exp-len(s)+1) + s
+	}
+	return sign + s[:len(s)-exp] + "." + s[len(s)-exp:]
+}
+
+// csvText keeps spreadsheet programs from running a cell as a formula
+// (names and references are typed by people).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
