@@ -13,7 +13,7 @@ import (
 
 // FS holds the files served under /static/.
 //
-//go:embed app.css htmx.min.js
+//go:embed app.css htmx.min.js partli.js
 var FS embed.FS
 
 // versionLen is how many hex digits of the SHA-256 go into a version: enough

@@ -24,6 +24,10 @@ type Config struct {
 	DBMaxConns    int           // PARTLI_DB_MAX_CONNS, default 20
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
+
+	// StripeConnectWebhookSecret (PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET) verifies
+	// the platform's Connect events at POST /api/stripe/webhook; empty refuses them.
+	StripeConnectWebhookSecret string
 }
 
 // FromEnv reads the environment. It fails on values it cannot parse, naming them.
@@ -34,6 +38,8 @@ func FromEnv() (Config, error) {
 		BaseURL:       strings.TrimRight(envOr("PARTLI_BASE_URL", "http://localhost:8080"), "/"),
 		SessionSecret: os.Getenv("PARTLI_SESSION_SECRET"),
 		Env:           envOr("PARTLI_ENV", "production"),
+
+		StripeConnectWebhookSecret: os.Getenv("PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET"),
 	}
 	var errs []string
 	parse := func(name string, set func(string) error) {

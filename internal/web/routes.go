@@ -16,6 +16,9 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static.FS))))
 	e.GET("/healthz", s.Health)
 	e.GET("/api/openapi.json", s.OpenAPI)
+	// Stripe's webhook deliveries, authenticated by their signature.
+	e.POST("/api/stripe/webhook", s.StripeWebhook)
+	e.POST("/api/stripe/webhook/:workspaceId", s.StripeWorkspaceWebhook)
 
 	// Public tracking from partli.js on merchants' sites: CORS, rate-limited per client IP.
 	click := e.Group("/api/track/click",
@@ -30,6 +33,8 @@ func (s *Server) routes(e *echo.Echo) {
 	track := api.Group("/track", s.rateLimit(s.cfg.TrackRate, func(c echo.Context) string { return c.Get(apiKeyIDKey).(string) }))
 	track.POST("/sale", s.TrackSale)
 	track.POST("/lead", s.TrackLead)
+	track.POST("/refund", s.TrackRefund)
+	api.PUT("/integrations/stripe", s.PutStripeIntegration)
 
 	api.POST("/programs", s.CreateProgram)
 	api.GET("/programs", s.ListPrograms)

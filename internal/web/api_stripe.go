@@ -1,0 +1,81 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/stripe"
+)
+
+// stripeIntake is the Stripe webhook intake; it holds no state of its own.
+func (s *Server) stripeIntake() *stripe.Intake {
+	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log)
+}
+
+// PutStripeIntegration handles PUT /api/integrations/stripe {webhookSecret}:
+// stores the signing secret of the merchant's own Stripe webhook endpoint
+// and replies with the URL that endpoint must post to.
+func (s *Server) PutStripeIntegration(c echo.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	secret, ok := b.text("webhookSecret", true, 255)
+	if ok && !strings.HasPrefix(secret, "whsec_") {
+		b.errs.Add("webhookSecret", "must be the endpoint's signing secret, starting with whsec_")
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	ws := workspaceOf(c)
+	if err := s.store.SetStripeWebhookSecret(c.Request().Context(), ws, secret); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"webhookUrl": s.cfg.BaseURL + "/api/stripe/webhook/" + ws})
+}
+
+// StripeWebhook handles POST /api/stripe/webhook: platform (Connect) events,
+// routed to the workspace connected to the event's account.
+func (s *Server) StripeWebhook(c echo.Context) error {
+	return s.stripeDelivery(c, func(payload []byte, sig string) (*stripe.Reply, error) {
+		return s.stripeIntake().Connect(c.Request().Context(), payload, sig)
+	})
+}
+
+// StripeWorkspaceWebhook handles POST /api/stripe/webhook/{workspaceId}:
+// events of the merchant's own Stripe account.
+func (s *Server) StripeWorkspaceWebhook(c echo.Context) error {
+	ws := c.Param("workspaceId")
+	return s.stripeDelivery(c, func(payload []byte, sig string) (*stripe.Reply, error) {
+		return s.stripeIntake().Workspace(c.Request().Context(), ws, payload, sig)
+	})
+}
+
+// stripeDelivery reads a delivery as the exact bytes Stripe signed and
+// answers as Stripe expects: 400 for a signature that does not verify
+// (nothing stored), 2xx for every event dealt with, including those that
+// are ignored, and 5xx (Stripe retries) only when the work could not be done.
+func (s *Server) stripeDelivery(c echo.Context, process func(payload []byte, sig string) (*stripe.Reply, error)) error {
+	payload, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var httpErr *echo.HTTPError
+		if errors.As(err, &httpErr) {
+			return httpErr
+		}
+		return &APIError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The request body could not be read."}
+	}
+	reply, err := process(payload, c.Request().Header.Get("Stripe-Signature"))
+	if errors.Is(err, stripe.ErrBadSignature) {
+		s.log.Warn("stripe webhook refused", "request_id", requestID(c), "err", err)
+		return &APIError{Status: http.StatusBadRequest, Code: "invalid_signature",
+			Message: "The Stripe-Signature header does not verify against this endpoint's signing secret."}
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, reply)
+}
