@@ -33,15 +33,19 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 					SELECT i, at, amount, partners[1 + (i % array_length(partners, 1))] AS partner_id,
 						'seed-' || $6 || '-' || $7::int || '-' || i AS ext,
 						CASE WHEN i % 10 < 4 THEN 'pending' WHEN i % 10 < 7 THEN 'approved'
-							WHEN i % 10 < 9 THEN 'paid' ELSE 'clawed_back' END AS status
+							WHEN i % 10 < 9 THEN 'paid' ELSE 'clawed_back' END AS drawn
 					FROM g
+				), rows2 AS (
+					-- A commission past its holding period is no longer pending.
+					SELECT *, CASE WHEN drawn = 'pending' AND at < now() - interval '30 days' THEN 'approved' ELSE drawn END AS status
+					FROM rows
 				), cu AS (
 					INSERT INTO customers (id, workspace_id, external_id, program_id, partner_id, created_at, updated_at)
-					SELECT 'cus_' || ext, $1, ext, $2, partner_id, at, at FROM rows
+					SELECT 'cus_' || ext, $1, ext, $2, partner_id, at, at FROM rows2
 				), ev AS (
 					INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
 						amount_cents, currency, event_name, occurred_at, created_at)
-					SELECT 'sale_' || ext, $1, 'sale', ext, 'cus_' || ext, $2, partner_id, amount, $3, 'sale', at, at FROM rows
+					SELECT 'sale_' || ext, $1, 'sale', ext, 'cus_' || ext, $2, partner_id, amount, $3, 'sale', at, at FROM rows2
 				)
 				INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, type,
 					amount_cents, currency, status, payable_at, reward_type, reward_percent_bp, reward_interval,
@@ -49,7 +53,7 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 				SELECT 'cm_' || ext, $1, $2, partner_id, 'cus_' || ext, 'sale_' || ext, 'sale',
 					greatest(1, amount / 5), $3, status, at + interval '30 days', 'percentage', 2000, 'one_time',
 					amount, at, at, at
-				FROM rows`,
+				FROM rows2`,
 				workspaceID, programID, currency, pq.Array(partnerIDs), size, runID, done)
 			return err
 		})

@@ -133,12 +133,14 @@ func fromHTTPError(e *echo.HTTPError) *APIError {
 		http.StatusTooManyRequests:       "rate_limited",
 		http.StatusServiceUnavailable:    "unavailable",
 	}[e.Code]
-	switch e.Code {
-	case http.StatusNotFound:
+	custom := msg != http.StatusText(e.Code)
+	switch {
+	case custom: // a handler's own words
+	case e.Code == http.StatusNotFound:
 		msg = "No such route."
-	case http.StatusRequestEntityTooLarge:
+	case e.Code == http.StatusRequestEntityTooLarge:
 		msg = "The request body is larger than 64 KiB."
-	case http.StatusTooManyRequests:
+	case e.Code == http.StatusTooManyRequests:
 		msg = "Too many requests; slow down and retry after the time in Retry-After."
 	}
 	if code == "" {

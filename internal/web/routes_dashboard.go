@@ -20,4 +20,5 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 	s.partnerPages(d, owner)  // dash_partners.go
 	s.settingsPages(d, owner) // dash_settings.go
 	s.financePages(d)         // dash_finance.go: sales, commissions, payouts
+	s.webhookPages(d, owner)  // dash_webhooks.go
 }
