@@ -76,6 +76,34 @@ check-generated: $(NODE_DEPS) ## fail if a committed generated file differs from
 test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every Go test (needs PostgreSQL binaries)
 	go vet ./...
 	go test -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz-short
+
+# Fuzz targets as package:FuzzName. `go test -fuzz` takes one target per
+# package run, so they run one after another; seed corpora are committed in
+# each package's testdata/fuzz/<FuzzName>/.
+FUZZ_TARGETS := ./internal/web:FuzzReadSale ./internal/money:FuzzPercentOf ./internal/money:FuzzProRata \
+	./internal/tracking:FuzzAmount ./internal/tracking:FuzzDecideSale ./internal/tracking:FuzzAddMonths
+FUZZTIME ?= 60s
+
+.PHONY: fuzz fuzz-short
+fuzz: ## fuzz request validation and the money rules, each target for FUZZTIME (default 60s)
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT
+	for target in $(FUZZ_TARGETS); do
+		pkg=$${target%%:*}; name=$${target##*:}
+		echo "fuzz: $$name in $$pkg for $(FUZZTIME)"
+		if go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" 2>&1 | tee "$$log"; then continue; fi
+		# Go 1.26's fuzz coordinator can fail a run with a bare "context deadline
+		# exceeded" when -fuzztime ends while a worker is busy (go.dev/issue/75804,
+		# fixed in Go 1.27): no input failed and none was written. Anything else fails.
+		if grep -qx '    context deadline exceeded' "$$log" && ! grep -q 'Failing input written' "$$log"; then
+			echo "fuzz: $$name: ignoring the coordinator's deadline race (go.dev/issue/75804); no input failed"
+			continue
+		fi
+		exit 1
+	done
+
+fuzz-short: ## fuzz each target for 5s (part of make test)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 fmt: ## fail if any Go file is not gofmt-formatted
 	@files=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.data/*' -not -path './.git/*' -print0 | xargs -0 -r gofmt -l)

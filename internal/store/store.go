@@ -238,3 +238,18 @@ func trim[T any](p Page, rows []T, key func(T) Cursor) ([]T, *string) {
 	next := key(rows[len(rows)-1]).Encode()
 	return rows, &next
 }
+
+// IsBadInput reports whether the database refused a value itself (a NUL
+// character, a string too long, a number out of range): the request was
+// bad, not the server.
+func IsBadInput(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	switch pqErr.Code {
+	case "22021", "22P05", "22001", "22003", "22007", "22008", "22P02":
+		return true
+	}
+	return false
+}

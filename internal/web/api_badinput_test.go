@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,31 @@ func TestBadProgramAndPartnerBodies(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM partners`); n != 0 {
 		t.Fatalf("%d partners stored from bad bodies", n)
+	}
+}
+
+func TestBadInputNULCharacters(t *testing.T) {
+	e := newEnv(t)
+	st := e.setup(t)
+	for _, body := range []map[string]any{
+		{"externalId": "inv\u0000", "customerExternalId": "c", "amountCents": 100, "clickId": st.ClickID},
+		{"externalId": "inv", "customerExternalId": "c", "amountCents": 100, "metadata": map[string]any{"k": "\u0000"}},
+	} {
+		r := e.call(http.MethodPost, "/api/track/sale", e.Key, body)
+		if r.Status != http.StatusBadRequest || r.ErrorCode(t) != "validation_failed" || len(r.ErrorFields(t)) == 0 {
+			t.Fatalf("NUL in a sale: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := e.call(http.MethodPost, "/api/track/click", "", map[string]any{"slug": st.Slug, "url": "https://x.example/\u0000"}); r.Status != http.StatusBadRequest {
+		t.Fatalf("NUL in a public click: %d %s", r.Status, r.Body)
+	}
+	// A form post with a NUL reaches the database's own check: still a 400, never a 500.
+	s := e.signIn(t)
+	r := s.post("/partners", url.Values{"programId": {st.ProgramID}, "name": {"Nul\x00Name"}, "email": {"nul@example.com"}})
+	if r.Status >= 500 {
+		t.Fatalf("NUL in a dashboard form: %d", r.Status)
+	}
+	if n := e.count(t, `SELECT count(*) FROM events`); n != 0 {
+		t.Fatalf("%d events stored from bad input", n)
 	}
 }

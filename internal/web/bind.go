@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -83,6 +84,10 @@ func (b *body) str(name string) (string, bool) {
 		b.errs.Add(name, "must be a string")
 		return "", false
 	}
+	if strings.ContainsRune(s, 0) || !utf8.ValidString(s) {
+		b.errs.Add(name, "must be text without NUL characters")
+		return "", false
+	}
 	return s, true
 }
 
@@ -150,6 +155,10 @@ func (b *body) object(name string, maxBytes int) (json.RawMessage, bool) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		b.errs.Add(name, "must be a JSON object")
+		return nil, false
+	}
+	if bytes.Contains(buf.Bytes(), []byte(`\u0000`)) {
+		b.errs.Add(name, "must not contain NUL characters")
 		return nil, false
 	}
 	if buf.Len() > maxBytes {

@@ -103,6 +103,9 @@ func (s *Server) classify(err error, c echo.Context) *APIError {
 		return &APIError{Status: http.StatusConflict, Code: "invalid_transition", Message: capitalize(err.Error()) + "."}
 	case errors.Is(err, store.ErrConflict):
 		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "This clashes with an existing resource."}
+	case store.IsBadInput(err):
+		return &APIError{Status: http.StatusBadRequest, Code: "validation_failed",
+			Message: "The request contains a value that cannot be stored (for example a NUL character or a number out of range)."}
 	case store.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn("database unavailable", "request_id", requestID(c), "err", err)
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",

@@ -417,7 +417,6 @@ func (s *Server) AcceptInvite(c echo.Context) error {
 	return redirect(c, "/partner")
 }
 
-
 // InvitePartner handles POST /partners/{id}/invite (owners): a one-time
 // invite link to the partner portal.
 func (s *Server) InvitePartner(c echo.Context) error {
