@@ -28,6 +28,14 @@ type Config struct {
 	// StripeConnectWebhookSecret (PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET) verifies
 	// the platform's Connect events at POST /api/stripe/webhook; empty refuses them.
 	StripeConnectWebhookSecret string
+
+	// Stripe Connect OAuth, for merchants who connect their Stripe account
+	// from the dashboard. Without a client id the dashboard explains that
+	// the operator must set it up.
+	StripeClientID    string // PARTLI_STRIPE_CLIENT_ID: the platform's ca_…
+	StripeSecretKey   string // PARTLI_STRIPE_SECRET_KEY: the platform's secret key
+	StripeConnectBase string // PARTLI_STRIPE_CONNECT_BASE, default https://connect.stripe.com (authorize, token, deauthorize)
+	StripeAPIBase     string // PARTLI_STRIPE_API_BASE, default https://api.stripe.com
 }
 
 // FromEnv reads the environment. It fails on values it cannot parse, naming them.
@@ -40,6 +48,10 @@ func FromEnv() (Config, error) {
 		Env:           envOr("PARTLI_ENV", "production"),
 
 		StripeConnectWebhookSecret: os.Getenv("PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET"),
+		StripeClientID:             os.Getenv("PARTLI_STRIPE_CLIENT_ID"),
+		StripeSecretKey:            os.Getenv("PARTLI_STRIPE_SECRET_KEY"),
+		StripeConnectBase:          strings.TrimRight(envOr("PARTLI_STRIPE_CONNECT_BASE", "https://connect.stripe.com"), "/"),
+		StripeAPIBase:              strings.TrimRight(envOr("PARTLI_STRIPE_API_BASE", "https://api.stripe.com"), "/"),
 	}
 	var errs []string
 	parse := func(name string, set func(string) error) {
@@ -58,6 +70,14 @@ func FromEnv() (Config, error) {
 	parse("PARTLI_DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return })
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Sprintf("PARTLI_BASE_URL=%q: must be an http(s) origin", c.BaseURL))
+	}
+	for _, base := range [][2]string{{"PARTLI_STRIPE_CONNECT_BASE", c.StripeConnectBase}, {"PARTLI_STRIPE_API_BASE", c.StripeAPIBase}} {
+		if u, err := url.Parse(base[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))
+		}
+	}
+	if (c.StripeClientID == "") != (c.StripeSecretKey == "") {
+		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY are set together (Stripe Connect needs both)")
 	}
 	if c.Env != "production" && c.Env != "development" {
 		errs = append(errs, fmt.Sprintf("PARTLI_ENV=%q: must be production or development", c.Env))

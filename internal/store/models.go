@@ -53,9 +53,32 @@ type Program struct {
 	CookieDays        int        `db:"cookie_days" json:"cookieDays"`
 	MinPayoutCents    int64      `db:"min_payout_cents" json:"minPayoutCents"`
 	AutoApprove       bool       `db:"auto_approve" json:"autoApprove"`
-	VerifiedAt        *time.Time `db:"verified_at" json:"-"`
+	VerifiedAt        *time.Time `db:"verified_at" json:"verifiedAt"` // first event tracked end to end; nil: a draft
 	CreatedAt         time.Time  `db:"created_at" json:"createdAt"`
 	UpdatedAt         time.Time  `db:"updated_at" json:"updatedAt"`
+}
+
+// Program statuses: a draft until a test event has gone end to end.
+const (
+	ProgramDraft  = "draft"
+	ProgramActive = "active"
+)
+
+// Status is "draft" until the program is verified, then "active".
+func (p Program) Status() string {
+	if p.VerifiedAt == nil {
+		return ProgramDraft
+	}
+	return ProgramActive
+}
+
+// MarshalJSON adds `status`.
+func (p Program) MarshalJSON() ([]byte, error) {
+	type plain Program
+	return json.Marshal(struct {
+		plain
+		Status string `json:"status"`
+	}{plain(p), p.Status()})
 }
 
 type Group struct {

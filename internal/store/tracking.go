@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -261,4 +264,345 @@ func (q Queries) WebhookEvents(ctx context.Context, workspaceID string, limit in
 	err := q.sel(ctx, &es, `SELECT id, workspace_id, type, payload, created_at FROM webhook_events
 		WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, workspaceID, limit)
 	return es, err
+}
+
+// HotPath runs the statements of the tracking hot path, POST
+// /api/track/sale and the referral redirect, as prepared statements. A statement with arguments otherwise costs two round trips
+// (lib/pq prepares it unnamed, then runs it) and a parse and plan on the
+// server every time; prepared, it is one round trip. database/sql prepares
+// each statement once per pooled connection, on first use there.
+//
+// A sale is then, for a new customer: SaleLookup (outside the transaction),
+// BEGIN, RecordSale, RecordCommission, COMMIT; a returning customer adds
+// PriorCommissions.
+type HotPath struct {
+	db    *sqlx.DB
+	mu    sync.Mutex
+	stmts map[string]*sqlx.Stmt
+}
+
+// HotPath returns the tracking hot path over the store's pool.
+func (s *Store) HotPath() *HotPath {
+	return &HotPath{db: s.db, stmts: map[string]*sqlx.Stmt{}}
+}
+
+// stmt returns the prepared statement for query, preparing it on first use.
+// A failed preparation (the database is down) is not remembered.
+func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := p.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	p.stmts[query] = st
+	return st, nil
+}
+
+// SaleTx is a transaction of the sale pipeline.
+type SaleTx struct {
+	*Tx
+	p *HotPath
+}
+
+// InTx runs fn in a READ COMMITTED transaction, as Store.InTx.
+func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
+	return New(p.db).InTx(ctx, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
+}
+
+func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := tx.p.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	err = tx.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return mapErr(err)
+}
+
+// SaleLookup is what a sale needs to know before it writes anything.
+type SaleLookup struct {
+	// RepeatID is set when the workspace already has a sale with this
+	// external id; RepeatCommissionID is its commission, if any.
+	RepeatID           *string `db:"repeat_id"`
+	RepeatCommissionID *string `db:"repeat_commission_id"`
+	// PartnerID is who the sale attributes to: the known customer's
+	// partner, else the click's; nil when nothing attributes.
+	PartnerID *string `db:"partner_id"`
+	ProgramID *string `db:"program_id"`
+	ClickID   *string `db:"click_id"`
+	// Reward is the partner's, when PartnerID is set.
+	Reward RewardContext `db:"-"`
+}
+
+// SaleLookupSQL, RecordSaleSQL and RecordCommissionSQL are the statements
+// of a sale (with PriorCommissions for a returning customer). They are
+// exported for the benchmark, which runs the very same statements under
+// pgbench to measure the database's own ceiling.
+const SaleLookupSQL = `
+	WITH known AS (
+		SELECT partner_id, program_id, click_id FROM customers
+		WHERE workspace_id = $1 AND external_id = $2 AND partner_id IS NOT NULL
+	), who AS (
+		SELECT partner_id, program_id, click_id FROM known
+		UNION ALL
+		SELECT cl.partner_id, cl.program_id, cl.id
+		FROM clicks cl JOIN programs p ON p.workspace_id = cl.workspace_id AND p.id = cl.program_id
+		WHERE NOT EXISTS (SELECT 1 FROM known) AND $3 <> ''
+		  AND cl.workspace_id = $1 AND cl.id = $3 AND cl.created_at > now() - p.cookie_days * interval '1 day'
+		LIMIT 1
+	), rep AS (
+		SELECT e.id, c.id AS commission_id
+		FROM events e
+		LEFT JOIN commissions c ON c.workspace_id = e.workspace_id AND c.event_id = e.id AND c.adjusts_id IS NULL
+		WHERE e.workspace_id = $1 AND e.kind = 'sale' AND e.external_id = $4
+	)
+	SELECT rep.id AS repeat_id, rep.commission_id AS repeat_commission_id,
+		who.partner_id, who.program_id, who.click_id,
+		pa.id AS "rc.p.id", pa.name AS "rc.p.name", pa.email AS "rc.p.email", pa.slug AS "rc.p.slug",
+		pa.status AS "rc.partner_status", pr.currency AS "rc.program_currency",
+		pr.holding_period_days AS "rc.program_holding_days", g.holding_period_days AS "rc.group_holding_days",
+		gr.id AS "rc.g.id", gr.type AS "rc.g.type", gr.percent_bp AS "rc.g.percent_bp", gr.amount_cents AS "rc.g.amount_cents",
+		gr.interval AS "rc.g.interval", gr.duration_months AS "rc.g.duration_months",
+		dr.id AS "rc.d.id", dr.type AS "rc.d.type", dr.percent_bp AS "rc.d.percent_bp", dr.amount_cents AS "rc.d.amount_cents",
+		dr.interval AS "rc.d.interval", dr.duration_months AS "rc.d.duration_months"
+	FROM (SELECT 1) one
+	LEFT JOIN rep ON true
+	LEFT JOIN who ON rep.id IS NULL
+	LEFT JOIN partners pa ON pa.workspace_id = $1 AND pa.id = who.partner_id
+	LEFT JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
+	LEFT JOIN partner_groups g ON g.workspace_id = pa.workspace_id AND g.id = pa.group_id
+	LEFT JOIN rewards gr ON gr.workspace_id = pa.workspace_id AND gr.program_id = pa.program_id
+		AND gr.group_id = pa.group_id AND gr.event = 'sale'
+	LEFT JOIN rewards dr ON dr.workspace_id = pa.workspace_id AND dr.program_id = pa.program_id
+		AND dr.group_id IS NULL AND dr.event = 'sale'`
+
+// saleLookupRow is SaleLookup as scanned: the reward context's non-null
+// columns are nullable here, since it comes from outer joins.
+type saleLookupRow struct {
+	SaleLookup
+	Reward struct {
+		Partner struct {
+			ID    *string `db:"id"`
+			Name  *string `db:"name"`
+			Email *string `db:"email"`
+			Slug  *string `db:"slug"`
+		} `db:"p"`
+		PartnerStatus      *string   `db:"partner_status"`
+		ProgramCurrency    *string   `db:"program_currency"`
+		ProgramHoldingDays *int      `db:"program_holding_days"`
+		GroupHoldingDays   *int      `db:"group_holding_days"`
+		GroupReward        RewardRow `db:"g"`
+		DefaultReward      RewardRow `db:"d"`
+	} `db:"rc"`
+}
+
+// LookupSale reads, in one statement, whether externalID is a repeat, who
+// the sale attributes to (the known customer's partner, else a click of the
+// workspace inside its program's cookie window, counted to now) and that
+// partner's reward context. It writes nothing.
+func (p *HotPath) LookupSale(ctx context.Context, workspaceID, customerExternalID, clickID, externalID string) (*SaleLookup, error) {
+	st, err := p.stmt(ctx, SaleLookupSQL)
+	if err != nil {
+		return nil, fmt.Errorf("store: sale lookup: %w", err)
+	}
+	var row saleLookupRow
+	if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID); err != nil {
+		return nil, fmt.Errorf("store: sale lookup: %w", mapErr(err))
+	}
+	l := row.SaleLookup
+	if r := row.Reward; r.Partner.ID != nil && l.PartnerID != nil {
+		l.Reward = RewardContext{
+			Partner:       PartnerRef{ID: *r.Partner.ID, Name: *r.Partner.Name, Email: *r.Partner.Email, Slug: *r.Partner.Slug},
+			PartnerStatus: *r.PartnerStatus, ProgramCurrency: *r.ProgramCurrency, ProgramHoldingDays: *r.ProgramHoldingDays,
+			GroupHoldingDays: r.GroupHoldingDays, GroupReward: r.GroupReward, DefaultReward: r.DefaultReward,
+		}
+	}
+	return &l, nil
+}
+
+// RecordedSale is what RecordSale wrote.
+type RecordedSale struct {
+	Customer Customer `db:"cu"`
+	// CustomerIsNew: the customer was inserted now, so has no history.
+	CustomerIsNew bool `db:"customer_is_new"`
+	// EventCreatedAt is nil when the workspace already had a sale with
+	// this external id: nothing was written for it.
+	EventCreatedAt *time.Time `db:"event_created_at"`
+	// Now is the transaction's timestamp, now(): what created_at defaults to.
+	Now time.Time `db:"tx_now"`
+}
+
+// RecordSaleSQL is the statement of RecordSale.
+const RecordSaleSQL = `
+		WITH cu AS (
+			INSERT INTO customers AS cu (id, workspace_id, external_id, email, name, program_id, partner_id, click_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (workspace_id, external_id) DO UPDATE SET
+				partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
+				program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
+				click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
+				email      = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE cu.email END,
+				name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE cu.name END,
+				updated_at = now()
+			RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at,
+				id = $1 AS inserted
+		), ev AS (
+			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
+				click_id, amount_cents, currency, event_name, metadata, occurred_at)
+			SELECT $9, cu.workspace_id, $10, $11, cu.id, cu.program_id, cu.partner_id, cu.click_id, $12, $13, $14, $15, $16
+			FROM cu
+			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
+			RETURNING created_at
+		)
+		SELECT cu.id AS "cu.id", cu.workspace_id AS "cu.workspace_id", cu.external_id AS "cu.external_id",
+			cu.email AS "cu.email", cu.name AS "cu.name", cu.program_id AS "cu.program_id",
+			cu.partner_id AS "cu.partner_id", cu.click_id AS "cu.click_id", cu.created_at AS "cu.created_at",
+			cu.inserted AS customer_is_new, ev.created_at AS event_created_at, now() AS tx_now
+		FROM cu LEFT JOIN ev ON true`
+
+// RecordSale upserts the customer as UpsertCustomer does (taking its row
+// lock) and inserts the sale event as InsertEvent does, with the customer's
+// stored partner, program and first click, in one statement. The customer
+// is new when the stored row has the id we proposed (ids are random).
+// The statement must hold no SQL comments: the benchmark runs it as one line.
+func (tx *SaleTx) RecordSale(ctx context.Context, c *Customer, e *Event) (*RecordedSale, error) {
+	var r RecordedSale
+	err := tx.get(ctx, &r, RecordSaleSQL,
+		c.ID, c.WorkspaceID, c.ExternalID, c.Email, c.Name, c.ProgramID, c.PartnerID, c.ClickID,
+		e.ID, e.Kind, e.ExternalID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt)
+	if err != nil {
+		return nil, fmt.Errorf("store: record sale: %w", err)
+	}
+	return &r, nil
+}
+
+// PriorCommissions is Queries.PriorCommissions, prepared.
+func (tx *SaleTx) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
+	var row struct {
+		N     int        `db:"n"`
+		First *time.Time `db:"first"`
+	}
+	err := tx.get(ctx, &row, `
+		SELECT count(*) AS n, min(occurred_at) AS first FROM commissions
+		WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
+		  AND adjusts_id IS NULL AND status <> 'clawed_back'`, workspaceID, programID, customerID, kind)
+	if err != nil {
+		return false, nil, fmt.Errorf("store: prior commissions: %w", err)
+	}
+	return row.N > 0, row.First, nil
+}
+
+// RecordCommissionSQL is the statement of RecordCommission with a commission.
+const RecordCommissionSQL = `
+		WITH c AS (
+			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
+				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
+				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			RETURNING workspace_id, id, status
+		), h AS (
+			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
+			SELECT workspace_id, id, NULL, status, '', $21 FROM c
+		), w AS (
+			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
+			SELECT * FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
+		)
+		SELECT count(*) FROM c`
+
+// RecordCommission inserts a new pending commission, its first history
+// entry and the outbox events, in one statement. c must be complete, with
+// CreatedAt and UpdatedAt the transaction's now() (what the columns default
+// to) and times in whole microseconds, so that it equals the stored row.
+// Without a commission (c nil) it inserts the events only.
+func (tx *SaleTx) RecordCommission(ctx context.Context, c *Commission, actor string, events ...WebhookEvent) error {
+	ids, wss, types, payloads, ats := webhookArrays(events)
+	if c == nil {
+		var n int
+		err := tx.get(ctx, &n, `
+			WITH w AS (
+				INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
+				RETURNING 1
+			) SELECT count(*) FROM w`, ids, wss, types, payloads, ats)
+		if err != nil {
+			return fmt.Errorf("store: insert webhook events: %w", err)
+		}
+		return nil
+	}
+	var n int
+	err := tx.get(ctx, &n, RecordCommissionSQL,
+		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
+		c.RewardID, c.Type, c.AmountCents, c.Currency, c.Status, c.PayableAt, c.RewardType, c.RewardPercentBP,
+		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, c.SaleAmountCents, c.OccurredAt,
+		actor, ids, wss, types, payloads, ats)
+	if err != nil {
+		return fmt.Errorf("store: insert commission: %w", err)
+	}
+	return nil
+}
+
+func webhookArrays(events []WebhookEvent) (ids, wss, types, payloads, ats any) {
+	n := len(events)
+	is, ws, ts, ps, as := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range events {
+		is[i], ws[i], ts[i], ps[i] = e.ID, e.WorkspaceID, e.Type, string(e.Payload)
+		as[i] = e.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return pq.Array(is), pq.Array(ws), pq.Array(ts), pq.Array(ps), pq.Array(as)
+}
+
+// clickBySlugSQL resolves an approved partner's referral slug and records a
+// click on it, in one statement (Queries.LinkBySlug then InsertClick, the
+// velocity flag decided the same way: this IP hash's recent clicks on this
+// partner).
+const clickBySlugSQL = `
+	WITH l AS (
+		SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
+		FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
+		WHERE pa.slug = $2 AND pa.status = 'approved'
+	), c AS (
+		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
+		SELECT $1, l.workspace_id, l.program_id, l.partner_id, $3, $4, $5, $6, $7, $8,
+			$9::text[] || CASE WHEN (SELECT count(*) FROM (
+				SELECT 1 FROM clicks WHERE partner_id = l.partner_id AND ip_hash = $3 AND created_at > now() - $10 * interval '1 second'
+				LIMIT $11) recent) >= $11 THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+		FROM l
+		RETURNING flags, created_at
+	)
+	SELECT l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
+		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",
+		c.flags, c.created_at
+	FROM l JOIN c ON true`
+
+// RecordClick records a click on the referral link slug and returns the
+// link. c needs its ID and what the request tells (IPHash, UserAgent,
+// Referer, URL, Country, City, Flags); the rest is filled in. It returns
+// ErrNotFound, recording nothing, when no approved partner has that slug.
+func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window time.Duration, threshold int) (*Link, error) {
+	st, err := p.stmt(ctx, clickBySlugSQL)
+	if err != nil {
+		return nil, fmt.Errorf("store: record click: %w", err)
+	}
+	var row struct {
+		Link      Link           `db:"l"`
+		Flags     pq.StringArray `db:"flags"`
+		CreatedAt time.Time      `db:"created_at"`
+	}
+	err = st.GetContext(ctx, &row, c.ID, slug, c.IPHash, c.UserAgent, c.Referer, c.URL, c.Country, c.City,
+		pq.Array(c.Flags), window.Seconds(), threshold)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: record click: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: record click: %w", mapErr(err))
+	}
+	c.WorkspaceID, c.ProgramID, c.PartnerID = row.Link.WorkspaceID, row.Link.ProgramID, row.Link.PartnerID
+	c.Flags, c.CreatedAt = row.Flags, row.CreatedAt
+	return &row.Link, nil
 }

@@ -99,6 +99,10 @@ func (in *Intake) Connect(ctx context.Context, payload []byte, signature string)
 		reply.Outcome = "ignored: a platform event names no connected account"
 		return reply, nil
 	}
+	// Connect OAuth (connect.go): an account that removed Partli's access.
+	if string(ev.Type) == AccountDeauthorized {
+		return in.deauthorized(ctx, ev, reply)
+	}
 	ws, err := in.store.WorkspaceByStripeAccount(ctx, ev.Account)
 	if errors.Is(err, store.ErrNotFound) {
 		in.log.Warn("stripe event of an account no workspace has connected", "event", ev.ID, "type", ev.Type, "account", ev.Account)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/partli/partli/internal/commission"
@@ -15,12 +16,16 @@ import (
 // Service runs the sale and lead pipelines.
 type Service struct {
 	store *store.Store
+	hot   *store.HotPath
 	now   func() time.Time
+	// verified holds the programs this process knows are verified (see
+	// markVerified in verify.go).
+	verified sync.Map
 }
 
 // New returns the tracking service over st.
 func New(st *store.Store) *Service {
-	return &Service{store: st, now: time.Now}
+	return &Service{store: st, hot: st.HotPath(), now: time.Now}
 }
 
 // SaleInput is a validated POST /api/track/sale body.
@@ -61,60 +66,111 @@ var errRepeat = errors.New("tracking: external id already recorded")
 // TrackSale runs the sale pipeline: attribution, customer, sale event, reward,
 // one-time and duration rules, amount, pending commission and outbox events,
 // in one transaction. A repeat of an external id changes nothing.
+//
+// It is the hot path of Partli, so it runs few statements, each prepared
+// (store.HotPath): one read that finds a repeat, the partner and the
+// reward context; then, in the transaction, one statement for the customer
+// and the sale, one for the commission, its history and the outbox, and, for
+// a customer seen before, one for their earlier commissions.
 func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInput) (*Result, error) {
-	return s.track(ctx, workspaceID, "sale", in.ExternalID, func(tx *store.Tx, now time.Time) (*Result, error) {
-		cust, ok, err := s.attribute(ctx, tx, workspaceID, in.CustomerExternalID, in.ClickID, "", "")
-		if err != nil || !ok {
-			return &Result{}, err
+	// PostgreSQL keeps microseconds; so does everything we reply.
+	in.OccurredAt = in.OccurredAt.Round(time.Microsecond)
+	look, err := s.hot.LookupSale(ctx, workspaceID, in.CustomerExternalID, in.ClickID, in.ExternalID)
+	if err != nil {
+		return nil, err
+	}
+	if look.RepeatID != nil {
+		return s.repeatOf(ctx, workspaceID, look.RepeatID, look.RepeatCommissionID)
+	}
+	if look.PartnerID == nil {
+		return &Result{}, nil // nothing attributes: a no-op
+	}
+	var res *Result
+	err = s.hot.InTx(ctx, func(tx *store.SaleTx) error {
+		var err error
+		res, err = s.recordSale(ctx, tx, workspaceID, in, look, s.now().UTC())
+		return err
+	})
+	if errors.Is(err, errRepeat) || store.ConflictOn(err, "commissions_one_per_event") {
+		res, err = s.repeat(ctx, workspaceID, "sale", in.ExternalID)
+		if res == nil && err == nil {
+			err = errors.New("tracking: repeat vanished")
 		}
-		currency := in.Currency
-		ev := &store.Event{
-			ID: ids.New(ids.Sale), WorkspaceID: workspaceID, Kind: "sale", ExternalID: in.ExternalID,
-			CustomerID: &cust.ID, ProgramID: *cust.ProgramID, PartnerID: *cust.PartnerID, ClickID: cust.ClickID,
-			AmountCents: in.AmountCents, Currency: &currency, EventName: in.EventName, Metadata: in.Metadata,
-			OccurredAt: in.OccurredAt,
-		}
-		if inserted, err := tx.InsertEvent(ctx, ev); err != nil {
+	}
+	return res, err
+}
+
+func (s *Service) recordSale(ctx context.Context, tx *store.SaleTx, workspaceID string, in SaleInput, look *store.SaleLookup, now time.Time) (*Result, error) {
+	currency := in.Currency
+	cust := &store.Customer{ID: ids.New(ids.Customer), WorkspaceID: workspaceID, ExternalID: in.CustomerExternalID,
+		PartnerID: look.PartnerID, ProgramID: look.ProgramID, ClickID: look.ClickID}
+	ev := &store.Event{
+		ID: ids.New(ids.Sale), WorkspaceID: workspaceID, Kind: "sale", ExternalID: in.ExternalID,
+		AmountCents: in.AmountCents, Currency: &currency, EventName: in.EventName, Metadata: in.Metadata,
+		OccurredAt: in.OccurredAt,
+	}
+	// The customer upsert takes the customer's row lock and returns the
+	// stored customer: if a concurrent call attributed it first, that
+	// call's partner wins, as it would have sequentially.
+	rec, err := tx.RecordSale(ctx, cust, ev)
+	if err != nil {
+		return nil, err
+	}
+	if rec.EventCreatedAt == nil {
+		return nil, errRepeat
+	}
+	*cust = rec.Customer
+	ev.CustomerID, ev.ProgramID, ev.PartnerID, ev.ClickID = &cust.ID, *cust.ProgramID, *cust.PartnerID, cust.ClickID
+	ev.CreatedAt = *rec.EventCreatedAt
+	rc := &look.Reward
+	if ev.PartnerID != *look.PartnerID {
+		if rc, err = tx.RewardContextFor(ctx, workspaceID, ev.PartnerID, "sale"); err != nil {
 			return nil, err
-		} else if !inserted {
-			return nil, errRepeat
 		}
-		rc, err := tx.RewardContextFor(ctx, workspaceID, ev.PartnerID, "sale")
-		if err != nil {
-			return nil, err
-		}
-		reward := ResolveReward(rewardOf(rc.GroupReward), rewardOf(rc.DefaultReward))
-		facts := SaleFacts{Reward: reward, AmountCents: in.AmountCents, Currency: currency,
-			ProgramCurrency: rc.ProgramCurrency, OccurredAt: in.OccurredAt}
-		if reward != nil && rc.PartnerStatus == "approved" {
+	}
+	reward := ResolveReward(rewardOf(rc.GroupReward), rewardOf(rc.DefaultReward))
+	facts := SaleFacts{Reward: reward, AmountCents: in.AmountCents, Currency: currency,
+		ProgramCurrency: rc.ProgramCurrency, OccurredAt: in.OccurredAt}
+	if reward != nil && rc.PartnerStatus == "approved" {
+		// A customer inserted by this transaction has no commissions yet.
+		if !rec.CustomerIsNew {
 			facts.PriorCommission, facts.FirstCommissionedAt, err = tx.PriorCommissions(ctx, workspaceID, ev.ProgramID, cust.ID, "sale")
 			if err != nil {
 				return nil, err
 			}
-		} else {
-			facts.Reward = nil // a partner who is not approved earns nothing
 		}
-		sale := store.Sale{
-			ID: ev.ID, WorkspaceID: workspaceID, ExternalID: ev.ExternalID, CustomerID: cust.ID,
-			CustomerExternalID: cust.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID, ClickID: ev.ClickID,
-			AmountCents: ev.AmountCents, Currency: currency, EventName: ev.EventName, Metadata: ev.Metadata,
-			OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt,
-		}
-		saleEvent, err := outbox.New(workspaceID, outbox.SaleCreated, now, outbox.SaleData{Sale: sale, Customer: customerRef(cust)})
+	} else {
+		facts.Reward = nil // a partner who is not approved earns nothing
+	}
+	sale := store.Sale{
+		ID: ev.ID, WorkspaceID: workspaceID, ExternalID: ev.ExternalID, CustomerID: cust.ID,
+		CustomerExternalID: cust.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID, ClickID: ev.ClickID,
+		AmountCents: ev.AmountCents, Currency: currency, EventName: ev.EventName, Metadata: ev.Metadata,
+		OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt,
+	}
+	saleEvent, err := outbox.New(workspaceID, outbox.SaleCreated, now, outbox.SaleData{Sale: sale, Customer: customerRef(cust)})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{EventID: &ev.ID, Attributed: true}
+	events := []store.WebhookEvent{saleEvent}
+	if d := DecideSale(facts); d.Pay {
+		c := newCommission(ev, cust, reward, rc, d.AmountCents, d.Currency, now)
+		c.SaleAmountCents = in.AmountCents
+		// As the row will be: the columns default to the transaction's now().
+		c.CustomerExternalID = &cust.ExternalID
+		c.CreatedAt, c.UpdatedAt = rec.Now, rec.Now
+		e, err := outbox.New(workspaceID, outbox.CommissionCreated, now,
+			outbox.CommissionData{Commission: *c, Partner: rc.Partner, Customer: customerRef(cust)})
 		if err != nil {
 			return nil, err
 		}
-		res := &Result{EventID: &ev.ID, Attributed: true}
-		events := []store.WebhookEvent{saleEvent}
-		if d := DecideSale(facts); d.Pay {
-			c := newCommission(ev, cust, reward, rc, d.AmountCents, d.Currency, now)
-			c.SaleAmountCents = in.AmountCents
-			if res.Commission, events, err = s.recordCommission(ctx, tx, c, rc, cust, events, now); err != nil {
-				return nil, err
-			}
-		}
-		return res, tx.InsertWebhookEvents(ctx, events...)
-	})
+		res.Commission, events = c, append(events, e)
+	}
+	if err := s.markVerified(ctx, tx.Tx, workspaceID, ev.ProgramID); err != nil {
+		return nil, err
+	}
+	return res, tx.RecordCommission(ctx, res.Commission, "system", events...)
 }
 
 // TrackLead runs the lead pipeline: as a sale, but the commission comes only
@@ -167,6 +223,9 @@ func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInpu
 				return nil, err
 			}
 		}
+		if err := s.markVerified(ctx, tx, workspaceID, ev.ProgramID); err != nil {
+			return nil, err
+		}
 		return res, tx.InsertWebhookEvents(ctx, events...)
 	})
 }
@@ -202,9 +261,15 @@ func (s *Service) repeat(ctx context.Context, workspaceID, kind, externalID stri
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{EventID: &ref.ID, Attributed: true, Duplicate: true}
-	if ref.CommissionID != nil {
-		if res.Commission, err = s.store.Commission(ctx, workspaceID, *ref.CommissionID); err != nil {
+	return s.repeatOf(ctx, workspaceID, &ref.ID, ref.CommissionID)
+}
+
+// repeatOf replies to a repeat of the recorded event eventID.
+func (s *Service) repeatOf(ctx context.Context, workspaceID string, eventID, commissionID *string) (*Result, error) {
+	res := &Result{EventID: eventID, Attributed: true, Duplicate: true}
+	if commissionID != nil {
+		var err error
+		if res.Commission, err = s.store.Commission(ctx, workspaceID, *commissionID); err != nil {
 			return nil, err
 		}
 	}
@@ -273,7 +338,8 @@ func newCommission(ev *store.Event, cust *store.Customer, r *Reward, rc *store.R
 		ID: ids.New(ids.Commission), WorkspaceID: ev.WorkspaceID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
 		CustomerID: ev.CustomerID, EventID: ev.ID, RewardID: &r.ID, Type: ev.Kind, AmountCents: amount,
 		Currency: currency, Status: commission.Pending, OccurredAt: ev.OccurredAt,
-		PayableAt:  now.AddDate(0, 0, HoldingDays(rc.GroupHoldingDays, rc.ProgramHoldingDays)),
+		// Whole microseconds, as PostgreSQL keeps it.
+		PayableAt:  now.AddDate(0, 0, HoldingDays(rc.GroupHoldingDays, rc.ProgramHoldingDays)).Round(time.Microsecond),
 		RewardType: &r.Type, RewardInterval: &r.Interval, RewardDurationMonths: r.DurationMonths,
 	}
 	if r.Type == Percentage {
@@ -303,4 +369,12 @@ func customerRef(c *store.Customer) *store.CustomerRef {
 		return nil
 	}
 	return &store.CustomerRef{ExternalID: c.ExternalID, Email: c.Email, Name: c.Name}
+}
+
+// RecordClick records a click on the referral link slug, flagging it for
+// velocity when this IP hash already made threshold clicks on the partner
+// within window, and returns the link. It returns store.ErrNotFound,
+// recording nothing, when no approved partner has the slug.
+func (s *Service) RecordClick(ctx context.Context, slug string, c *store.Click, window time.Duration, threshold int) (*store.Link, error) {
+	return s.hot.RecordClick(ctx, slug, c, window, threshold)
 }

@@ -117,14 +117,14 @@ const (
 	velocityThreshold = 10 // earlier clicks from one IP hash on one partner within the window
 )
 
-// recordClick stores a click on link from this request.
-func (s *Server) recordClick(c echo.Context, link *store.Link, pageURL, referrer string) (*store.Click, error) {
+// recordClick records a click from this request on the referral link slug
+// and returns the link; store.ErrNotFound when no approved partner has it.
+func (s *Server) recordClick(c echo.Context, slug, pageURL, referrer string) (*store.Link, *store.Click, error) {
 	r := c.Request()
 	ua := truncate(r.UserAgent(), 512)
 	ipHash := sha256.Sum256(append(append([]byte{}, s.ipSalt...), c.RealIP()...))
 	click := &store.Click{
-		ID: ids.New(ids.Click), WorkspaceID: link.WorkspaceID, ProgramID: link.ProgramID, PartnerID: link.PartnerID,
-		IPHash: ipHash[:], UserAgent: ua, Referer: truncate(referrer, 1024), URL: truncate(pageURL, 2048),
+		ID: ids.New(ids.Click), IPHash: ipHash[:], UserAgent: ua, Referer: truncate(referrer, 1024), URL: truncate(pageURL, 2048),
 		Country: truncate(firstHeader(r, "CF-IPCountry", "X-Vercel-IP-Country", "X-Country-Code", "CloudFront-Viewer-Country"), 2),
 		City:    truncate(firstHeader(r, "X-Vercel-IP-City", "CF-IPCity", "X-City", "CloudFront-Viewer-City"), 100),
 		Flags:   []string{},
@@ -132,10 +132,12 @@ func (s *Server) recordClick(c echo.Context, link *store.Link, pageURL, referrer
 	if botUA.MatchString(ua) {
 		click.Flags = append(click.Flags, "bot")
 	}
-	if err := s.store.InsertClick(r.Context(), click, velocityWindow, velocityThreshold); err != nil {
-		return nil, err
+	// One statement resolves the slug and records the click.
+	link, err := s.tracking.RecordClick(r.Context(), slug, click, velocityWindow, velocityThreshold)
+	if err != nil {
+		return nil, nil, err
 	}
-	return click, nil
+	return link, click, nil
 }
 
 func firstHeader(r *http.Request, names ...string) string {
@@ -165,18 +167,14 @@ func truncate(s string, n int) string {
 // to the program's destination with pref_cid and via in the query.
 func (s *Server) Redirect(c echo.Context) error {
 	slug := c.Param("slug")
-	link, err := s.store.LinkBySlug(c.Request().Context(), slug)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && link.Status != "approved") {
+	link, click, err := s.recordClick(c, slug, c.Request().URL.String(), c.Request().Referer())
+	if errors.Is(err, store.ErrNotFound) {
 		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
 	}
 	if err != nil {
 		return err
 	}
 	dest, err := url.Parse(link.DestinationURL)
-	if err != nil {
-		return err
-	}
-	click, err := s.recordClick(c, link, c.Request().URL.String(), c.Request().Referer())
 	if err != nil {
 		return err
 	}
@@ -204,14 +202,10 @@ func (s *Server) TrackClick(c echo.Context) error {
 	if err := b.err(); err != nil {
 		return err
 	}
-	link, err := s.store.LinkBySlug(c.Request().Context(), slug)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && link.Status != "approved") {
+	_, click, err := s.recordClick(c, slug, pageURL, referrer)
+	if errors.Is(err, store.ErrNotFound) {
 		return notFoundField("slug", "No partner link has this slug.")
 	}
-	if err != nil {
-		return err
-	}
-	click, err := s.recordClick(c, link, pageURL, referrer)
 	if err != nil {
 		return err
 	}

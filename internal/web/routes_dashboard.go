@@ -21,4 +21,5 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 	s.settingsPages(d, owner) // dash_settings.go
 	s.financePages(d)         // dash_finance.go: sales, commissions, payouts
 	s.webhookPages(d, owner)  // dash_webhooks.go
+	s.stripePages(d, owner)   // dash_stripe.go: Stripe Connect, programs' go-live checklist
 }

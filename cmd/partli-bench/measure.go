@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/partli/partli/internal/ids"
+)
+
+// saleTargeter makes POST /api/track/sale requests as a merchant's payment
+// webhook would: a new invoice id and a new customer each time (random, as
+// Stripe's are, so they land all over the indexes), an amount, and the click
+// id that brought the customer.
+func (e *env) saleTargeter() vegeta.Targeter {
+	hdr := http.Header{"Authorization": {"Bearer " + e.apiKey}, "Content-Type": {"application/json"}}
+	url := e.baseURL + "/api/track/sale"
+	return func(t *vegeta.Target) error {
+		t.Method, t.URL, t.Header = http.MethodPost, url, hdr
+		t.Body = fmt.Appendf(nil, `{"externalId":"in_%s","customerExternalId":"cus_%s","amountCents":%d,"currency":"USD","clickId":"%s"}`,
+			ids.Random(15), ids.Random(9), 500+rand.IntN(50000), clickID(1+rand.IntN(e.nClicks)))
+		return nil
+	}
+}
+
+// measureAtSize seeds the workspace up to n sales and measures track/sale
+// there: the most it sustains, latency at 70 % of that, and pgbench.
+func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport, error) {
+	sr := &sizeReport{}
+	if int64(n) > e.existing {
+		o.logf("seeding %d existing sales", int64(n)-e.existing)
+		start := time.Now()
+		if err := e.seed(ctx, o, int64(n)-e.existing); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+		sr.SeedSeconds = time.Since(start).Seconds()
+		o.logf("seeded in %s", time.Since(start).Round(time.Second))
+	}
+	if e.server == nil {
+		if err := e.startServer(ctx); err != nil {
+			return nil, err
+		}
+	}
+	sr.ExistingSales = e.existing
+	label := count(e.existing)
+	pid, _ := e.serverPID()
+
+	var db0 time.Time
+	if err := e.db.QueryRowContext(ctx, "SELECT now()").Scan(&db0); err != nil {
+		return nil, err
+	}
+	acknowledged := 0
+	countOK := func(r *vegeta.Result) {
+		if r.Code == http.StatusOK && bytes.Contains(r.Body, []byte(`"attributed":true`)) {
+			acknowledged++
+		}
+	}
+	o.logf("track/sale at %s existing sales: warming up for %s", label, o.warmup)
+	if _, err := attack(ctx, load{name: "warm-up", targeter: e.saleTargeter(), concurrency: o.concurrency,
+		duration: o.warmup, onResult: countOK}); err != nil {
+		return nil, err
+	}
+	if err := e.checkpoint(ctx); err != nil {
+		return nil, err
+	}
+	o.logf("track/sale at %s existing sales: concurrency %d for %s", label, o.concurrency, o.duration)
+	p, err := attack(ctx, load{name: fmt.Sprintf("track/sale, %s sales, max", label), targeter: e.saleTargeter(),
+		concurrency: o.concurrency, duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK})
+	if p != nil {
+		sr.Max = *p
+	}
+	if err != nil {
+		return sr, err
+	}
+	e.existing += int64(p.OK)
+
+	if e.statements {
+		n, lines, err := e.statementsPerSale(ctx, 200, countOK)
+		if err != nil {
+			return sr, err
+		}
+		sr.StatementsPerReq, sr.Statements = n, lines
+	}
+
+	if err := e.checkpoint(ctx); err != nil {
+		return sr, err
+	}
+	rate := 0.7 * p.RPS
+	o.logf("track/sale at %s existing sales: %.0f requests/s (70%% of the maximum) for %s", label, rate, o.duration)
+	p70, err := attack(ctx, load{name: fmt.Sprintf("track/sale, %s sales, 70%%", label), targeter: e.saleTargeter(),
+		concurrency: o.concurrency, rate: rate, duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK})
+	if p70 != nil {
+		sr.At70 = p70
+		e.existing += int64(p70.OK)
+	}
+	if err != nil {
+		return sr, err
+	}
+
+	// Every acknowledged sale is stored, once, with its commission.
+	var sales, commissions int
+	err = e.db.QueryRowContext(ctx, `SELECT count(*), count(c.id) FROM events e
+		LEFT JOIN commissions c ON c.workspace_id = e.workspace_id AND c.event_id = e.id
+		WHERE e.workspace_id = $1 AND e.kind = 'sale' AND e.created_at >= $2`, e.workspaceID, db0).Scan(&sales, &commissions)
+	if err != nil {
+		return sr, err
+	}
+	sr.Verified = fmt.Sprintf("%d sales acknowledged, %d stored, %d commissions", acknowledged, sales, commissions)
+	if sales != acknowledged {
+		return sr, fmt.Errorf("%d sales were acknowledged but %d are stored", acknowledged, sales)
+	}
+
+	if o.pgbench {
+		if err := e.checkpoint(ctx); err != nil {
+			return sr, err
+		}
+		o.logf("pgbench at %s existing sales: %d clients for %s", label, o.concurrency, o.duration)
+		tps, latency, cpu, err := e.pgbench(ctx, o)
+		if err != nil {
+			return sr, fmt.Errorf("pgbench: %w", err)
+		}
+		sr.PgbenchTPS, sr.PgbenchLatencyMs, sr.PgbenchCPU = tps, latency, cpu
+		sr.Ratio = sr.Max.RPS / tps
+		// pgbench's sales count as existing ones for the next size.
+		e.existing += int64(tps * o.duration.Seconds())
+	}
+	return sr, nil
+}
+
+// statementsPerSale sends n sales one after the other and counts the SQL
+// statements the database ran meanwhile (pg_stat_statements, BEGIN and
+// COMMIT included): what one sale costs in statements, give or take the
+// background workers.
+func (e *env) statementsPerSale(ctx context.Context, n int, onResult func(*vegeta.Result)) (float64, []string, error) {
+	if _, err := e.db.ExecContext(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+		return 0, nil, err
+	}
+	ok := 0
+	_, err := attack(ctx, load{name: "statements", targeter: limit(e.saleTargeter(), n), concurrency: 1,
+		onResult: func(r *vegeta.Result) {
+			if r.Code == http.StatusOK {
+				ok++
+			}
+			onResult(r)
+		}})
+	if err != nil {
+		return 0, nil, err
+	}
+	e.existing += int64(ok)
+	total, top, err := e.statementCounts(ctx)
+	if err != nil || ok == 0 {
+		return 0, nil, err
+	}
+	for i := range top {
+		top[i].line = fmt.Sprintf("%5.2f per sale  %s", float64(top[i].calls)/float64(ok), top[i].query)
+	}
+	var lines []string
+	for _, t := range top {
+		lines = append(lines, t.line)
+	}
+	return float64(total) / float64(ok), lines, nil
+}
+
+// limit returns a targeter that stops after n targets.
+func limit(tr vegeta.Targeter, n int) vegeta.Targeter {
+	var made atomic.Int64
+	return func(t *vegeta.Target) error {
+		if made.Add(1) > int64(n) {
+			return vegeta.ErrNoTargets
+		}
+		return tr(t)
+	}
+}
+
+type statementCount struct {
+	calls int64
+	query string
+	line  string
+}
+
+// statementCounts reads pg_stat_statements for the partli database, leaving
+// out the benchmark's own queries.
+func (e *env) statementCounts(ctx context.Context) (int64, []statementCount, error) {
+	rows, err := e.db.QueryContext(ctx, `SELECT calls, query FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND query NOT LIKE '%pg_stat_statements%'
+		ORDER BY calls DESC`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	var total int64
+	var top []statementCount
+	for rows.Next() {
+		var c statementCount
+		if err := rows.Scan(&c.calls, &c.query); err != nil {
+			return 0, nil, err
+		}
+		total += c.calls
+		c.query = strings.Join(strings.Fields(c.query), " ")
+		if len(c.query) > 110 {
+			c.query = c.query[:110] + "…"
+		}
+		top = append(top, c)
+	}
+	return total, top, rows.Err()
+}

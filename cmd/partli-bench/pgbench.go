@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/partli/partli/internal/store"
+)
+
+// pgbenchScript is one sale as the database sees it: the very statements
+// POST /api/track/sale runs for a new customer who came through a click
+// (internal/store.SaleLookupSQL, RecordSaleSQL, RecordCommissionSQL), in
+// the same order and transaction, prepared (-M prepared) as Partli prepares
+// them. Only the parameters differ: what Partli computes in Go (ids, the
+// amount, the outbox payloads) pgbench computes in SQL or takes from -D.
+// The payloads are real ones, taken from this run's own sales.
+func (e *env) pgbenchScript() (string, error) {
+	lookup, err := bind(store.SaleLookupSQL, map[int]string{
+		1: ":ws",
+		2: "('cus_' || :r2)",
+		3: "('c_bench' || lpad(:k::text, 21, '0'))",
+		4: "('in_' || :r1)",
+	})
+	if err != nil {
+		return "", err
+	}
+	record, err := bind(store.RecordSaleSQL, map[int]string{
+		1: "('cus_' || substr(md5(:r2::text), 1, 26))", 2: ":ws", 3: "('cus_' || :r2)", 4: "''", 5: "''",
+		6: ":program_id", 7: ":partner_id", 8: ":click_id",
+		9: "('sale_' || substr(md5(:r1::text), 1, 26))", 10: "'sale'", 11: "('in_' || :r1)", 12: ":amount",
+		13: "'USD'", 14: "'sale'", 15: "NULL", 16: "now()",
+	})
+	if err != nil {
+		return "", err
+	}
+	commission, err := bind(store.RecordCommissionSQL, map[int]string{
+		1: "('cm_' || substr(md5(:r1::text), 3, 26))", 2: ":ws", 3: ":program_id", 4: ":partner_id", 5: ":cu_id",
+		6: "('sale_' || substr(md5(:r1::text), 1, 26))", 7: "NULL", 8: ":reward_id", 9: "'sale'",
+		10: "(:amount::bigint / 5)", 11: "'USD'", 12: "'pending'", 13: "(now() + interval '30 days')",
+		14: "'percentage'", 15: "2000", 16: "NULL", 17: "'recurring'", 18: "12", 19: ":amount", 20: "now()",
+		21: "'system'",
+		22: "ARRAY['evt_' || substr(md5(:r1::text), 5, 26), 'evt_' || substr(md5(:r1::text), 7, 26)]",
+		23: "ARRAY[:ws, :ws]", 24: "ARRAY['sale.created', 'commission.created']",
+		25: "ARRAY[:payload_sale, :payload_commission]", 26: "ARRAY[now()::text, now()::text]",
+	})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\\set k random(1, %d)\n", e.nClicks)
+	b.WriteString("\\set r1 random(1, 1000000000000000000)\n\\set r2 random(1, 1000000000000000000)\n")
+	b.WriteString("\\set amount random(500, 50499)\n")
+	// One statement per line, ended by a semicolon or by \gset, which
+	// needs plain column names.
+	for _, q := range []string{plainAliases(lookup) + "\n\\gset", "BEGIN;", plainAliases(record) + "\n\\gset", commission + ";", "COMMIT;"} {
+		b.WriteString(strings.Join(strings.Fields(q), " "))
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+var param = regexp.MustCompile(`\$([0-9]+)`)
+
+// bind replaces each $n of query with args[n], and insists that every
+// parameter is given (so that a change of the store's statements is noticed).
+func bind(query string, args map[int]string) (string, error) {
+	if strings.Contains(query, "--") {
+		return "", fmt.Errorf("pgbench: a statement holds an SQL comment, which would swallow the rest of its one line in the script")
+	}
+	seen := map[int]bool{}
+	var missing []string
+	out := param.ReplaceAllStringFunc(query, func(m string) string {
+		n, _ := strconv.Atoi(m[1:])
+		seen[n] = true
+		v, ok := args[n]
+		if !ok {
+			missing = append(missing, m)
+		}
+		return v
+	})
+	if len(missing) > 0 || len(seen) != len(args) {
+		return "", fmt.Errorf("pgbench: the statement's parameters (%d, missing %v) do not match the script's (%d); update cmd/partli-bench/pgbench.go", len(seen), missing, len(args))
+	}
+	return out, nil
+}
+
+var dotted = regexp.MustCompile(`AS "([a-z_.]+)"`)
+
+// plainAliases turns sqlx's AS "rc.p.id" into AS rc_p_id, a name \gset accepts.
+func plainAliases(q string) string {
+	return dotted.ReplaceAllStringFunc(q, func(m string) string {
+		return "AS " + strings.ReplaceAll(dotted.FindStringSubmatch(m)[1], ".", "_")
+	})
+}
+
+// pgbench runs the script at the benchmark's concurrency for its duration
+// and returns transactions per second and the mean latency in ms.
+func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, cpu *cpuUse, err error) {
+	script, err := e.pgbenchScript()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	var rewardID, paySale, payCommission string
+	err = e.db.QueryRowContext(ctx, `SELECT id FROM rewards WHERE workspace_id = $1 AND group_id IS NULL AND event = 'sale'`,
+		e.workspaceID).Scan(&rewardID)
+	if err == nil {
+		err = e.db.QueryRowContext(ctx, `SELECT
+			(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'sale.created' ORDER BY created_at DESC LIMIT 1),
+			(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'commission.created' ORDER BY created_at DESC LIMIT 1)`,
+			e.workspaceID).Scan(&paySale, &payCommission)
+	}
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("reading the payloads of earlier sales: %w", err)
+	}
+	path := filepath.Join(e.dir, "track-sale.pgbench")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		return 0, 0, nil, err
+	}
+	threads := min(o.concurrency, 2)
+	args := []string{"-n", "-M", "prepared", "-c", itoa(o.concurrency), "-j", itoa(threads),
+		"-T", itoa(int(o.duration.Seconds())), "-f", path,
+		"-D", "ws=" + e.workspaceID, "-D", "program_id=" + e.programID, "-D", "reward_id=" + rewardID,
+		"-D", "payload_sale=" + paySale, "-D", "payload_commission=" + payCommission,
+		"-h", e.cluster.SocketDir, "-p", itoa(e.cluster.Port), "-U", "postgres", "partli"}
+	bin, err := findPgbench(e.cluster.BinDir)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = e.dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
+	if os.Geteuid() == 0 {
+		// pgbench, like the server, is run as the postgres user when we are root.
+		if u, err := user.Lookup("postgres"); err == nil {
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+			cmd.Env = append(cmd.Env, "HOME="+u.HomeDir)
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	meter := startCPU(0, e.postmasterPID())
+	if err := cmd.Run(); err != nil {
+		return 0, 0, nil, fmt.Errorf("%w\n%s\nscript %s:\n%s", err, out.String(), path, script)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "pgbench.out"), out.Bytes(), 0o644); err != nil {
+		return 0, 0, nil, err
+	}
+	text := out.String()
+	if m := regexp.MustCompile(`number of failed transactions: ([0-9]+)`).FindStringSubmatch(text); m != nil && m[1] != "0" {
+		return 0, 0, nil, fmt.Errorf("pgbench: %s transactions failed:\n%s", m[1], text)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindStringSubmatch(text)
+	if m == nil {
+		return 0, 0, nil, fmt.Errorf("no tps in pgbench's output:\n%s", text)
+	}
+	tps, _ = strconv.ParseFloat(m[1], 64)
+	if m := regexp.MustCompile(`latency average = ([0-9.]+) ms`).FindStringSubmatch(text); m != nil {
+		latencyMs, _ = strconv.ParseFloat(m[1], 64)
+	}
+	// pgbench's backends exit as it does; let the postmaster reap them, so
+	// that their CPU time is counted.
+	time.Sleep(300 * time.Millisecond)
+	if n := int(tps * o.duration.Seconds()); n > 0 {
+		c := meter.perRequest(n)
+		c.LoadGenMs = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds() * 1000 / float64(n)
+		cpu = &c
+	}
+	return tps, latencyMs, cpu, nil
+}
+
+// findPgbench looks for pgbench beside the server binaries, following
+// symlinks (/usr/local/bin/pg_ctl → /usr/lib/postgresql/15/bin), then on PATH.
+func findPgbench(binDir string) (string, error) {
+	dirs := []string{binDir}
+	if real, err := filepath.EvalSymlinks(filepath.Join(binDir, "pg_ctl")); err == nil {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	for _, d := range dirs {
+		if p := filepath.Join(d, "pgbench"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("pgbench is not installed beside %s nor on PATH (it comes with the PostgreSQL server package); run with -pgbench=false to skip it", binDir)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
