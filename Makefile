@@ -18,7 +18,7 @@ HTMX_SRC := node_modules/htmx.org/dist/htmx.min.js
 # The lockfile pins caniuse-lite; its "outdated" nag is noise here.
 export BROWSERSLIST_IGNORE_OLD_DATA := 1
 
-.PHONY: help run build generate check-generated test fmt bench bench-scale
+.PHONY: help run build generate check-generated test fmt bench bench-scale fault
 
 help: ## list the targets
 	@echo "Usage: make <target>"
@@ -104,6 +104,9 @@ fuzz: ## fuzz request validation and the money rules, each target for FUZZTIME (
 
 fuzz-short: ## fuzz each target for 5s (part of make test)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+fault: ## fault tests: kill -9 under load, PostgreSQL restart, two replicas (real processes, about 2 minutes)
+	PARTLI_FAULT_TESTS=1 go test -count=1 -timeout 10m -v ./internal/faulttest
 
 fmt: ## fail if any Go file is not gofmt-formatted
 	@files=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.data/*' -not -path './.git/*' -print0 | xargs -0 -r gofmt -l)

@@ -42,6 +42,13 @@ import (
 var partliBin string
 
 func TestMain(m *testing.M) {
+	// The fault tests kill and restart real processes under load; on a
+	// machine shared with other work their client timeouts can trip, so they
+	// run on request: `make fault` (PARTLI_FAULT_TESTS=1).
+	if os.Getenv("PARTLI_FAULT_TESTS") != "1" {
+		fmt.Println("faulttest: skipped; run `make fault` (PARTLI_FAULT_TESTS=1)")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "partli-faulttest-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
