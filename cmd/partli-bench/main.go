@@ -94,6 +94,7 @@ func main() {
 	defer stop()
 	rep, err := run(ctx, o)
 	if rep != nil {
+		rep.judge() // on what was measured, also after a failure part way
 		printReport(os.Stdout, rep)
 		if werr := writeJSON(o.out, rep); werr != nil {
 			fmt.Fprintln(os.Stderr, "partli-bench:", werr)
@@ -159,7 +160,6 @@ func run(ctx context.Context, o options) (*report, error) {
 			return rep, err
 		}
 	}
-	rep.judge()
 	return rep, ctx.Err()
 }
 

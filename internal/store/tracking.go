@@ -287,19 +287,32 @@ func (s *Store) HotPath() *HotPath {
 }
 
 // stmt returns the prepared statement for query, preparing it on first use.
-// A failed preparation (the database is down) is not remembered.
+// A failed preparation (the database is down) is not remembered. Preparing
+// takes a connection of the pool, so it must not happen inside a
+// transaction: InTx prepares what the transaction will run before it begins.
 func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st, ok := p.stmts[query]; ok {
+	if st := p.prepared(query); st != nil {
 		return st, nil
 	}
 	st, err := p.db.PreparexContext(ctx, query)
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.stmts[query]; ok { // prepared meanwhile by another call
+		st.Close()
+		return old, nil
+	}
 	p.stmts[query] = st
 	return st, nil
+}
+
+// prepared returns query's statement if it has been prepared, else nil.
+func (p *HotPath) prepared(query string) *sqlx.Stmt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stmts[query]
 }
 
 // SaleTx is a transaction of the sale pipeline.
@@ -308,17 +321,26 @@ type SaleTx struct {
 	p *HotPath
 }
 
-// InTx runs fn in a READ COMMITTED transaction, as Store.InTx.
+// InTx runs fn in a READ COMMITTED transaction, as Store.InTx. The sale's
+// statements are prepared first, on the pool: a transaction that waited
+// for a second connection while holding one could wait forever.
 func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
+	for _, q := range []string{RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordEventsSQL} {
+		if _, err := p.stmt(ctx, q); err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+	}
 	return New(p.db).InTx(ctx, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 
+// get runs a statement prepared by InTx on the transaction's connection
+// (database/sql prepares it there once, on that connection's first use).
 func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := tx.p.stmt(ctx, query)
-	if err != nil {
-		return err
+	st := tx.p.prepared(query)
+	if st == nil {
+		return tx.Tx.get(ctx, dest, query, args...)
 	}
-	err = tx.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
+	err := tx.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -488,15 +510,25 @@ func (tx *SaleTx) PriorCommissions(ctx context.Context, workspaceID, programID, 
 		N     int        `db:"n"`
 		First *time.Time `db:"first"`
 	}
-	err := tx.get(ctx, &row, `
-		SELECT count(*) AS n, min(occurred_at) AS first FROM commissions
-		WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
-		  AND adjusts_id IS NULL AND status <> 'clawed_back'`, workspaceID, programID, customerID, kind)
+	err := tx.get(ctx, &row, priorCommissionsSQL, workspaceID, programID, customerID, kind)
 	if err != nil {
 		return false, nil, fmt.Errorf("store: prior commissions: %w", err)
 	}
 	return row.N > 0, row.First, nil
 }
+
+const priorCommissionsSQL = `
+	SELECT count(*) AS n, min(occurred_at) AS first FROM commissions
+	WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
+	  AND adjusts_id IS NULL AND status <> 'clawed_back'`
+
+// recordEventsSQL is RecordCommission's statement without a commission.
+const recordEventsSQL = `
+	WITH w AS (
+		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
+		RETURNING 1
+	) SELECT count(*) FROM w`
 
 // RecordCommissionSQL is the statement of RecordCommission with a commission.
 const RecordCommissionSQL = `
@@ -524,12 +556,7 @@ func (tx *SaleTx) RecordCommission(ctx context.Context, c *Commission, actor str
 	ids, wss, types, payloads, ats := webhookArrays(events)
 	if c == nil {
 		var n int
-		err := tx.get(ctx, &n, `
-			WITH w AS (
-				INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
-				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
-				RETURNING 1
-			) SELECT count(*) FROM w`, ids, wss, types, payloads, ats)
+		err := tx.get(ctx, &n, recordEventsSQL, ids, wss, types, payloads, ats)
 		if err != nil {
 			return fmt.Errorf("store: insert webhook events: %w", err)
 		}
