@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +28,44 @@ type load struct {
 	pid         int                  // server whose peak RSS and CPU to record; 0: none
 	postmaster  int                  // PostgreSQL whose CPU to record; 0: none
 	onResult    func(*vegeta.Result) // called for every result, from one goroutine
+	profile     *profileTo           // nil: no CPU profile of the server
+}
+
+// profileTo names where a phase's CPU profile comes from and goes to.
+type profileTo struct {
+	url  string // the server's /debug/pprof/profile
+	file string
+}
+
+// capture fetches a CPU profile of seconds from p.url into p.file. It
+// returns at once; wait for the returned channel.
+func (p *profileTo) capture(seconds int) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			resp, err := (&http.Client{Timeout: time.Duration(seconds+30) * time.Second}).Get(fmt.Sprintf("%s?seconds=%d", p.url, seconds))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", p.url, resp.Status)
+			}
+			if err := os.MkdirAll(filepath.Dir(p.file), 0o755); err != nil {
+				return err
+			}
+			f, err := os.Create(p.file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
 }
 
 // attack runs a load phase with vegeta and summarizes it. Latency
@@ -54,6 +95,10 @@ func attack(ctx context.Context, l load) (*phase, error) {
 	var cpu *cpuMeter
 	if l.pid > 0 || l.postmaster > 0 {
 		cpu = startCPU(l.pid, l.postmaster)
+	}
+	var profiled <-chan error
+	if l.profile != nil {
+		profiled = l.profile.capture(max(1, int(l.duration.Seconds())-1))
 	}
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
@@ -96,6 +141,12 @@ func attack(ctx context.Context, l load) (*phase, error) {
 	}
 	if len(p.ErrorKinds) == 0 {
 		p.ErrorKinds = nil
+	}
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			return p, fmt.Errorf("%s: CPU profile: %w", l.name, err)
+		}
+		p.Profile = l.profile.file
 	}
 	if p.Requests == 0 {
 		return p, fmt.Errorf("%s: no requests were made", l.name)

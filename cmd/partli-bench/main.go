@@ -51,6 +51,7 @@ type options struct {
 	fast        bool
 	quiet       bool
 	seedWorkers int
+	profile     string // folder for the server's CPU profiles; empty: none
 }
 
 func main() {
@@ -65,7 +66,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "requests (and pgbench clients) in flight at once")
 	flag.IntVar(&o.partners, "partners", 1000, "partners to create")
 	flag.IntVar(&o.clicks, "clicks", 10, "clicks per partner")
-	flag.StringVar(&existing, "existing", "10000", "comma-separated counts of existing sales to measure at, ascending (e.g. 10000,10000000)")
+	flag.StringVar(&existing, "existing", "10000", "comma-separated counts of existing sales to measure track/sale at, ascending (e.g. 10000,10000000); empty: none")
 	flag.StringVar(&o.out, "out", "artifacts/bench/bench.json", "file the figures are written to as JSON")
 	flag.StringVar(&o.partli, "partli", "", "partli binary to run (default: go build ./cmd/partli)")
 	flag.StringVar(&o.dir, "dir", "", "folder for the cluster and logs (default: a new temporary folder, removed afterwards)")
@@ -75,9 +76,13 @@ func main() {
 	flag.BoolVar(&o.redirects, "redirects", true, "measure /r/{slug} redirects")
 	flag.BoolVar(&o.fast, "fast", false, "run PostgreSQL without fsync (not durable; for quick looks only)")
 	flag.BoolVar(&o.quiet, "quiet", false, "print only the results")
+	flag.StringVar(&o.profile, "profile", "", "folder to save the server's CPU profile of each measured phase in (go tool pprof partli FILE)")
 	flag.IntVar(&o.seedWorkers, "seed-workers", 4, "connections seeding existing sales at once")
 	flag.Parse()
 	for _, f := range strings.Split(existing, ",") {
+		if strings.TrimSpace(f) == "" { // -existing= measures no track/sale
+			continue
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
 		if err != nil || n < 0 || (len(o.existing) > 0 && n < o.existing[len(o.existing)-1]) {
 			fmt.Fprintf(os.Stderr, "partli-bench: -existing %q: want ascending counts such as 10000,10000000\n", existing)

@@ -71,8 +71,9 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 		return nil, err
 	}
 	o.logf("track/sale at %s existing sales: concurrency %d for %s", label, o.concurrency, o.duration)
-	p, err := attack(ctx, load{name: fmt.Sprintf("track/sale, %s sales, max", label), targeter: e.saleTargeter(),
-		concurrency: o.concurrency, duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK})
+	name := fmt.Sprintf("track/sale, %s sales, max", label)
+	p, err := attack(ctx, load{name: name, targeter: e.saleTargeter(), concurrency: o.concurrency, duration: o.duration,
+		pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name)})
 	if p != nil {
 		sr.Max = *p
 	}
@@ -94,8 +95,9 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 	}
 	rate := 0.7 * p.RPS
 	o.logf("track/sale at %s existing sales: %.0f requests/s (70%% of the maximum) for %s", label, rate, o.duration)
-	p70, err := attack(ctx, load{name: fmt.Sprintf("track/sale, %s sales, 70%%", label), targeter: e.saleTargeter(),
-		concurrency: o.concurrency, rate: rate, duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK})
+	name = fmt.Sprintf("track/sale, %s sales, 70%%", label)
+	p70, err := attack(ctx, load{name: name, targeter: e.saleTargeter(), concurrency: o.concurrency, rate: rate,
+		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name)})
 	if p70 != nil {
 		sr.At70 = p70
 		e.existing += int64(p70.OK)

@@ -50,6 +50,7 @@ type phase struct {
 	MaxMs      float64        `json:"maxMs"`
 	PeakRSSMB  float64        `json:"serverPeakRssMB,omitempty"`
 	CPU        *cpuUse        `json:"cpuPerRequest,omitempty"`
+	Profile    string         `json:"cpuProfile,omitempty"` // the server's CPU profile of the phase (-profile)
 }
 
 // cpuUse is the CPU time each process spent per request (or per pgbench

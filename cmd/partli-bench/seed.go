@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,28 +79,30 @@ func (e *env) seedRows(ctx context.Context, o options, db *sql.DB, n int64) erro
 	rows.Close()
 
 	var (
-		left  atomic.Int64
+		next  atomic.Int64 // the first sale of the next batch
 		done  atomic.Int64
 		wg    sync.WaitGroup
 		errMu sync.Mutex
 		first error
 	)
-	left.Store(n)
+	from := time.Now().Add(-365 * 24 * time.Hour)
 	start := time.Now()
 	for range o.seedWorkers {
 		wg.Go(func() {
 			for {
-				size := min(int64(seedBatch), left.Add(-seedBatch)+seedBatch)
+				j0 := next.Add(seedBatch) - seedBatch
+				size := min(int64(seedBatch), n-j0)
 				if size <= 0 || ctx.Err() != nil {
 					return
 				}
-				if _, err := db.ExecContext(ctx, seedSQL, e.workspaceID, e.programID, pq.Array(partners), size); err != nil {
+				if _, err := db.ExecContext(ctx, seedSQL, e.workspaceID, e.programID, pq.Array(partners), size,
+					from, j0, n); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = err
 					}
 					errMu.Unlock()
-					left.Store(0)
+					next.Store(n)
 					return
 				}
 				d := done.Add(size)
@@ -127,27 +130,36 @@ func (e *env) seedRows(ctx context.Context, o options, db *sql.DB, n int64) erro
 	return err
 }
 
-// seedSQL writes $4 sales. rid() makes 26 characters spread over the same
-// alphabet range as internal/ids, so seeded keys interleave with new ones.
-const seedSQL = `
+// seedSQL writes $4 sales, numbers $6 … $6+$4-1 of $7 spread evenly over
+// the year from $5, in time order: sale j is made at $5 + j/$7 of a year.
+// Their ids are made as internal/ids makes them (idPrefixSQL: the time in
+// milliseconds, then random characters), so seeded keys sit where the
+// sales of that time would have put them, before every new one. External
+// ids (the merchant's invoice and customer ids) are random, as in life.
+var seedSQL = `
 WITH r AS MATERIALIZED (
-	SELECT
-		'cus_'  || translate(substr(md5(random()::text) || md5(random()::text), 1, 26), '0123456789abcdef', '02468acegjmprtwy') AS cus_id,
-		'cus_'  || translate(substr(md5(random()::text), 1, 15), '0123456789abcdef', '02468acegjmprtwy') AS cus_ext,
-		'sale_' || translate(substr(md5(random()::text) || md5(random()::text), 1, 26), '0123456789abcdef', '02468acegjmprtwy') AS sale_id,
-		'in_'   || translate(substr(md5(random()::text) || md5(random()::text), 1, 24), '0123456789abcdef', '02468acegjmprtwy') AS ext,
-		'cm_'   || translate(substr(md5(random()::text) || md5(random()::text), 1, 26), '0123456789abcdef', '02468acegjmprtwy') AS cm_id,
-		now() - random() * interval '365 days' AS at,
-		(500 + floor(random() * 20000))::bigint AS amount,
-		-- Not the array itself: it would be copied into every row.
-		1 + floor(random() * array_length($3::text[], 1))::int AS partner,
-		i
-	FROM generate_series(1, $4::int) AS i
+	SELECT *, ` + idPrefixSQL + ` AS tp
+	FROM (
+		SELECT
+			$5::timestamptz + ($6::bigint + i - 1) * (interval '365 days' / $7::bigint) AS at,
+			'cus_' || translate(substr(md5(random()::text), 1, 15), '0123456789abcdef', '02468acegjmprtwy') AS cus_ext,
+			'in_'  || translate(substr(md5(random()::text) || md5(random()::text), 1, 24), '0123456789abcdef', '02468acegjmprtwy') AS ext,
+			translate(md5(random()::text), '0123456789abcdef', '02468acegjmprtwy') AS rnd,
+			(500 + floor(random() * 20000))::bigint AS amount,
+			-- Not the array itself: it would be copied into every row.
+			1 + floor(random() * array_length($3::text[], 1))::int AS partner,
+			i
+		FROM generate_series(1, $4::int) AS i
+	) t
+), ids AS (
+	SELECT *, 'cus_' || tp || substr(rnd, 1, 16) AS cus_id, 'sale_' || tp || substr(rnd, 9, 16) AS sale_id,
+		'cm_' || tp || substr(rnd, 17, 16) AS cm_id
+	FROM r
 ), rows AS (
-	SELECT r.*, ($3::text[])[partner] AS partner_id,
+	SELECT ids.*, ($3::text[])[partner] AS partner_id,
 		CASE WHEN i % 10 < 4 THEN 'pending' WHEN i % 10 < 7 THEN 'approved'
 			WHEN i % 10 < 9 THEN 'paid' ELSE 'clawed_back' END AS status
-	FROM r
+	FROM ids
 ), cu AS (
 	INSERT INTO customers (id, workspace_id, external_id, program_id, partner_id, created_at, updated_at)
 	SELECT cus_id, $1, cus_ext, $2, partner_id, at, at FROM rows
@@ -168,3 +180,16 @@ WITH r AS MATERIALIZED (
 )
 INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, actor, created_at)
 SELECT $1, cm_id, NULL, 'pending', 'system', at FROM rows`
+
+// idPrefixSQL is the first 10 characters internal/ids makes for the time
+// at: the 48 bits of its Unix milliseconds (and 2 bits, random there, of
+// the rest: zero here), in base32.
+var idPrefixSQL = func() string {
+	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	v := "(floor(extract(epoch FROM at) * 1000)::bigint * 4)"
+	var parts []string
+	for k := range 10 {
+		parts = append(parts, fmt.Sprintf("substr('%s', ((%s >> %d) & 31)::int + 1, 1)", alphabet, v, 45-5*k))
+	}
+	return strings.Join(parts, " || ")
+}()

@@ -39,6 +39,7 @@ type env struct {
 	serverDone chan struct{} // closed when the server has exited
 	addr       string
 	baseURL    string
+	debugAddr  string // the server's PARTLI_DEBUG_ADDR when profiling
 	client     *http.Client
 
 	apiKey      string
@@ -136,6 +137,11 @@ func setUp(ctx context.Context, o options, rep *report) (*env, error) {
 	}
 	e.workspaceID, e.apiKey = created.WorkspaceID, created.APIKey
 
+	if o.profile != "" {
+		if e.debugAddr, err = freeAddr(); err != nil {
+			return e, err
+		}
+	}
 	if err := e.startServer(ctx); err != nil {
 		return e, err
 	}
@@ -205,6 +211,7 @@ func (e *env) startServer(ctx context.Context) error {
 		}
 		e.addr, e.baseURL = addr, "http://"+addr
 	}
+
 	logf, err := os.OpenFile(filepath.Join(e.dir, "partli.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -218,6 +225,9 @@ func (e *env) startServer(ctx context.Context) error {
 		"PARTLI_TRACK_RATE_LIMIT=1000000000",
 		"PARTLI_CLICK_RATE_LIMIT=1000000000",
 	)
+	if e.debugAddr != "" {
+		cmd.Env = append(cmd.Env, "PARTLI_DEBUG_ADDR="+e.debugAddr)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -426,4 +436,19 @@ func (e *env) postmasterPID() int {
 	}
 	pid, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
 	return pid
+}
+
+// profile says where the server's CPU profile of the phase name goes, when
+// -profile asked for them; nil otherwise.
+func (e *env) profile(o options, name string) *profileTo {
+	if o.profile == "" || e.debugAddr == "" {
+		return nil
+	}
+	file := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(name))
+	return &profileTo{url: "http://" + e.debugAddr + "/debug/pprof/profile", file: filepath.Join(o.profile, file+".pprof")}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -85,8 +86,14 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
+	if cfg.DebugAddr != "" {
+		debug := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- fmt.Errorf("PARTLI_DEBUG_ADDR: %w", debug.ListenAndServe()) }()
+		defer debug.Close()
+		log.Info("profiling on", "addr", cfg.DebugAddr, "path", "/debug/pprof/")
+	}
 	log.Info("partli serving", "addr", cfg.Addr, "base_url", cfg.BaseURL)
 	select {
 	case err := <-errc:
@@ -133,4 +140,16 @@ func cmdWorkspaceCreate(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	return json.NewEncoder(stdout).Encode(map[string]string{
 		"workspaceId": created.Workspace.ID, "slug": created.Workspace.Slug, "apiKey": created.APIKey})
+}
+
+// debugHandler serves net/http/pprof's profiles: PARTLI_DEBUG_ADDR, which
+// config allows on loopback only.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

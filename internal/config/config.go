@@ -3,6 +3,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,6 +23,7 @@ type Config struct {
 	TrackRate     float64       // PARTLI_TRACK_RATE_LIMIT: requests/s per API key on /api/track/*, default 5000
 	ClickRate     float64       // PARTLI_CLICK_RATE_LIMIT: requests/s per client IP on /api/track/click, default 20
 	DBMaxConns    int           // PARTLI_DB_MAX_CONNS, default 20
+	DebugAddr     string        // PARTLI_DEBUG_ADDR: loopback address serving net/http/pprof; empty: off
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
 
@@ -46,6 +48,7 @@ func FromEnv() (Config, error) {
 		BaseURL:       strings.TrimRight(envOr("PARTLI_BASE_URL", "http://localhost:8080"), "/"),
 		SessionSecret: os.Getenv("PARTLI_SESSION_SECRET"),
 		Env:           envOr("PARTLI_ENV", "production"),
+		DebugAddr:     os.Getenv("PARTLI_DEBUG_ADDR"),
 
 		StripeConnectWebhookSecret: os.Getenv("PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET"),
 		StripeClientID:             os.Getenv("PARTLI_STRIPE_CLIENT_ID"),
@@ -79,6 +82,9 @@ func FromEnv() (Config, error) {
 	if (c.StripeClientID == "") != (c.StripeSecretKey == "") {
 		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY are set together (Stripe Connect needs both)")
 	}
+	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
+		errs = append(errs, fmt.Sprintf("PARTLI_DEBUG_ADDR=%q: must be a loopback host:port such as 127.0.0.1:6060 (profiles expose the process)", c.DebugAddr))
+	}
 	if c.Env != "production" && c.Env != "development" {
 		errs = append(errs, fmt.Sprintf("PARTLI_ENV=%q: must be production or development", c.Env))
 	}
@@ -99,4 +105,17 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// loopback reports whether addr is host:port with a loopback host.
+func loopback(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,19 +1,41 @@
 // Package ids makes the opaque, prefixed identifiers Partli hands out
-// ("prog_…", "c_…"). They are random, not sequential: nothing about volume
-// or order leaks through them.
+// ("prog_…", "c_…"). An identifier is 128 bits in lower-case base32: the
+// creation time in milliseconds (48 bits), then 80 random bits. So ids sort
+// by creation time, as UUIDv7 and ULID do, and a new row's key lands at the
+// end of its primary-key index rather than on a random page of it: inserts
+// stay as cheap at ten million rows as at ten thousand. Nothing about volume
+// leaks through them; the creation time does, as every API object's
+// createdAt shows it anyway. Secrets (API keys, tokens) come from Random.
 package ids
 
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"strings"
+	"time"
 )
 
+// The alphabet is in ASCII order, so the text of two ids sorts as their
+// bits do.
 var enc = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// New returns prefix + "_" + 26 random characters (128 bits).
+// New returns prefix + "_" + 26 characters: the time now and 80 random bits.
 func New(prefix string) string {
-	return prefix + "_" + Random(16)
+	return prefix + "_" + At(time.Now())
+}
+
+// At returns the 26 characters of an id made at t: t's Unix milliseconds
+// in 48 bits, then 80 random bits.
+func At(t time.Time) string {
+	var b [16]byte
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
+	copy(b[:6], ms[2:])
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic("ids: crypto/rand failed: " + err.Error())
+	}
+	return enc.EncodeToString(b[:])
 }
 
 // Random returns n random bytes as lower-case base32 text.

@@ -1,6 +1,7 @@
 // Package outbox builds the webhook events that Partli records in the same
-// transaction as what they describe (the transactional outbox). Delivering
-// them is the webhook worker's job.
+// transaction as what they describe (the transactional outbox). The
+// statement that records them also queues their deliveries, one per
+// subscribed endpoint; sending those is the webhook worker's job.
 package outbox
 
 import (

@@ -238,21 +238,15 @@ func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string)
 }
 
 // InsertWebhookEvents adds events to the outbox, in the caller's transaction,
-// in one statement however many there are.
+// in one statement however many there are, with their deliveries: one per
+// enabled endpoint of the event's workspace subscribed to its type (the
+// events are written already dispatched; see webhookFanOutSQL).
 func (tx *Tx) InsertWebhookEvents(ctx context.Context, events ...WebhookEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	ids, wss, types, payloads := make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
-	ats := make([]string, len(events))
-	for i, e := range events {
-		ids[i], wss[i], types[i], payloads[i] = e.ID, e.WorkspaceID, e.Type, string(e.Payload)
-		ats[i] = e.CreatedAt.UTC().Format(time.RFC3339Nano)
-	}
-	_, err := tx.exec(ctx, `INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])`,
-		pq.Array(ids), pq.Array(wss), pq.Array(types), pq.Array(payloads), pq.Array(ats))
-	if err != nil {
+	ids, wss, types, payloads, ats := webhookArrays(events)
+	if _, err := tx.exec(ctx, recordEventsSQL, ids, wss, types, payloads, ats); err != nil {
 		return fmt.Errorf("store: insert webhook events: %w", err)
 	}
 	return nil
@@ -279,6 +273,8 @@ type HotPath struct {
 	db    *sqlx.DB
 	mu    sync.Mutex
 	stmts map[string]*sqlx.Stmt
+
+	clicks clickBatcher
 }
 
 // HotPath returns the tracking hot path over the store's pool.
@@ -522,12 +518,15 @@ const priorCommissionsSQL = `
 	WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
 	  AND adjusts_id IS NULL AND status <> 'clawed_back'`
 
-// recordEventsSQL is RecordCommission's statement without a commission.
+// recordEventsSQL is RecordCommission's statement without a commission
+// (and InsertWebhookEvents'): the outbox events, written dispatched, and
+// their deliveries (webhookFanOutSQL).
 const recordEventsSQL = `
 	WITH w AS (
-		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
-		RETURNING 1
+		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
+		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
+		RETURNING id, workspace_id, type
+	), d AS (` + webhookFanOutSQL + `
 	) SELECT count(*) FROM w`
 
 // RecordCommissionSQL is the statement of RecordCommission with a commission.
@@ -542,13 +541,16 @@ const RecordCommissionSQL = `
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, '', $21 FROM c
 		), w AS (
-			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at)
-			SELECT * FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
+			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
+			SELECT *, now() FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
+			RETURNING id, workspace_id, type
+		), d AS (` + webhookFanOutSQL + `
 		)
 		SELECT count(*) FROM c`
 
 // RecordCommission inserts a new pending commission, its first history
-// entry and the outbox events, in one statement. c must be complete, with
+// entry and the outbox events with their deliveries (as
+// InsertWebhookEvents), in one statement. c must be complete, with
 // CreatedAt and UpdatedAt the transaction's now() (what the columns default
 // to) and times in whole microseconds, so that it equals the stored row.
 // Without a commission (c nil) it inserts the events only.
@@ -582,54 +584,4 @@ func webhookArrays(events []WebhookEvent) (ids, wss, types, payloads, ats any) {
 		as[i] = e.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	return pq.Array(is), pq.Array(ws), pq.Array(ts), pq.Array(ps), pq.Array(as)
-}
-
-// clickBySlugSQL resolves an approved partner's referral slug and records a
-// click on it, in one statement (Queries.LinkBySlug then InsertClick, the
-// velocity flag decided the same way: this IP hash's recent clicks on this
-// partner).
-const clickBySlugSQL = `
-	WITH l AS (
-		SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
-		FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-		WHERE pa.slug = $2 AND pa.status = 'approved'
-	), c AS (
-		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
-		SELECT $1, l.workspace_id, l.program_id, l.partner_id, $3, $4, $5, $6, $7, $8,
-			$9::text[] || CASE WHEN (SELECT count(*) FROM (
-				SELECT 1 FROM clicks WHERE partner_id = l.partner_id AND ip_hash = $3 AND created_at > now() - $10 * interval '1 second'
-				LIMIT $11) recent) >= $11 THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
-		FROM l
-		RETURNING flags, created_at
-	)
-	SELECT l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
-		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",
-		c.flags, c.created_at
-	FROM l JOIN c ON true`
-
-// RecordClick records a click on the referral link slug and returns the
-// link. c needs its ID and what the request tells (IPHash, UserAgent,
-// Referer, URL, Country, City, Flags); the rest is filled in. It returns
-// ErrNotFound, recording nothing, when no approved partner has that slug.
-func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window time.Duration, threshold int) (*Link, error) {
-	st, err := p.stmt(ctx, clickBySlugSQL)
-	if err != nil {
-		return nil, fmt.Errorf("store: record click: %w", err)
-	}
-	var row struct {
-		Link      Link           `db:"l"`
-		Flags     pq.StringArray `db:"flags"`
-		CreatedAt time.Time      `db:"created_at"`
-	}
-	err = st.GetContext(ctx, &row, c.ID, slug, c.IPHash, c.UserAgent, c.Referer, c.URL, c.Country, c.City,
-		pq.Array(c.Flags), window.Seconds(), threshold)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: record click: %w", ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: record click: %w", mapErr(err))
-	}
-	c.WorkspaceID, c.ProgramID, c.PartnerID = row.Link.WorkspaceID, row.Link.ProgramID, row.Link.PartnerID
-	c.Flags, c.CreatedAt = row.Flags, row.CreatedAt
-	return &row.Link, nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -110,7 +110,26 @@ func (s *Server) TrackLead(c echo.Context) error {
 
 // Click-fraud heuristics. A flagged click still redirects and attributes;
 // the flags are for the people reviewing a partner's traffic.
-var botUA = regexp.MustCompile(`(?i)bot|crawl|spider|slurp|curl|wget|python|httpclient|http-client|okhttp|java/|libwww|headless|phantom|scrapy|preview|facebookexternalhit|monitor|^$`)
+// botMarkers are the lower-case fragments that give away a script, crawler
+// or link previewer in a User-Agent.
+var botMarkers = []string{"bot", "crawl", "spider", "slurp", "curl", "wget", "python", "httpclient", "http-client",
+	"okhttp", "java/", "libwww", "headless", "phantom", "scrapy", "preview", "facebookexternalhit", "monitor"}
+
+// isBot reports whether a User-Agent looks automated: empty, or holding
+// one of botMarkers in any case. (A substring scan: a case-insensitive
+// regexp of these alternatives cost a sixth of a redirect's CPU.)
+func isBot(ua string) bool {
+	if ua == "" {
+		return true
+	}
+	lower := strings.ToLower(ua)
+	for _, m := range botMarkers {
+		if strings.Contains(lower, m) {
+			return true
+		}
+	}
+	return false
+}
 
 const (
 	velocityWindow    = 10 * time.Minute
@@ -129,7 +148,7 @@ func (s *Server) recordClick(c echo.Context, slug, pageURL, referrer string) (*s
 		City:    truncate(firstHeader(r, "X-Vercel-IP-City", "CF-IPCity", "X-City", "CloudFront-Viewer-City"), 100),
 		Flags:   []string{},
 	}
-	if botUA.MatchString(ua) {
+	if isBot(ua) {
 		click.Flags = append(click.Flags, "bot")
 	}
 	// One statement resolves the slug and records the click.

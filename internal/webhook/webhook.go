@@ -1,7 +1,17 @@
 // Package webhook delivers Partli's outbound events to merchants' endpoints:
 // endpoint management (Service), Standard Webhooks signing (Sign), and the
-// worker that fans outbox events out to endpoints and sends them, at least
-// once, with retries (Worker).
+// worker that sends deliveries, at least once, with retries (Worker).
+//
+// Fan-out happens when an event is written, not in the worker: the
+// statement that inserts outbox events into webhook_events (in the
+// transaction of what they describe) also inserts one pending delivery per
+// enabled endpoint of the workspace subscribed to the event's type, and
+// writes the events already dispatched (see internal/store's
+// webhookFanOutSQL). So an endpoint receives the events written while it is
+// enabled and subscribed, not those written before it was created, and a
+// workspace without endpoints costs nothing beyond the events themselves.
+// The worker only claims due deliveries, and fans out any event an earlier
+// version of Partli left undispatched.
 package webhook
 
 import (

@@ -609,6 +609,7 @@ func TestTestEventAndResend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkDeliveryID(t, id)
 	waitFor(t, "the test event", func() bool { return rc.count() == 1 })
 	got := rc.requests()[0]
 	v, err := apispec.NewValidator()
@@ -738,7 +739,7 @@ func TestEndpointLifecycle(t *testing.T) {
 	}
 }
 
-func TestDispatchOnlyToSubscribedEnabledEndpoints(t *testing.T) {
+func TestFanOutOnlyToSubscribedEnabledEndpoints(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	sales, err := f.svc.Create(ctx, f.ws, "https://a.example.com/", []string{outbox.SaleCreated})
@@ -747,6 +748,11 @@ func TestDispatchOnlyToSubscribedEnabledEndpoints(t *testing.T) {
 	}
 	leads, err := f.svc.Create(ctx, f.ws, "https://b.example.com/", []string{outbox.LeadCreated})
 	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	disabled := f.endpoint("https://d.example.com/")
+	if _, err := f.svc.Update(ctx, f.ws, disabled.ID, Changes{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	created, err := accounts.CreateWorkspace(ctx, f.st, accounts.NewWorkspace{Name: "Other", OwnerEmail: "o@other.example.com",
@@ -758,23 +764,37 @@ func TestDispatchOnlyToSubscribedEnabledEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.events(3)
-	evs, dls, err := f.st.DispatchWebhookEvents(ctx, 2)
-	if err != nil || evs != 2 || dls != 2 {
-		t.Fatalf("first batch: %d events, %d deliveries, %v", evs, dls, err)
+	evs := f.events(3)
+	// The deliveries are written with the events: nothing is left to dispatch.
+	if evs, dls, err := f.st.DispatchWebhookEvents(ctx, 10); err != nil || evs != 0 || dls != 0 {
+		t.Fatalf("dispatch after write-time fan-out: %d events, %d deliveries, %v", evs, dls, err)
 	}
-	evs, dls, err = f.st.DispatchWebhookEvents(ctx, 2)
-	if err != nil || evs != 1 || dls != 1 {
-		t.Fatalf("second batch: %d events, %d deliveries, %v", evs, dls, err)
+	var undispatched int
+	if err := f.st.DB().Get(&undispatched, `SELECT count(*) FROM webhook_events WHERE dispatched_at IS NULL`); err != nil || undispatched != 0 {
+		t.Errorf("%d undispatched events (%v), want 0", undispatched, err)
 	}
-	if evs, _, _ := f.st.DispatchWebhookEvents(ctx, 2); evs != 0 {
-		t.Errorf("nothing left, got %d", evs)
+	ds := f.deliveries(sales.ID)
+	if len(ds) != 3 {
+		t.Fatalf("sales endpoint: %d deliveries", len(ds))
 	}
-	if n := len(f.deliveries(sales.ID)); n != 3 {
-		t.Errorf("sales endpoint: %d deliveries", n)
+	got := map[string]bool{}
+	for _, d := range ds {
+		got[d.EventID] = true
+		if d.Status != store.DeliveryPending || d.Attempts != 0 || d.EventType != outbox.SaleCreated {
+			t.Errorf("delivery %+v", d)
+		}
+		checkFanOutID(t, d)
+	}
+	for _, ev := range evs {
+		if !got[ev.ID] {
+			t.Errorf("event %s has no delivery", ev.ID)
+		}
 	}
 	if n := len(f.deliveries(leads.ID)); n != 0 {
 		t.Errorf("leads endpoint: %d deliveries", n)
+	}
+	if n := len(f.deliveries(disabled.ID)); n != 0 {
+		t.Errorf("disabled endpoint: %d deliveries", n)
 	}
 	if ds, _, _ := f.svc.Deliveries(ctx, created.Workspace.ID, foreign.ID, "", store.Page{Limit: 10}); len(ds) != 0 {
 		t.Errorf("another workspace's endpoint: %d deliveries", len(ds))

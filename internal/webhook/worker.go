@@ -36,7 +36,7 @@ type Options struct {
 	Lease        time.Duration   // how long a claimed delivery is reserved; 1 min (more than Timeout)
 	PollEvery    time.Duration   // how often an idle worker looks for work; 500 ms
 	Concurrency  int             // attempts in flight at once; 16
-	BatchSize    int             // events fanned out per transaction; 200
+	BatchSize    int             // undispatched events (left by earlier versions) fanned out per transaction; 200
 	MaxBodyKept  int             // bytes of each reply kept in the log; 1024
 }
 
@@ -74,10 +74,12 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Worker delivers webhook events. Any number of workers, in any number of
-// `partli serve` replicas, can run against one database: events and
-// deliveries are claimed with FOR UPDATE SKIP LOCKED, and a delivery being
-// sent is leased, so no event goes to an endpoint twice at the same time.
+// Worker delivers webhook events: it sends the deliveries written with
+// them (see the package documentation). Any number of workers, in any
+// number of `partli serve` replicas, can run against one database:
+// deliveries (and undispatched events) are claimed with FOR UPDATE SKIP
+// LOCKED, and a delivery being sent is leased, so no event goes to an
+// endpoint twice at the same time.
 // Delivery is at least once: a worker that dies mid-attempt loses its lease
 // and another sends the delivery again later.
 type Worker struct {
@@ -120,8 +122,11 @@ func newClient(g guard, opts Options) *http.Client {
 	}
 }
 
-// Run fans out and delivers events until ctx ends, then waits for the
-// attempts in flight (at most Timeout) to finish and be recorded.
+// Run delivers events until ctx ends, then waits for the attempts in
+// flight (at most Timeout) to finish and be recorded. Deliveries are
+// written with their events; Run also fans out events an earlier version
+// left undispatched, polling for them every PollEvery (with none, a probe
+// of an empty partial index).
 func (w *Worker) Run(ctx context.Context) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Clicks are written in batches. A referral redirect is the busiest request
+// Partli answers, and one INSERT per click spends most of its database time
+// on what every statement and transaction costs (a round trip, a commit, a
+// WAL flush), not on the row. So RecordClick queues the click and waits:
+// when fewer than maxClickFlushes batches are being written, the click is
+// written at once (alone at low traffic, so no added latency); otherwise it
+// joins the next batch. Each batch is one statement in its own transaction,
+// and every caller waits for its commit, so a redirect is only answered
+// once its click is durable, exactly as with one INSERT per click.
+const (
+	maxClickFlushes = 2   // batches written at once
+	maxClickBatch   = 256 // clicks per statement
+	clickFlushLimit = 30 * time.Second
+)
+
+// slugPattern is what partners.slug's CHECK allows: nothing else can be a
+// link, and nothing else is sent to the database.
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// pendingClick is a click waiting in the batcher.
+type pendingClick struct {
+	slug      string
+	click     *Click
+	window    time.Duration
+	threshold int
+
+	link *Link
+	err  error
+	done chan struct{}
+}
+
+// clickBatcher queues clicks for HotPath.RecordClick. The zero value is ready.
+type clickBatcher struct {
+	mu       sync.Mutex
+	queue    []*pendingClick
+	flushing int
+}
+
+// RecordClick records a click on the referral link slug and returns the
+// link. c needs its ID and what the request tells (IPHash, UserAgent,
+// Referer, URL, Country, City, Flags); the rest is filled in, and "velocity"
+// is added to the flags when this IP hash already made threshold clicks on
+// the partner within window. It returns ErrNotFound, recording nothing,
+// when no approved partner has that slug.
+func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window time.Duration, threshold int) (*Link, error) {
+	if !slugPattern.MatchString(slug) {
+		return nil, fmt.Errorf("store: record click: %w", ErrNotFound)
+	}
+	pc := &pendingClick{slug: slug, click: c, window: window, threshold: threshold, done: make(chan struct{})}
+	b := &p.clicks
+	b.mu.Lock()
+	b.queue = append(b.queue, pc)
+	start := b.flushing < maxClickFlushes
+	if start {
+		b.flushing++
+	}
+	b.mu.Unlock()
+	if start {
+		go p.flushClicks(context.WithoutCancel(ctx))
+	}
+	select {
+	case <-pc.done:
+	case <-ctx.Done():
+		// The click may still be written; the visitor is not redirected.
+		return nil, fmt.Errorf("store: record click: %w", ctx.Err())
+	}
+	if pc.err != nil {
+		return nil, fmt.Errorf("store: record click: %w", pc.err)
+	}
+	return pc.link, nil
+}
+
+// flushClicks writes queued clicks, a batch at a time, until the queue is
+// empty.
+func (p *HotPath) flushClicks(ctx context.Context) {
+	b := &p.clicks
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxClickBatch)
+		if n == 0 {
+			b.flushing--
+			b.mu.Unlock()
+			return
+		}
+		batch := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		if len(b.queue) == 0 {
+			b.queue = nil
+		}
+		b.mu.Unlock()
+		p.writeClicks(ctx, batch)
+	}
+}
+
+// writeClicks writes a batch and wakes its callers. When the batch fails on
+// a value (not on the connection), each click is retried alone, so that one
+// odd request cannot fail the others.
+func (p *HotPath) writeClicks(ctx context.Context, batch []*pendingClick) {
+	ctx, cancel := context.WithTimeout(ctx, clickFlushLimit)
+	defer cancel()
+	err := p.insertClicks(ctx, batch)
+	if err != nil && len(batch) > 1 && !IsUnavailable(err) && ctx.Err() == nil {
+		for _, pc := range batch {
+			p.writeClicks(ctx, []*pendingClick{pc})
+		}
+		return
+	}
+	for _, pc := range batch {
+		if err != nil {
+			pc.err = mapErr(err)
+		} else if pc.link == nil {
+			pc.err = ErrNotFound
+		}
+		close(pc.done)
+	}
+}
+
+// insertClicks runs clickBatchSQL for the batch and fills in each found
+// click and its link.
+func (p *HotPath) insertClicks(ctx context.Context, batch []*pendingClick) error {
+	st, err := p.stmt(ctx, clickBatchSQL)
+	if err != nil {
+		return err
+	}
+	n := len(batch)
+	var (
+		ids, slugs, uas, referers, urls, countries, cities = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		hashes     = make([][]byte, n)
+		flags      = make([]string, n)
+		prior      = make([]int64, n)
+		windows    = make([]float64, n)
+		thresholds = make([]int64, n)
+		seen       = map[string]int64{}
+		byID       = make(map[string]*pendingClick, n)
+	)
+	for i, pc := range batch {
+		c := pc.click
+		ids[i], slugs[i], hashes[i] = c.ID, pc.slug, c.IPHash
+		uas[i], referers[i], urls[i] = dbText(c.UserAgent), dbText(c.Referer), dbText(c.URL)
+		countries[i], cities[i] = dbText(c.Country), dbText(c.City)
+		flags[i] = strings.Join(c.Flags, ",") // flags are words: no commas
+		// Earlier clicks of this batch from the same IP hash on the same
+		// link count towards the velocity flag: the statement cannot see them.
+		key := pc.slug + "\x00" + string(c.IPHash)
+		prior[i] = seen[key]
+		seen[key]++
+		windows[i], thresholds[i] = pc.window.Seconds(), int64(pc.threshold)
+		byID[c.ID] = pc
+	}
+	rows, err := st.QueryxContext(ctx, pq.Array(ids), pq.Array(slugs), pq.Array(hashes), pq.Array(uas),
+		pq.Array(referers), pq.Array(urls), pq.Array(countries), pq.Array(cities), pq.Array(flags),
+		pq.Array(prior), pq.Array(windows), pq.Array(thresholds))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row struct {
+			ID        string         `db:"id"`
+			Link      Link           `db:"l"`
+			Flags     pq.StringArray `db:"flags"`
+			CreatedAt time.Time      `db:"created_at"`
+		}
+		if err := rows.StructScan(&row); err != nil {
+			return err
+		}
+		pc := byID[row.ID]
+		if pc == nil {
+			return fmt.Errorf("click %s came back from a batch it was not in", row.ID)
+		}
+		c := pc.click
+		c.WorkspaceID, c.ProgramID, c.PartnerID = row.Link.WorkspaceID, row.Link.ProgramID, row.Link.PartnerID
+		c.Flags, c.CreatedAt = row.Flags, row.CreatedAt
+		link := row.Link
+		pc.link = &link
+	}
+	if err := rows.Err(); err != nil {
+		for _, pc := range batch {
+			pc.link = nil
+		}
+		return err
+	}
+	return nil
+}
+
+// dbText makes request text storable: PostgreSQL's text refuses NUL and
+// invalid UTF-8, and a referral redirect must not fail on either.
+func dbText(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// clickBatchSQL resolves each click's slug to an approved partner's link
+// and records the clicks, in one statement; a click whose slug resolves to
+// nothing is not recorded and not returned. The velocity flag is decided
+// per click from this IP hash's recent clicks on the partner, plus prior:
+// those earlier in the same batch.
+const clickBatchSQL = `
+	WITH i AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::bigint[], $11::float8[], $12::bigint[])
+			AS i (id, slug, ip_hash, user_agent, referer, url, country, city, flags, prior, window_s, threshold)
+	), l AS (
+		SELECT i.*, pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
+		FROM i
+		JOIN partners pa ON pa.slug = i.slug AND pa.status = 'approved'
+		JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
+	), c AS (
+		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
+		SELECT l.id, l.workspace_id, l.program_id, l.partner_id, l.ip_hash, l.user_agent, l.referer, l.url, l.country, l.city,
+			coalesce(string_to_array(nullif(l.flags, ''), ','), ARRAY[]::text[]) ||
+			CASE WHEN l.prior + (SELECT count(*) FROM (
+				SELECT 1 FROM clicks WHERE partner_id = l.partner_id AND ip_hash = l.ip_hash
+				  AND created_at > now() - l.window_s * interval '1 second'
+				LIMIT l.threshold) recent) >= l.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+		FROM l
+		RETURNING id, flags, created_at
+	)
+	SELECT c.id, l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
+		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",
+		c.flags, c.created_at
+	FROM c JOIN l ON l.id = c.id`

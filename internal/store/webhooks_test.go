@@ -1,0 +1,48 @@
+package store
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The benchmark (cmd/partli-bench/pgbench.go) runs RecordCommissionSQL
+// under pgbench, binding its parameters by number, each statement on one
+// line; the hot path prepares recordEventsSQL next to it. Writing the
+// deliveries with the events must not change their parameters nor bring in
+// an SQL comment.
+func TestOutboxStatementsKeepTheirParameters(t *testing.T) {
+	param := regexp.MustCompile(`\$([0-9]+)`)
+	for _, c := range []struct {
+		name   string
+		query  string
+		params int
+	}{
+		{"RecordCommissionSQL", RecordCommissionSQL, 26},
+		{"recordEventsSQL", recordEventsSQL, 5},
+	} {
+		if strings.Contains(c.query, "--") {
+			t.Errorf("%s holds an SQL comment", c.name)
+		}
+		seen := map[int]bool{}
+		for _, m := range param.FindAllStringSubmatch(c.query, -1) {
+			n, _ := strconv.Atoi(m[1])
+			seen[n] = true
+		}
+		for n := 1; n <= c.params; n++ {
+			if !seen[n] {
+				t.Errorf("%s lacks $%d", c.name, n)
+			}
+		}
+		if len(seen) != c.params {
+			t.Errorf("%s has %d parameters, want %d", c.name, len(seen), c.params)
+		}
+		// Written dispatched, with the deliveries, in the same statement.
+		for _, want := range []string{"dispatched_at", "INSERT INTO webhook_deliveries", "ON CONFLICT (endpoint_id, event_id) DO NOTHING"} {
+			if !strings.Contains(c.query, want) {
+				t.Errorf("%s lacks %q", c.name, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package tracking_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/store"
+)
+
+// TestRecordClickBatches records many clicks at once, so that they are
+// written in shared batches: every click on a live link is stored once with
+// its link, a click on an unknown or unapproved slug fails alone with
+// ErrNotFound, odd request text does not fail a batch, and the velocity flag
+// counts clicks of the same batch as well as earlier ones.
+func TestRecordClickBatches(t *testing.T) {
+	f := newFx(t, nil)
+	p := f.program("USD", 30, 30)
+	a, b := f.partner(p, nil, "approved"), f.partner(p, nil, "approved")
+	pending := f.partner(p, nil, "pending")
+
+	const perPartner, threshold = 60, 10
+	type result struct {
+		slug  string
+		click *store.Click
+		link  *store.Link
+		err   error
+	}
+	var (
+		mu      sync.Mutex
+		results []result
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+	)
+	record := func(slug, ua string, ip []byte) {
+		defer wg.Done()
+		<-start
+		c := &store.Click{ID: ids.New(ids.Click), IPHash: ip, UserAgent: ua, Flags: []string{}}
+		link, err := f.svc.RecordClick(f.ctx, slug, c, time.Hour, threshold)
+		mu.Lock()
+		results = append(results, result{slug, c, link, err})
+		mu.Unlock()
+	}
+	sameIP := []byte("one visitor's ip hash..........")
+	for i := range perPartner {
+		wg.Add(2)
+		go record(a.Slug, fmt.Sprintf("Mozilla/5.0 visitor %d", i), sameIP) // one IP: velocity after the 10th
+		go record(b.Slug, fmt.Sprintf("Mozilla/5.0 visitor %d", i), []byte(ids.Random(16)))
+	}
+	wg.Add(5)
+	go record("no-such-slug", "Mozilla/5.0", []byte("x"))
+	go record(pending.Slug, "Mozilla/5.0", []byte("x"))
+	go record("Not A Slug\x00", "Mozilla/5.0", []byte("x"))
+	go record(b.Slug, "bad\x00utf8 \xff\xfe agent", []byte("y"))
+	go record(b.Slug, "", []byte("z"))
+	close(start)
+	wg.Wait()
+
+	velocity := 0
+	for _, r := range results {
+		switch r.slug {
+		case a.Slug, b.Slug:
+			if r.err != nil {
+				t.Fatalf("click on %s: %v", r.slug, r.err)
+			}
+			want := a
+			if r.slug == b.Slug {
+				want = b
+			}
+			if r.link.PartnerID != want.ID || r.click.PartnerID != want.ID || r.click.WorkspaceID != f.ws ||
+				r.link.DestinationURL != p.DestinationURL || r.click.CreatedAt.IsZero() {
+				t.Fatalf("click on %s came back as %+v / %+v", r.slug, r.link, r.click)
+			}
+			for _, fl := range r.click.Flags {
+				if fl == "velocity" {
+					if r.slug != a.Slug {
+						t.Errorf("a click from a fresh IP hash was flagged: %v", r.click.Flags)
+					}
+					velocity++
+				}
+			}
+		default:
+			if !errors.Is(r.err, store.ErrNotFound) {
+				t.Errorf("click on %q: %v, want ErrNotFound", r.slug, r.err)
+			}
+		}
+	}
+	// Clicks in one batch count each other; two batches written at the same
+	// moment cannot see each other's rows, so a burst may be flagged a
+	// little late, never early: at most the clicks after the threshold-th.
+	if want := perPartner - threshold; velocity > want || velocity < want/2 {
+		t.Errorf("%d clicks flagged velocity, want at most %d and most of them", velocity, want)
+	}
+	// Once the burst is stored, every further click from that IP hash is flagged.
+	for range 3 {
+		c := &store.Click{ID: ids.New(ids.Click), IPHash: sameIP, UserAgent: "Mozilla/5.0", Flags: []string{}}
+		if _, err := f.svc.RecordClick(f.ctx, a.Slug, c, time.Hour, threshold); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Flags) != 1 || c.Flags[0] != "velocity" {
+			t.Errorf("click after the burst flagged %v, want [velocity]", c.Flags)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1`); n != 2*perPartner+2+3 {
+		t.Errorf("%d clicks stored, want %d", n, 2*perPartner+2+3)
+	}
+	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND user_agent = $2`, "badutf8 \uFFFD agent"); n != 1 {
+		t.Errorf("the odd user agent was stored %d times as expected text, want 1", n)
+	}
+	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND partner_id = $2`, pending.ID); n != 0 {
+		t.Errorf("%d clicks stored for a pending partner", n)
+	}
+}
