@@ -95,7 +95,7 @@ func (e *env) measureRedirects(ctx context.Context, o options) (*phase, error) {
 		t.URL = e.baseURL + "/r/" + e.slugs[rand.IntN(len(e.slugs))]
 		return nil
 	}
-	if err := e.checkpoint(ctx); err != nil {
+	if err := e.settle(ctx, o, load{targeter: tr, concurrency: o.concurrency}); err != nil {
 		return nil, err
 	}
 	pid, _ := e.serverPID()

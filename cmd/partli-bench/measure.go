@@ -62,12 +62,8 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 			acknowledged++
 		}
 	}
-	o.logf("track/sale at %s existing sales: warming up for %s", label, o.warmup)
-	if _, err := attack(ctx, load{name: "warm-up", targeter: e.saleTargeter(), concurrency: o.concurrency,
-		duration: o.warmup, onResult: countOK}); err != nil {
-		return nil, err
-	}
-	if err := e.checkpoint(ctx); err != nil {
+	o.logf("track/sale at %s existing sales: checkpoint, then warming up for %s", label, o.warmup)
+	if err := e.settle(ctx, o, load{targeter: e.saleTargeter(), concurrency: o.concurrency, onResult: countOK}); err != nil {
 		return nil, err
 	}
 	o.logf("track/sale at %s existing sales: concurrency %d for %s", label, o.concurrency, o.duration)
@@ -90,10 +86,10 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 		sr.StatementsPerReq, sr.Statements = n, lines
 	}
 
-	if err := e.checkpoint(ctx); err != nil {
+	rate := 0.7 * p.RPS
+	if err := e.settle(ctx, o, load{targeter: e.saleTargeter(), concurrency: o.concurrency, rate: rate, onResult: countOK}); err != nil {
 		return sr, err
 	}
-	rate := 0.7 * p.RPS
 	o.logf("track/sale at %s existing sales: %.0f requests/s (70%% of the maximum) for %s", label, rate, o.duration)
 	name = fmt.Sprintf("track/sale, %s sales, 70%%", label)
 	p70, err := attack(ctx, load{name: name, targeter: e.saleTargeter(), concurrency: o.concurrency, rate: rate,
@@ -120,9 +116,6 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 	}
 
 	if o.pgbench {
-		if err := e.checkpoint(ctx); err != nil {
-			return sr, err
-		}
 		o.logf("pgbench at %s existing sales: %d clients for %s", label, o.concurrency, o.duration)
 		tps, latency, cpu, err := e.pgbench(ctx, o)
 		if err != nil {
@@ -134,6 +127,23 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 		e.existing += int64(tps * o.duration.Seconds())
 	}
 	return sr, nil
+}
+
+// settle starts a measured phase as every phase starts: a CHECKPOINT, so
+// that no phase inherits another's backlog of dirty pages, then o.warmup of
+// the phase's own load, unmeasured. Right after a checkpoint each page's
+// first change writes a full-page image to the WAL, a burst that decays
+// within seconds; production checkpoints every few minutes, not before
+// every measurement. The warm-up also brings vegeta's connections and the
+// server's database pool to the phase's size, and each new database
+// connection plans the hot statements a few times before it reuses a plan.
+func (e *env) settle(ctx context.Context, o options, l load) error {
+	if err := e.checkpoint(ctx); err != nil {
+		return err
+	}
+	l.name, l.duration, l.pid, l.postmaster, l.profile = "warm-up", o.warmup, 0, 0, nil
+	_, err := attack(ctx, l)
+	return err
 }
 
 // statementsPerSale sends n sales one after the other and counts the SQL
@@ -161,7 +171,11 @@ func (e *env) statementsPerSale(ctx context.Context, n int, onResult func(*veget
 		return 0, nil, err
 	}
 	for i := range top {
-		top[i].line = fmt.Sprintf("%5.2f per sale  %s", float64(top[i].calls)/float64(ok), top[i].query)
+		t := top[i]
+		c := float64(t.calls)
+		top[i].line = fmt.Sprintf("%5.2f per sale %7.3f ms  blocks hit %5.1f read %4.1f dirtied %4.1f  WAL %6.0f B %4.2f FPI  %s",
+			c/float64(ok), t.execMs/c, float64(t.hit)/c, float64(t.read)/c, float64(t.dirtied)/c,
+			float64(t.walBytes)/c, float64(t.walFPI)/c, t.query)
 	}
 	var lines []string
 	for _, t := range top {
@@ -181,16 +195,23 @@ func limit(tr vegeta.Targeter, n int) vegeta.Targeter {
 	}
 }
 
+// statementCount is one statement's line of pg_stat_statements: where
+// the database's time and I/O per call go.
 type statementCount struct {
-	calls int64
-	query string
-	line  string
+	calls              int64
+	execMs             float64
+	hit, read, dirtied int64 // shared blocks
+	walBytes, walFPI   int64
+	query              string
+	line               string
 }
 
 // statementCounts reads pg_stat_statements for the partli database, leaving
 // out the benchmark's own queries.
 func (e *env) statementCounts(ctx context.Context) (int64, []statementCount, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT calls, query FROM pg_stat_statements
+	rows, err := e.db.QueryContext(ctx, `SELECT calls, total_exec_time, shared_blks_hit, shared_blks_read,
+			shared_blks_dirtied, wal_bytes, wal_fpi, query
+		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND query NOT LIKE '%pg_stat_statements%'
 		ORDER BY calls DESC`)
@@ -202,13 +223,13 @@ func (e *env) statementCounts(ctx context.Context) (int64, []statementCount, err
 	var top []statementCount
 	for rows.Next() {
 		var c statementCount
-		if err := rows.Scan(&c.calls, &c.query); err != nil {
+		if err := rows.Scan(&c.calls, &c.execMs, &c.hit, &c.read, &c.dirtied, &c.walBytes, &c.walFPI, &c.query); err != nil {
 			return 0, nil, err
 		}
 		total += c.calls
 		c.query = strings.Join(strings.Fields(c.query), " ")
-		if len(c.query) > 110 {
-			c.query = c.query[:110] + "…"
+		if len(c.query) > 60 {
+			c.query = c.query[:60] + "…"
 		}
 		top = append(top, c)
 	}

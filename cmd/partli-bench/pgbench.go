@@ -126,15 +126,52 @@ func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, c
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		return 0, 0, nil, err
 	}
+	// As every phase: a checkpoint, an unmeasured warm-up, then the run.
+	if err := e.checkpoint(ctx); err != nil {
+		return 0, 0, nil, err
+	}
+	if _, err := e.runPgbench(ctx, o, path, rewardID, paySale, payCommission, o.warmup); err != nil {
+		return 0, 0, nil, err
+	}
+	meter := startCPU(0, e.postmasterPID())
+	cmd, err := e.runPgbench(ctx, o, path, rewardID, paySale, payCommission, o.duration)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	text, err := os.ReadFile(filepath.Join(e.dir, "pgbench.out"))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindSubmatch(text)
+	if m == nil {
+		return 0, 0, nil, fmt.Errorf("no tps in pgbench's output:\n%s", text)
+	}
+	tps, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := regexp.MustCompile(`latency average = ([0-9.]+) ms`).FindSubmatch(text); m != nil {
+		latencyMs, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	// pgbench's backends exit as it does; let the postmaster reap them, so
+	// that their CPU time is counted.
+	time.Sleep(300 * time.Millisecond)
+	if n := int(tps * o.duration.Seconds()); n > 0 {
+		c := meter.perRequest(n)
+		c.LoadGenMs = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds() * 1000 / float64(n)
+		cpu = &c
+	}
+	return tps, latencyMs, cpu, nil
+}
+
+// runPgbench runs the script for d and keeps its output in pgbench.out.
+func (e *env) runPgbench(ctx context.Context, o options, path, rewardID, paySale, payCommission string, d time.Duration) (*exec.Cmd, error) {
 	threads := min(o.concurrency, 2)
 	args := []string{"-n", "-M", "prepared", "-c", itoa(o.concurrency), "-j", itoa(threads),
-		"-T", itoa(int(o.duration.Seconds())), "-f", path,
+		"-T", itoa(max(1, int(d.Seconds()))), "-f", path,
 		"-D", "ws=" + e.workspaceID, "-D", "program_id=" + e.programID, "-D", "reward_id=" + rewardID,
 		"-D", "payload_sale=" + paySale, "-D", "payload_commission=" + payCommission,
 		"-h", e.cluster.SocketDir, "-p", itoa(e.cluster.Port), "-U", "postgres", "partli"}
 	bin, err := findPgbench(e.cluster.BinDir)
 	if err != nil {
-		return 0, 0, nil, err
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = e.dir
@@ -150,34 +187,16 @@ func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, c
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	meter := startCPU(0, e.postmasterPID())
 	if err := cmd.Run(); err != nil {
-		return 0, 0, nil, fmt.Errorf("%w\n%s\nscript %s:\n%s", err, out.String(), path, script)
+		return nil, fmt.Errorf("%w\n%s\nscript %s", err, out.String(), path)
 	}
 	if err := os.WriteFile(filepath.Join(e.dir, "pgbench.out"), out.Bytes(), 0o644); err != nil {
-		return 0, 0, nil, err
+		return nil, err
 	}
-	text := out.String()
-	if m := regexp.MustCompile(`number of failed transactions: ([0-9]+)`).FindStringSubmatch(text); m != nil && m[1] != "0" {
-		return 0, 0, nil, fmt.Errorf("pgbench: %s transactions failed:\n%s", m[1], text)
+	if m := regexp.MustCompile(`number of failed transactions: ([0-9]+)`).FindStringSubmatch(out.String()); m != nil && m[1] != "0" {
+		return nil, fmt.Errorf("pgbench: %s transactions failed:\n%s", m[1], out.String())
 	}
-	m := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`).FindStringSubmatch(text)
-	if m == nil {
-		return 0, 0, nil, fmt.Errorf("no tps in pgbench's output:\n%s", text)
-	}
-	tps, _ = strconv.ParseFloat(m[1], 64)
-	if m := regexp.MustCompile(`latency average = ([0-9.]+) ms`).FindStringSubmatch(text); m != nil {
-		latencyMs, _ = strconv.ParseFloat(m[1], 64)
-	}
-	// pgbench's backends exit as it does; let the postmaster reap them, so
-	// that their CPU time is counted.
-	time.Sleep(300 * time.Millisecond)
-	if n := int(tps * o.duration.Seconds()); n > 0 {
-		c := meter.perRequest(n)
-		c.LoadGenMs = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds() * 1000 / float64(n)
-		cpu = &c
-	}
-	return tps, latencyMs, cpu, nil
+	return cmd, nil
 }
 
 // findPgbench looks for pgbench beside the server binaries, following

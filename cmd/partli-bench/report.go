@@ -171,6 +171,11 @@ func printReport(w io.Writer, r *report) {
 		}
 		if s.StatementsPerReq > 0 {
 			fmt.Fprintf(w, "  SQL statements per sale (pg_stat_statements, BEGIN and COMMIT included): %.1f\n", s.StatementsPerReq)
+			for _, l := range s.Statements {
+				if !strings.HasPrefix(strings.TrimSpace(l), "0.") { // what every sale runs
+					fmt.Fprintf(w, "    %s\n", l)
+				}
+			}
 		}
 		if s.Verified != "" {
 			fmt.Fprintf(w, "  check: %s\n", s.Verified)
