@@ -73,7 +73,7 @@ check-generated: $(NODE_DEPS) ## fail if a committed generated file differs from
 	if [[ $$stale -ne 0 ]]; then exit 1; fi
 	echo "generated files are up to date"
 
-test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every Go test (needs PostgreSQL binaries)
+test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every Go test, fault tests included (needs PostgreSQL binaries)
 	go vet ./...
 	go test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz-short
@@ -105,8 +105,8 @@ fuzz: ## fuzz request validation and the money rules, each target for FUZZTIME (
 fuzz-short: ## fuzz each target for 5s (part of make test)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
-fault: ## fault tests: kill -9 under load, PostgreSQL restart, two replicas (real processes, about 2 minutes)
-	PARTLI_FAULT_TESTS=1 go test -count=1 -timeout 10m -v ./internal/faulttest
+fault: ## just the fault tests (also in make test): kill -9 under load, PostgreSQL restart, two replicas (about 30 s)
+	go test -count=1 -timeout 10m -v ./internal/faulttest
 
 fmt: ## fail if any Go file is not gofmt-formatted
 	@files=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.data/*' -not -path './.git/*' -print0 | xargs -0 -r gofmt -l)
