@@ -9,6 +9,7 @@ import (
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/testdb"
 )
 
 // TestRecordClickBatches records many clicks at once, so that they are
@@ -112,5 +113,31 @@ func TestRecordClickBatches(t *testing.T) {
 	}
 	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND partner_id = $2`, pending.ID); n != 0 {
 		t.Errorf("%d clicks stored for a pending partner", n)
+	}
+}
+
+// TestRecordClickCommitMode checks that a click batch's asynchronous commit
+// stays within its own transaction: the pooled connection that wrote it
+// still commits synchronously afterwards, for the sales that use it next.
+func TestRecordClickCommitMode(t *testing.T) {
+	db, _ := testdb.New(t)
+	db.SetMaxOpenConns(1) // every statement on the one connection
+	f := newFx(t, db)
+	p := f.program("USD", 30, 30)
+	pa := f.partner(p, nil, "approved")
+	f.exec(`SET synchronous_commit = on`) // the test clusters default to off
+	c := &store.Click{ID: ids.New(ids.Click), IPHash: []byte("ip"), UserAgent: "Mozilla/5.0", Flags: []string{}}
+	if _, err := f.svc.RecordClick(f.ctx, pa.Slug, c, time.Hour, 10); err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := db.GetContext(f.ctx, &mode, `SHOW synchronous_commit`); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "on" {
+		t.Errorf("synchronous_commit = %q on the connection after a click batch, want on", mode)
+	}
+	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND id = $2`, c.ID); n != 1 {
+		t.Errorf("the click is stored %d times, want 1", n)
 	}
 }
