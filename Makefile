@@ -112,8 +112,8 @@ fmt: ## fail if any Go file is not gofmt-formatted
 	@files=$$(find . -name '*.go' -not -path './node_modules/*' -not -path './.data/*' -not -path './.git/*' -print0 | xargs -0 -r gofmt -l)
 	if [[ -n "$$files" ]]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$files"; exit 1; fi
 
-bench: ## benchmark track/sale vs pgbench, redirects, echo ceiling (~4 min; figures in artifacts/bench/bench.json)
+bench: ## benchmark track/sale vs pgbench, redirects, echo ceiling (~5 min; figures in artifacts/bench/bench.json)
 	go run ./cmd/partli-bench -duration 20s -concurrency 16 -existing 10000 -out artifacts/bench/bench.json
 
-bench-scale: ## track/sale at 10k, 1M and 10M existing sales (seeding 10M sales takes over an hour on 2 busy cores; ~25 GB of disk)
+bench-scale: ## track/sale at 10k, 1M and 10M existing sales (about 40 minutes: seeding 10M sales takes ~25 on 2 cores; ~25 GB of disk)
 	go run ./cmd/partli-bench -duration 20s -concurrency 16 -existing 10000,1000000,10000000 -seed-workers 6 -echo=false -redirects=false -out artifacts/bench/bench-scale.json
