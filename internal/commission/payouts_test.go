@@ -160,9 +160,8 @@ func newWorld(t *testing.T, db *sqlx.DB, minPayoutCents int64) *world {
 	if err := st.CreatePartner(ctx, w.partner); err != nil {
 		t.Fatalf("create partner: %v", err)
 	}
-	cl := &store.Click{ID: ids.New(ids.Click), WorkspaceID: w.ws, ProgramID: w.program.ID, PartnerID: w.partner.ID,
-		IPHash: []byte(ids.Random(8)), Flags: pq.StringArray{}}
-	if err := st.InsertClick(ctx, cl, time.Minute, 1000); err != nil {
+	cl := &store.Click{ID: ids.New(ids.Click), IPHash: []byte(ids.Random(8)), Flags: pq.StringArray{}}
+	if _, err := st.HotPath().RecordClick(ctx, slug, cl, time.Minute, 1000); err != nil {
 		t.Fatalf("insert click: %v", err)
 	}
 	w.click = cl.ID

@@ -71,16 +71,13 @@ func FromEnv() (Config, error) {
 	parse("PARTLI_TRACK_RATE_LIMIT", func(v string) (err error) { c.TrackRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_CLICK_RATE_LIMIT", func(v string) (err error) { c.ClickRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return })
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Sprintf("PARTLI_BASE_URL=%q: must be an http(s) origin", c.BaseURL))
-	}
-	for _, base := range [][2]string{{"PARTLI_STRIPE_CONNECT_BASE", c.StripeConnectBase}, {"PARTLI_STRIPE_API_BASE", c.StripeAPIBase}} {
+	for _, base := range [][2]string{{"PARTLI_BASE_URL", c.BaseURL}, {"PARTLI_STRIPE_CONNECT_BASE", c.StripeConnectBase}, {"PARTLI_STRIPE_API_BASE", c.StripeAPIBase}} {
 		if u, err := url.Parse(base[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))
 		}
 	}
 	if (c.StripeClientID == "") != (c.StripeSecretKey == "") {
-		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY are set together (Stripe Connect needs both)")
+		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY must be set together (Stripe Connect needs both)")
 	}
 	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
 		errs = append(errs, fmt.Sprintf("PARTLI_DEBUG_ADDR=%q: must be a loopback host:port such as 127.0.0.1:6060 (profiles expose the process)", c.DebugAddr))

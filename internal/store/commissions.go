@@ -95,15 +95,6 @@ func (q Queries) CommissionsOfEvent(ctx context.Context, workspaceID, eventID st
 	return cs, nil
 }
 
-// LockCommission reads a commission and locks it until the transaction ends.
-func (tx *Tx) LockCommission(ctx context.Context, workspaceID, id string) (*Commission, error) {
-	var c Commission
-	if err := tx.get(ctx, &c, commissionSelect+` WHERE c.workspace_id = $1 AND c.id = $2 FOR UPDATE OF c`, workspaceID, id); err != nil {
-		return nil, fmt.Errorf("store: lock commission: %w", err)
-	}
-	return &c, nil
-}
-
 // SetCommissionStatus changes a commission's status and records the change
 // in its history, in one statement.
 func (tx *Tx) SetCommissionStatus(ctx context.Context, c *Commission, to, reason, actor string) error {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 const partnerCols = `id, workspace_id, program_id, account_id, group_id, email, name, slug, status,
@@ -88,37 +87,6 @@ type Link struct {
 	Status         string `db:"status"`
 	DestinationURL string `db:"destination_url"`
 	CookieDays     int    `db:"cookie_days"`
-}
-
-// LinkBySlug resolves a referral slug across the installation.
-func (q Queries) LinkBySlug(ctx context.Context, slug string) (*Link, error) {
-	var l Link
-	err := q.get(ctx, &l, `
-		SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
-		FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-		WHERE pa.slug = $1`, slug)
-	if err != nil {
-		return nil, fmt.Errorf("store: link: %w", err)
-	}
-	return &l, nil
-}
-
-// InsertClick records a click. The velocity flag is decided in the same
-// statement: it counts this IP hash's recent clicks on this partner.
-func (q Queries) InsertClick(ctx context.Context, c *Click, window time.Duration, threshold int) error {
-	err := q.get(ctx, c, `
-		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-			$11::text[] || CASE WHEN (SELECT count(*) FROM (
-				SELECT 1 FROM clicks WHERE partner_id = $4 AND ip_hash = $5 AND created_at > now() - $12 * interval '1 second'
-				LIMIT $13) recent) >= $13 THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
-		RETURNING *`,
-		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.IPHash, c.UserAgent, c.Referer, c.URL,
-		c.Country, c.City, c.Flags, window.Seconds(), threshold)
-	if err != nil {
-		return fmt.Errorf("store: insert click: %w", err)
-	}
-	return nil
 }
 
 // ListClicks lists a partner's recent clicks, newest first.

@@ -46,12 +46,6 @@ func (q Queries) PartnerAccountByID(ctx context.Context, id string) (*PartnerAcc
 	return &a, nil
 }
 
-// SetPartnerAccountPassword sets an account's password hash.
-func (q Queries) SetPartnerAccountPassword(ctx context.Context, id, hash string) error {
-	_, err := q.exec(ctx, `UPDATE partner_accounts SET password_hash = $2 WHERE id = $1`, id, hash)
-	return err
-}
-
 // LinkPartnerAccount attaches an enrollment to a portal account.
 func (q Queries) LinkPartnerAccount(ctx context.Context, workspaceID, partnerID, accountID string) error {
 	n, err := q.exec(ctx, `UPDATE partners SET account_id = $3, updated_at = now() WHERE workspace_id = $1 AND id = $2`,

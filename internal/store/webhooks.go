@@ -511,18 +511,14 @@ func (q Queries) ResendWebhookDelivery(ctx context.Context, workspaceID, id stri
 // subscribes to the test event's type).
 func (s *Store) CreateDirectWebhookDelivery(ctx context.Context, ev WebhookEvent, endpointID string) (string, error) {
 	id := ids.New(ids.Delivery)
-	var n int
-	err := s.get(ctx, &n, `
+	_, err := s.exec(ctx, `
 		WITH w AS (
 			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 			VALUES ($1, $2, $3, $4, $5, now())
 			RETURNING id, workspace_id
-		), d AS (
-			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
-			SELECT $6, w.workspace_id, $7, w.id FROM w
-			RETURNING 1
 		)
-		SELECT count(*) FROM d`,
+		INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
+		SELECT $6, w.workspace_id, $7, w.id FROM w`,
 		ev.ID, ev.WorkspaceID, ev.Type, string(ev.Payload), ev.CreatedAt, id, endpointID)
 	if err != nil {
 		return "", fmt.Errorf("store: create webhook delivery: %w", err)

@@ -25,8 +25,8 @@ func (s *Server) PutStripeIntegration(c echo.Context) error {
 		return err
 	}
 	secret, ok := b.text("webhookSecret", true, 255)
-	if ok && !strings.HasPrefix(secret, "whsec_") {
-		b.errs.Add("webhookSecret", "must be the endpoint's signing secret, starting with whsec_")
+	if problem := stripeSecretProblem(secret); ok && problem != "" {
+		b.errs.Add("webhookSecret", problem)
 	}
 	if err := b.err(); err != nil {
 		return err
@@ -78,4 +78,24 @@ func (s *Server) stripeDelivery(c echo.Context, process func(payload []byte, sig
 		return err
 	}
 	return c.JSON(http.StatusOK, reply)
+}
+
+// stripeSecretProblem says what is wrong with a Stripe endpoint signing
+// secret, for the API and the dashboard form alike; "" when nothing is.
+// Stripe's secrets are whsec_ and printable ASCII.
+func stripeSecretProblem(secret string) string {
+	switch {
+	case secret == "":
+		return "paste the endpoint's signing secret from your Stripe dashboard"
+	case !strings.HasPrefix(secret, "whsec_"):
+		return "must be the endpoint's signing secret, starting with whsec_"
+	case len(secret) > 255:
+		return "must be at most 255 characters"
+	}
+	for i := 0; i < len(secret); i++ {
+		if secret[i] <= ' ' || secret[i] > '~' {
+			return "must be the signing secret exactly as Stripe shows it (letters, digits and symbols, no spaces)"
+		}
+	}
+	return ""
 }

@@ -126,7 +126,7 @@ func TestStripeIntegrationPut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.stripeSetup(t)
-	for _, body := range []map[string]any{{}, {"webhookSecret": "sk_live_nope"}, {"webhookSecret": 5}} {
+	for _, body := range []map[string]any{{}, {"webhookSecret": "sk_live_nope"}, {"webhookSecret": 5}, {"webhookSecret": "whsec_a b"}, {"webhookSecret": "whsec_café"}} {
 		r := e.call("PUT", "/api/integrations/stripe", e.Key, body)
 		if r.Status != http.StatusBadRequest || r.ErrorFields(t)["webhookSecret"] == "" {
 			t.Errorf("PUT %v: %d %s", body, r.Status, r.Body)

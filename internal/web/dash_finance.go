@@ -58,19 +58,6 @@ func actorOf(c echo.Context) string { return "user:" + currentUser(c).Email }
 
 func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
 
-// pageCursor reads ?cursor= of a dashboard list.
-func pageCursor(c echo.Context) (store.Page, error) {
-	p := store.Page{Limit: financePageSize}
-	if v := c.QueryParam("cursor"); v != "" {
-		cur, err := store.DecodeCursor(v)
-		if err != nil {
-			return p, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
-		}
-		p.Cursor = cur
-	}
-	return p, nil
-}
-
 // nextURL is the link to the page after next (empty on the last page).
 func nextURL(path string, q url.Values, next *string) string {
 	if next == nil {
@@ -138,7 +125,7 @@ func (s *Server) SalesPage(c echo.Context) error {
 	v := dashboard.SalesView{Errors: map[string]string{}, Filter: dashboard.SalesFilter{
 		ProgramID: c.QueryParam("programId"), Partner: firstNonEmpty(c.QueryParam("partner"), c.QueryParam("partnerId")),
 		Customer: strings.TrimSpace(c.QueryParam("customer")), From: c.QueryParam("from"), To: c.QueryParam("to")}}
-	page, err := pageCursor(c)
+	page, err := queryPage(c, "cursor", financePageSize)
 	if err != nil {
 		return err
 	}
@@ -586,7 +573,7 @@ func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
 	if nextBalances != nil {
 		v.BalancesNext = "/payouts?" + url.Values{"balances": {*nextBalances}}.Encode()
 	}
-	page, err := pageCursor(c)
+	page, err := queryPage(c, "cursor", financePageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -651,7 +638,7 @@ func (s *Server) payoutView(c echo.Context, id string) (*dashboard.PayoutView, e
 	if err != nil {
 		return nil, err
 	}
-	page, err := pageCursor(c)
+	page, err := queryPage(c, "cursor", financePageSize)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func (s *Server) PartnersPage(c echo.Context) error {
 	if !oneOf(f.Status, PartnerStatuses) {
 		f.Status = ""
 	}
-	page, err := partnersCursorPage(c.QueryParam("cursor"), partnersPerPage)
+	page, err := queryPage(c, "cursor", partnersPerPage)
 	if err != nil {
 		return err
 	}
@@ -79,14 +79,14 @@ func (s *Server) PartnersPage(c echo.Context) error {
 	return s.page(c, http.StatusOK, s.meta(c, "Partners", "partners"), dashboard.Partners(v))
 }
 
-// partnersCursorPage is one page of a dashboard list of a fixed size from a
-// cursor parameter; a cursor we did not make is a 400.
-func partnersCursorPage(cursor string, limit int) (store.Page, error) {
+// queryPage reads one keyset-paginated list's cursor from the query
+// parameter param; a cursor we did not make is a 400 page.
+func queryPage(c echo.Context, param string, limit int) (store.Page, error) {
 	p := store.Page{Limit: limit}
-	if cursor != "" {
-		cur, err := store.DecodeCursor(cursor)
+	if v := c.QueryParam(param); v != "" {
+		cur, err := store.DecodeCursor(v)
 		if err != nil {
-			return p, echo.NewHTTPError(http.StatusBadRequest, "This page link is broken; go back to the first page.")
+			return p, echo.NewHTTPError(http.StatusBadRequest, "This page link is out of date or damaged. Go back to the first page.")
 		}
 		p.Cursor = cur
 	}
@@ -214,7 +214,7 @@ func (s *Server) PartnerPage(c echo.Context) error {
 		return err
 	}
 	ws := pa.WorkspaceID
-	clicksPage, err := partnersCursorPage(c.QueryParam("clicks"), partnerClicksPerPage)
+	clicksPage, err := queryPage(c, "clicks", partnerClicksPerPage)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,11 @@ var stripeFlashes = map[string]string{
 
 // stripeConnector is Stripe Connect with this installation's settings; it
 // holds no state of its own.
-func (s *Server) stripeConnector() *stripe.Connector {
+func (s *Server) stripeConnector() *stripe.Connector { return s.connector }
+
+// newStripeConnector is the server's one Connector (its stripe-go client
+// and HTTP client are made once, not per request).
+func newStripeConnector(s *Server) *stripe.Connector {
 	return stripe.NewConnector(s.store, stripe.ConnectConfig{
 		ClientID: s.cfg.StripeClientID, SecretKey: s.cfg.StripeSecretKey,
 		ConnectBase: s.cfg.StripeConnectBase, APIBase: s.cfg.StripeAPIBase,
@@ -134,6 +138,8 @@ func (s *Server) StripeCallback(c echo.Context) error {
 		return err
 	}
 	switch e := c.QueryParam("error"); {
+	case !ok: // first: ?error text is only shown to the session that started the flow
+		return s.stripeFail(c, http.StatusBadRequest, "This Stripe connection was not started from this browser session, or it has expired. Nothing was changed: click Connect Stripe to start again.")
 	case e == "access_denied":
 		return s.stripeFail(c, http.StatusOK, "You cancelled connecting Stripe: nothing was changed. Connect again whenever you are ready.")
 	case e != "":
@@ -142,8 +148,6 @@ func (s *Server) StripeCallback(c echo.Context) error {
 			msg += ": " + d
 		}
 		return s.stripeFail(c, http.StatusBadRequest, msg+". Nothing was changed.")
-	case !ok:
-		return s.stripeFail(c, http.StatusBadRequest, "This Stripe connection was not started from this browser session, or it has expired. Nothing was changed: click Connect Stripe to start again.")
 	case c.QueryParam("code") == "":
 		return s.stripeFail(c, http.StatusBadRequest, "Stripe sent no authorization code. Nothing was changed: click Connect Stripe to start again.")
 	}
@@ -213,16 +217,8 @@ func (s *Server) StripeDisconnect(c echo.Context) error {
 // PUT /api/integrations/stripe.
 func (s *Server) StripeWebhookSecretForm(c echo.Context) error {
 	secret := strings.TrimSpace(c.FormValue("webhookSecret"))
-	msg := ""
-	switch {
-	case secret == "":
-		msg = "Paste the endpoint's signing secret from your Stripe dashboard."
-	case !strings.HasPrefix(secret, "whsec_"):
-		msg = "Must be the endpoint's signing secret, starting with whsec_."
-	case len(secret) > 255:
-		msg = "Must be at most 255 characters."
-	}
-	if msg != "" {
+	if msg := stripeSecretProblem(secret); msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
 		v, err := s.stripeView(c)
 		if err != nil {
 			return err

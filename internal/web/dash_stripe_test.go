@@ -287,6 +287,15 @@ func TestStripeDashCallbackErrors(t *testing.T) {
 		t.Fatalf("access denied: %d %s", r.Status, r.Body)
 	}
 
+	// A made-up link carrying ?error text, without this session's state:
+	// the text is not shown.
+	r = s.get("/integrations/stripe/callback?" + url.Values{"error": {"invalid_request"},
+		"error_description": {"Call +1 555 0100 to fix your account"}, "state": {"forged"}}.Encode())
+	if r.Status != http.StatusBadRequest || strings.Contains(string(r.Body), "555 0100") ||
+		!strings.Contains(testid(r.Doc(t), "flash-error").Text(), "not started from this browser session") {
+		t.Fatalf("forged error link: %d %s", r.Status, r.Body)
+	}
+
 	// A code Stripe does not accept (expired, used).
 	state = stripeDashStart(t, e, fake, s)
 	if r := stripeDashCallback(s, "ac_expired", state); r.Status != http.StatusBadRequest ||
@@ -379,6 +388,13 @@ func TestStripeDashWebhookSecretForm(t *testing.T) {
 	doc := r.Doc(t)
 	if !strings.Contains(doc.Find(".field-error").Text(), "whsec_") || testid(doc, "stripe-secret-input").AttrOr("value", "") != "sk_live_oops" {
 		t.Fatalf("form error:\n%s", r.Body)
+	}
+	// What the database would refuse is a field error too, the API's rule.
+	for _, bad := range []string{"whsec_a\x00b", "whsec_caf\xc3\xa9", "whsec_" + strings.Repeat("x", 250)} {
+		r := s.post("/integrations/stripe/webhook-secret", url.Values{"webhookSecret": {bad}})
+		if r.Status != http.StatusUnprocessableEntity || r.Doc(t).Find(".field-error").Text() == "" {
+			t.Fatalf("secret %q: %d, want 422 with a field error", bad, r.Status)
+		}
 	}
 	secret := "whsec_" + ids.Random(16)
 	if r := s.post("/integrations/stripe/webhook-secret", url.Values{"webhookSecret": {secret}}); r.Status != http.StatusSeeOther {

@@ -52,20 +52,6 @@ var whFlashes = map[string]string{
 	"resent":    "Delivery queued again, due now, with the same webhook-id.",
 }
 
-// whPage reads one keyset-paginated list's cursor from the query parameter
-// param; a cursor we did not make is a 400 page.
-func whPage(c echo.Context, param string, limit int) (store.Page, error) {
-	p := store.Page{Limit: limit}
-	if v := c.QueryParam(param); v != "" {
-		cur, err := store.DecodeCursor(v)
-		if err != nil {
-			return p, echo.NewHTTPError(http.StatusBadRequest, "This page link is out of date or damaged. Go back to the first page.")
-		}
-		p.Cursor = cur
-	}
-	return p, nil
-}
-
 // whNotFound maps a missing endpoint or delivery to the 404 page.
 func whNotFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
@@ -130,7 +116,7 @@ func whFieldErrors(err error, f *dashboard.WebhookForm) bool {
 
 // whListView loads the endpoints page.
 func (s *Server) whListView(c echo.Context) (dashboard.WebhooksView, error) {
-	page, err := whPage(c, "cursor", whEndpointsPage)
+	page, err := queryPage(c, "cursor", whEndpointsPage)
 	if err != nil {
 		return dashboard.WebhooksView{}, err
 	}
@@ -204,11 +190,11 @@ func (s *Server) whDetailView(c echo.Context) (dashboard.WebhookDetailView, erro
 	case store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed:
 		v.Status = st
 	}
-	dpage, err := whPage(c, "dcursor", whDeliveriesPage)
+	dpage, err := queryPage(c, "dcursor", whDeliveriesPage)
 	if err != nil {
 		return v, err
 	}
-	apage, err := whPage(c, "acursor", whAttemptsPage)
+	apage, err := queryPage(c, "acursor", whAttemptsPage)
 	if err != nil {
 		return v, err
 	}
@@ -295,11 +281,6 @@ func whBack(c echo.Context, done string) string {
 	id := c.Param("id")
 	switch c.FormValue("back") {
 	case "detail":
-		return "/webhooks/" + id + "?done=" + done
-	case "delivery":
-		if did := c.Param("deliveryId"); did != "" {
-			return "/webhooks/" + id + "/deliveries/" + did + "?done=" + done
-		}
 		return "/webhooks/" + id + "?done=" + done
 	}
 	return "/webhooks?done=" + done
@@ -442,7 +423,7 @@ func (s *Server) whDeliveryView(c echo.Context) (dashboard.WebhookDeliveryView, 
 	if d.EndpointID != e.ID {
 		return dashboard.WebhookDeliveryView{}, notFound("delivery")
 	}
-	page, err := whPage(c, "cursor", whAttemptsPage)
+	page, err := queryPage(c, "cursor", whAttemptsPage)
 	if err != nil {
 		return dashboard.WebhookDeliveryView{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
-
 	"time"
 
 	"github.com/a-h/templ"
@@ -18,6 +17,7 @@ import (
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/stripe"
 	"github.com/partli/partli/internal/tracking"
 )
 
@@ -34,6 +34,7 @@ type Server struct {
 	ipSalt      []byte
 	keys        *keyCache
 	sessions    *sessions.CookieStore
+	connector   *stripe.Connector
 }
 
 // New builds the echo app with every route.
@@ -49,6 +50,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		keys:        newKeyCache(),
 		sessions:    newCookieStore(cfg.SessionSecret, cfg.SecureCookies()),
 	}
+	s.connector = newStripeConnector(s)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -117,11 +119,6 @@ func (s *Server) render(c echo.Context, status int, comp templ.Component) error 
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())
-}
-
-// jsonOK writes v as JSON with status.
-func jsonOK(c echo.Context, status int, v any) error {
-	return c.JSON(status, v)
 }
 
 // list is the reply shape of every list endpoint.

@@ -424,9 +424,8 @@ func (f *fixture) click() string {
 	if err := f.st.CreatePartner(ctx, pa); err != nil {
 		f.t.Fatal(err)
 	}
-	c := &store.Click{ID: ids.New(ids.Click), WorkspaceID: f.ws, ProgramID: p.ID, PartnerID: pa.ID,
-		IPHash: []byte{1, 2, 3}, Flags: pq.StringArray{}}
-	if err := f.st.InsertClick(ctx, c, time.Minute, 1000); err != nil {
+	c := &store.Click{ID: ids.New(ids.Click), IPHash: []byte{1, 2, 3}, Flags: pq.StringArray{}}
+	if _, err := f.st.HotPath().RecordClick(ctx, slug, c, time.Minute, 1000); err != nil {
 		f.t.Fatal(err)
 	}
 	return c.ID

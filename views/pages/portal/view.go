@@ -134,13 +134,6 @@ func Terms(rewards []store.Reward, groupID *string, holdingDays int) []string {
 
 func money(c int64, cur string) string { return components.Money(c, cur) }
 
-func pct(n, d int64) string {
-	if d == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(d))
-}
-
 func count(n int64) string { return strconv.FormatInt(n, 10) }
 
 func date(t time.Time) string { return components.Date(t) }
