@@ -16,6 +16,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// Bounds for browser tests. They are long on purpose: `make test` must pass
+// on a two-core machine with other CPU-heavy work running, where a page that
+// renders in 50 ms alone can take seconds. A test waits on a condition up to
+// Wait; a whole browser session may last up to Session.
+const (
+	Wait    = 60 * time.Second
+	Session = 6 * time.Minute
+)
+
 // ExecPath finds the chromium binary: $PARTLI_CHROMIUM, else chromium or
 // chromium-browser on PATH.
 func ExecPath() (string, bool) {

@@ -24,7 +24,7 @@ import (
 // any uncaught JavaScript exception of the pages it opened.
 func dashbTab(t *testing.T) context.Context {
 	t.Helper()
-	tab := browsertest.New(t, 3*time.Minute)
+	tab := browsertest.New(t, browsertest.Session)
 	var mu sync.Mutex
 	var errs []string
 	err := chromedp.Listen(tab, func(ev any) {
@@ -66,7 +66,7 @@ func dashbSignIn(t *testing.T, tab context.Context, e *env) {
 // dashbWait waits until the JavaScript expression is true.
 func dashbWait(t *testing.T, tab context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(tab, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(browsertest.Wait))); err != nil {
 		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
 }

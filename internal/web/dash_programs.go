@@ -30,7 +30,7 @@ func (s *Server) programPages(d, owner *echo.Group) {
 	owner.POST("/programs/:id", s.DashUpdateProgram)
 	owner.POST("/programs/:id/groups", s.DashCreateGroup)
 	owner.POST("/programs/:id/groups/:groupId", s.DashUpdateGroup)
-	owner.GET("/programs/:id/reward-form", s.DashRewardFields)
+	owner.GET("/programs/:id/reward-preview", s.DashRewardPreview)
 	owner.POST("/programs/:id/rewards", s.DashCreateReward)
 	owner.POST("/rewards/:id", s.DashUpdateReward)
 	owner.POST("/rewards/:id/delete", s.DashDeleteReward)
@@ -227,11 +227,11 @@ func (s *Server) DashUpdateGroup(c echo.Context) error {
 	})
 }
 
-// DashRewardFields handles GET /programs/:id/reward-form: HTMX asks it for
-// a reward form's fields whenever a choice changes, to highlight the
-// chosen options and say in words what the reward would pay. Nothing is
-// saved and no errors are shown: the user has not submitted yet.
-func (s *Server) DashRewardFields(c echo.Context) error {
+// DashRewardPreview handles GET /programs/:id/reward-preview: HTMX asks it,
+// whenever a choice changes, for the sentence of what the reward would pay,
+// and swaps that sentence alone. Nothing is saved and no errors are shown:
+// the user has not submitted yet.
+func (s *Server) DashRewardPreview(c echo.Context) error {
 	p, err := s.program(c)
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (s *Server) DashRewardFields(c echo.Context) error {
 		f.Preview = dashboard.RewardWords(r)
 	}
 	f.Errors = nil
-	return s.page(c, http.StatusOK, s.meta(c, p.Name, "programs"), dashboard.RewardFields(f))
+	return s.page(c, http.StatusOK, s.meta(c, p.Name, "programs"), dashboard.RewardPreview(f))
 }
 
 // DashCreateReward handles POST /programs/:id/rewards.

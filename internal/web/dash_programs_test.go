@@ -2,13 +2,17 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/partli/partli/internal/accounts"
@@ -387,7 +391,7 @@ func TestDashProgramsRewards(t *testing.T) {
 	}
 
 	// The HTMX preview says in words what the form would pay.
-	r = s.htmx(http.MethodGet, "/programs/"+id+"/reward-form?"+url.Values{"event": {"sale"}, "groupId": {gid}, "type": {"flat"},
+	r = s.htmx(http.MethodGet, "/programs/"+id+"/reward-preview?"+url.Values{"event": {"sale"}, "groupId": {gid}, "type": {"flat"},
 		"amount": {"49"}, "interval": {"recurring"}, "durationMonths": {"3"}}.Encode(), nil)
 	if r.Status != http.StatusOK || progText(testid(r.Doc(t), "reward-preview")) != "Partners earn $49.00 on every payment for 3 months." {
 		t.Fatalf("preview: %d %q", r.Status, progText(testid(r.Doc(t), "reward-preview")))
@@ -536,7 +540,7 @@ func TestDashProgramsWorkspaceIsolation(t *testing.T) {
 func TestDashProgramsBrowser(t *testing.T) {
 	e := newEnv(t)
 	id := str(e.program(t, map[string]any{"name": "Browser Program", "currency": "USD"}), "id")
-	tab := browsertest.New(t, 90*time.Second)
+	tab := browsertest.New(t, browsertest.Session)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(tab, steps...); err != nil {
@@ -547,7 +551,7 @@ func TestDashProgramsBrowser(t *testing.T) {
 	}
 	wait := func(what, js string) {
 		t.Helper()
-		run(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second)))
+		run(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(browsertest.Wait)))
 	}
 	run("sign in",
 		chromedp.Navigate(e.URL+"/login"),
@@ -560,7 +564,7 @@ func TestDashProgramsBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-slot="default-sale"] [data-testid="reward-toggle"]`)),
 		chromedp.Click(chromedp.CSS(`#rf-default-sale [data-testid="type-flat"]`)),
 	)
-	wait("the percentage option dims", `document.querySelector('#rf-default-sale [data-testid="type-percentage"]').closest('div').className.includes('opacity-60')`)
+	wait("the percentage option dims", `getComputedStyle(document.querySelector('#rf-default-sale [data-testid="type-percentage"]').closest('.choice')).opacity === '0.6'`)
 	run("type an amount", chromedp.SendKeys(chromedp.CSS("#r-default-sale-amount"), "49\t"))
 	wait("the preview says what it pays", `document.querySelector('#rf-default-sale [data-testid="reward-preview"]').textContent.includes('$49.00 once per customer')`)
 	run("add the reward",
@@ -576,5 +580,114 @@ func TestDashProgramsBrowser(t *testing.T) {
 	browsertest.Screenshot(t, tab, "programs-detail")
 	if n := e.count(t, `SELECT count(*) FROM rewards WHERE program_id = $1 AND amount_cents = 4900`, id); n != 1 {
 		t.Fatalf("%d $49.00 rewards stored", n)
+	}
+}
+
+// TestDashRewardFormKeepsInputDuringPreview holds the preview request in
+// the browser while the person goes on clicking and typing, then lets it
+// through: what they chose and typed in the meantime must still be there,
+// and be what is saved. (When the whole fieldset was re-rendered over HTMX,
+// the late reply put back the options of the moment the request left, and a
+// reward was saved as one-time.)
+func TestDashRewardFormKeepsInputDuringPreview(t *testing.T) {
+	e := newEnv(t)
+	id := str(e.program(t, map[string]any{"name": "Held Program", "currency": "USD"}), "id")
+	tab := browsertest.New(t, browsertest.Session)
+	const bound = browsertest.Wait
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(tab, steps...); err != nil {
+			browsertest.Screenshot(t, tab, "reward-held-failed")
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("sign in",
+		chromedp.Navigate(e.URL+"/login"),
+		chromedp.SendKeys(chromedp.CSS("#email"), e.WS.Owner.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sign-in"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="user-email"]`)),
+		chromedp.Navigate(e.URL+"/programs/"+id),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="program-page"]`)),
+		chromedp.Click(chromedp.CSS(`[data-slot="default-sale"] [data-testid="reward-toggle"]`)),
+	)
+
+	// Every request the form makes while it is being filled in is paused in
+	// the browser until continueAll lets it through.
+	var (
+		mu     sync.Mutex
+		paused []fetch.RequestID
+	)
+	if err := chromedp.Listen(tab, func(ev any) {
+		if p, ok := ev.(*fetch.EventRequestPaused); ok {
+			mu.Lock()
+			paused = append(paused, p.RequestID)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	heldCount := func() int { mu.Lock(); defer mu.Unlock(); return len(paused) }
+	if _, err := chromedp.Call(tab, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/programs/" + id + "/reward-*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	continueAll := func() {
+		mu.Lock()
+		ids := paused
+		paused = nil
+		mu.Unlock()
+		for _, rid := range ids {
+			// A request the page has aborted in the meantime is gone: its error is expected.
+			_, _ = chromedp.Call(tab, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: rid})
+		}
+	}
+
+	run("choose a flat amount", chromedp.Click(chromedp.CSS(`#rf-default-sale [data-testid="type-flat"]`)))
+	// Wait until the browser has sent the preview request and it is held.
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(bound); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited %v for %s", bound, what)
+			}
+			time.Sleep(20 * time.Millisecond) // the polling interval; the bound is above
+		}
+	}
+	wait("the form's preview request", func() bool { return heldCount() > 0 })
+	// While it is held: more choices and typing.
+	run("go on while the preview is in flight",
+		chromedp.SendKeys(chromedp.CSS("#r-default-sale-amount"), "49"),
+		chromedp.Click(chromedp.CSS(`#rf-default-sale [data-testid="interval-recurring"]`)),
+		chromedp.SendKeys(chromedp.CSS("#r-default-sale-duration"), "12"),
+	)
+	// Let every held request through, as many times as the form sends one,
+	// until the preview speaks of the last choices.
+	const last = `(document.querySelector('#rf-default-sale [data-testid="reward-preview"]')||{textContent:''}).textContent.includes('$49.00 on every payment for 12 months')`
+	wait("the preview of the last choices", func() bool {
+		continueAll()
+		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](last))
+		return err == nil && ok
+	})
+	if _, err := chromedp.Call(tab, fetch.Disable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	continueAll()
+	state, err := chromedp.Run(tab, chromedp.Evaluate[[]any](`[
+		document.querySelector('#rf-default-sale [data-testid="type-flat"]').checked,
+		document.querySelector('#rf-default-sale [data-testid="interval-recurring"]').checked,
+		document.querySelector('#r-default-sale-amount').value,
+		document.querySelector('#r-default-sale-duration').value]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []any{true, true, "49", "12"}; fmt.Sprint(state) != fmt.Sprint(want) {
+		browsertest.Screenshot(t, tab, "reward-held-reset")
+		t.Fatalf("after the held preview came back the form holds %v, want %v (flat, recurring, 49, 12)", state, want)
+	}
+	run("save", chromedp.Click(chromedp.CSS(`[data-slot="default-sale"] [data-testid="reward-save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="flash"]`)))
+	if n := e.count(t, `SELECT count(*) FROM rewards WHERE program_id = $1 AND type = 'flat' AND amount_cents = 4900
+		AND interval = 'recurring' AND duration_months = 12`, id); n != 1 {
+		t.Fatalf("%d flat recurring $49.00 12-month rewards saved, want 1", n)
 	}
 }

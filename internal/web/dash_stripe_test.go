@@ -447,7 +447,7 @@ func TestStripeDashBrowser(t *testing.T) {
 	e.sale(t, e.Key, map[string]any{"clickId": e.click(t, str(partner, "slug")), "customerExternalId": "test-customer-1"})
 	// The checklist refreshes every 10 s while the program is a draft.
 	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`!!document.querySelector('[data-testid="go-live"][data-status="active"]') &&
-		document.querySelector('#program-status').textContent.trim() === 'active'`, chromedp.WithPollingTimeout(40*time.Second))); err != nil {
+		document.querySelector('#program-status').textContent.trim() === 'active'`, chromedp.WithPollingTimeout(browsertest.Wait))); err != nil {
 		t.Fatalf("the checklist did not turn active: %v", err)
 	}
 	if _, err := chromedp.Run(tab, chromedp.Click(chromedp.CSS(`[data-testid="go-live"] summary`))); err != nil {

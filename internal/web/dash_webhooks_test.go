@@ -676,7 +676,7 @@ func (e *env) webhooks() *webhook.Service { return webhook.NewService(e.Store, e
 func TestDashWebhooksBrowser(t *testing.T) {
 	e := newEnv(t)
 	rc := newWhReceiver(t, http.StatusOK, `{"received":true}`)
-	tab := browsertest.New(t, 90*time.Second)
+	tab := browsertest.New(t, browsertest.Session)
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(tab, steps...); err != nil {
@@ -687,7 +687,7 @@ func TestDashWebhooksBrowser(t *testing.T) {
 	}
 	wait := func(what, js string) {
 		t.Helper()
-		run(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second)))
+		run(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(browsertest.Wait)))
 	}
 	run("sign in and add an endpoint",
 		chromedp.Navigate(e.URL+"/login"),

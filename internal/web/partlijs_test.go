@@ -68,7 +68,7 @@ func TestPartliJS(t *testing.T) {
 		return id
 	}
 
-	tab := browsertest.New(t, 60*time.Second)
+	tab := browsertest.New(t, browsertest.Session)
 
 	// A real click: Partli's redirect lands on the merchant's page with ?pref_cid=.
 	if err := chromedp.Do(tab, chromedp.Navigate(partli+"/r/"+slug)); err != nil {
@@ -113,7 +113,7 @@ func TestPartliJS(t *testing.T) {
 		t.Fatalf("Buy Button client-reference-id %q (%v)", v, err)
 	}
 	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.getElementById("late") !== null &&
-		document.getElementById("late").href.indexOf("client_reference_id=`+clickID+`") > 0`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		document.getElementById("late").href.indexOf("client_reference_id=`+clickID+`") > 0`, chromedp.WithPollingTimeout(browsertest.Wait))); err != nil {
 		t.Fatalf("a Payment Link added after load is not stamped: %v", err)
 	}
 	opts, err := chromedp.Run(tab, chromedp.Evaluate[map[string]any](`Stripe("pk_test_1").redirectToCheckout({lineItems: [{price: "price_1", quantity: 1}], mode: "payment"}),
@@ -150,7 +150,7 @@ func TestPartliJS(t *testing.T) {
 		t.Fatalf("Payment Link after ?via= %q (%v)", href, err)
 	}
 	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.getElementById("cid").textContent === "click id: `+viaID+`"`,
-		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(browsertest.Wait))); err != nil {
 		t.Fatal(err)
 	}
 	browsertest.Screenshot(t, tab, "partlijs-via")

@@ -53,7 +53,7 @@ func TestPortalBrowserApplyToEarnings(t *testing.T) {
 	p := e.program(t, map[string]any{"name": "Acme Pro", "slug": "pro", "holdingPeriodDays": 30,
 		"destinationUrl": "https://acme.example/pricing"})
 	e.reward(t, p["id"].(string), map[string]any{"percent": 25, "interval": "recurring", "durationMonths": 12})
-	tab := browsertest.New(t, 2*time.Minute)
+	tab := browsertest.New(t, browsertest.Session)
 
 	navigate(t, tab, e.URL+"/apply/"+e.WS.Workspace.Slug+"/pro")
 	browsertest.Screenshot(t, tab, "portal-apply")

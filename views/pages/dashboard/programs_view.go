@@ -168,18 +168,6 @@ func progGroupHolding(g store.Group, programDays int) string {
 	return progDays(programDays) + " (program's)"
 }
 
-// progOption is the class of a choice card: highlighted when chosen,
-// dimmed when another card of its set is.
-func progOption(chosen, anyChosen bool) string {
-	switch {
-	case chosen:
-		return "rounded-md border border-brand-500 bg-brand-50/40 p-3 ring-1 ring-brand-500"
-	case anyChosen:
-		return "rounded-md border border-gray-200 p-3 opacity-60 transition-opacity hover:opacity-100"
-	}
-	return "rounded-md border border-gray-200 p-3"
-}
-
 // progID makes an element id unique to a reward form's slot.
 func (f RewardForm) progID(field string) string { return "r-" + f.Slot() + "-" + field }
 
