@@ -69,6 +69,11 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		return errors.New("PARTLI_SESSION_SECRET is not set: set it to a long random string (it signs dashboard sessions)")
 	}
 	st := store.New(db)
+	// The hot path's statements are prepared now: SQL the database refuses
+	// stops the boot, not the first sale.
+	if err := st.HotPath().Prepare(ctx); err != nil {
+		return fmt.Errorf("preparing the tracking statements: %w", err)
+	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	go commission.New(st).RunAutoApprover(workers, cfg.ApproveEvery, log)

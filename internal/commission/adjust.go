@@ -118,6 +118,7 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 	reason = strings.TrimSpace(reason)
 	var out Outcome
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		out = Outcome{} // InTx may run this again after a deadlock
 		c, adjustments, err := tx.LockCommissionWithAdjustments(ctx, workspaceID, id)
 		if err != nil {
 			return err

@@ -876,6 +876,7 @@ func TestReplicasShareDuplicateSales(t *testing.T) {
 	a := startServer(t, url)
 	b := startServer(t, url)
 	sh := newShop(t, a)
+	watchLocks(t, url)
 
 	// All the posts together must be done within loadBound; each must be
 	// answered within hangAfter.
@@ -984,4 +985,57 @@ func TestReplicasShareDuplicateSales(t *testing.T) {
 	if total != sales {
 		t.Errorf("%d sales stored, want %d", total, sales)
 	}
+}
+
+// watchLocks logs, while the test runs, every backend that has waited on a
+// lock or for longer than a few seconds, with the backends blocking it and
+// what they run: a stall in the sale pipeline shows its cause here.
+func watchLocks(t *testing.T, dbURL string) {
+	t.Helper()
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done; db.Close() })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var rows []struct {
+				PID      int     `db:"pid"`
+				State    *string `db:"state"`
+				Wait     *string `db:"wait"`
+				Age      string  `db:"age"`
+				XactAge  *string `db:"xact_age"`
+				Blockers string  `db:"blockers"`
+				Query    string  `db:"query"`
+				Locks    *string `db:"locks"`
+			}
+			err := db.SelectContext(ctx, &rows, `
+				SELECT a.pid, a.state, a.wait_event_type || ':' || a.wait_event AS wait,
+					(now() - a.query_start)::text AS age, (now() - a.xact_start)::text AS xact_age,
+					pg_blocking_pids(a.pid)::text AS blockers, left(regexp_replace(a.query, '\s+', ' ', 'g'), 160) AS query,
+					(SELECT string_agg(l.locktype || ' ' || coalesce(l.relation::regclass::text, '') || ' ' || l.mode || CASE WHEN l.granted THEN '' ELSE ' WAITING' END, '; ')
+						FROM pg_locks l WHERE l.pid = a.pid AND l.locktype <> 'virtualxid') AS locks
+				FROM pg_stat_activity a
+				WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+				  AND (cardinality(pg_blocking_pids(a.pid)) > 0 OR a.pid = ANY (SELECT unnest(pg_blocking_pids(b.pid)) FROM pg_stat_activity b))
+				  AND now() - coalesce(a.xact_start, a.query_start) > interval '3 seconds'`)
+			if err != nil || len(rows) == 0 {
+				continue
+			}
+			for _, r := range rows {
+				t.Logf("lock watch: pid %d state %v wait %v age %s xact %v blocked by %s: %s | locks: %v",
+					r.PID, deref(r.State), deref(r.Wait), r.Age, deref(r.XactAge), r.Blockers, r.Query, deref(r.Locks))
+			}
+		}
+	}()
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -31,7 +32,8 @@ var (
 // Store is the repository over one PostgreSQL database.
 type Store struct {
 	Queries
-	db *sqlx.DB
+	db  *sqlx.DB
+	hot *HotPath
 }
 
 // Tx is a transaction with the same queries as Store plus the ones that only
@@ -94,15 +96,41 @@ func withParams(databaseURL string) (string, error) {
 
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
-	return &Store{Queries: Queries{x: db}, db: db}
+	return &Store{Queries: Queries{x: db}, db: db, hot: newHotPath(db)}
 }
 
 // DB is the underlying pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error { return inTx(ctx, s.db, fn) }
+
+// txAttempts is how often InTx runs a transaction that PostgreSQL aborted
+// as a deadlock victim or a serialization failure before it gives up.
+const txAttempts = 4
+
+// inTx runs fn in a transaction and commits it. A deadlock or serialization
+// failure (SQLSTATE 40P01, 40001) is not the caller's fault and not final:
+// the transaction is rolled back and fn runs again, after a short random
+// pause, up to txAttempts times. So fn may run more than once: it must write
+// only through tx, and set every variable it hands out on each run.
+func inTx(ctx context.Context, db *sqlx.DB, fn func(*Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := runTx(ctx, db, fn)
+		if err == nil || attempt == txAttempts || !IsRetryable(err) {
+			return err
+		}
+		pause := time.Duration(attempt) * (time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond))))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+func runTx(ctx context.Context, db *sqlx.DB, fn func(*Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
@@ -114,6 +142,14 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// IsRetryable reports a transaction PostgreSQL aborted so that another
+// could go on: a deadlock victim (40P01) or a serialization failure
+// (40001). Running it again is safe and usually succeeds.
+func IsRetryable(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "40P01" || pqErr.Code == "40001")
 }
 
 func (q Queries) get(ctx context.Context, dest any, query string, args ...any) error {
@@ -168,7 +204,10 @@ func IsUnavailable(err error) bool {
 		switch {
 		case strings.HasPrefix(string(pqErr.Code), "08"), // connection exception
 			pqErr.Code == "57P01", pqErr.Code == "57P02", pqErr.Code == "57P03", // shutdown, cannot connect now
-			pqErr.Code == "53300": // too many connections
+			pqErr.Code == "53300", // too many connections
+			pqErr.Code == "57014", // statement cancelled: the request's deadline, or a statement timeout
+			pqErr.Code == "55P03", // lock not available (lock_timeout)
+			IsRetryable(err):      // still a deadlock or serialization failure after InTx's attempts
 			return true
 		}
 		return false

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -261,25 +262,64 @@ func (q Queries) WebhookEvents(ctx context.Context, workspaceID string, limit in
 }
 
 // HotPath runs the statements of the tracking hot path, POST
-// /api/track/sale and the referral redirect, as prepared statements. A statement with arguments otherwise costs two round trips
-// (lib/pq prepares it unnamed, then runs it) and a parse and plan on the
-// server every time; prepared, it is one round trip. database/sql prepares
-// each statement once per pooled connection, on first use there.
+// /api/track/sale and the referral redirect, as prepared statements. A
+// statement with arguments otherwise costs two round trips (lib/pq prepares
+// it unnamed, then runs it) and a parse and plan on the server every time;
+// prepared, it is one round trip. database/sql prepares each statement once
+// per pooled connection, on first use there.
 //
 // A sale is then, for a new customer: SaleLookup (outside the transaction),
 // BEGIN, RecordSale, RecordCommission, COMMIT; a returning customer adds
 // PriorCommissions.
+//
+// The set of statements is fixed when the HotPath is made, so finding one
+// takes no lock. Prepare prepares them all (partli serve does it at start,
+// so a broken statement stops the boot); one that is not prepared yet (the
+// database was down) is prepared on first use, by one caller at a time,
+// never inside a transaction. Nothing on this path waits for a lock of its
+// own while it may hold a database connection or a row lock: in an earlier
+// version, callers that raced to prepare a statement closed the spare copy
+// under a mutex that transactions also took, and a Close waiting for a
+// connection busy inside a transaction stalled every sale until the request
+// deadline (seen under load in the two-replica fault test, December 2026).
 type HotPath struct {
 	db    *sqlx.DB
-	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt
+	stmts map[string]*hotStmt
 
 	clicks clickBatcher
 }
 
-// HotPath returns the tracking hot path over the store's pool.
-func (s *Store) HotPath() *HotPath {
-	return &HotPath{db: s.db, stmts: map[string]*sqlx.Stmt{}}
+// hotStmt is one prepared statement of the hot path.
+type hotStmt struct {
+	prepare sync.Mutex // held while preparing, by one caller at a time
+	st      atomic.Pointer[sqlx.Stmt]
+}
+
+// hotQueries are the statements HotPath prepares.
+var hotQueries = []string{SaleLookupSQL, RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordEventsSQL, clickBatchSQL}
+
+// HotPath returns the tracking hot path over the store's pool: one per
+// Store, so its statements are prepared once and its clicks share a batch.
+func (s *Store) HotPath() *HotPath { return s.hot }
+
+func newHotPath(db *sqlx.DB) *HotPath {
+	p := &HotPath{db: db, stmts: make(map[string]*hotStmt, len(hotQueries))}
+	for _, q := range hotQueries {
+		p.stmts[q] = &hotStmt{}
+	}
+	return p
+}
+
+// Prepare prepares every statement of the hot path now. partli serve calls
+// it at start, so SQL the database refuses stops the boot rather than the
+// first sale.
+func (p *HotPath) Prepare(ctx context.Context) error {
+	for _, q := range hotQueries {
+		if _, err := p.stmt(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stmt returns the prepared statement for query, preparing it on first use.
@@ -287,28 +327,33 @@ func (s *Store) HotPath() *HotPath {
 // takes a connection of the pool, so it must not happen inside a
 // transaction: InTx prepares what the transaction will run before it begins.
 func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	if st := p.prepared(query); st != nil {
+	h := p.stmts[query]
+	if h == nil {
+		return nil, fmt.Errorf("store: %.40q… is not a hot-path statement", query)
+	}
+	if st := h.st.Load(); st != nil {
+		return st, nil
+	}
+	h.prepare.Lock()
+	defer h.prepare.Unlock()
+	if st := h.st.Load(); st != nil { // prepared meanwhile by another call
 		return st, nil
 	}
 	st, err := p.db.PreparexContext(ctx, query)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, fmt.Errorf("store: prepare: %w", mapErr(err))
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if old, ok := p.stmts[query]; ok { // prepared meanwhile by another call
-		st.Close()
-		return old, nil
-	}
-	p.stmts[query] = st
+	h.st.Store(st)
 	return st, nil
 }
 
-// prepared returns query's statement if it has been prepared, else nil.
+// prepared returns query's statement if it has been prepared, else nil. It
+// takes no lock, so a transaction can always ask.
 func (p *HotPath) prepared(query string) *sqlx.Stmt {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stmts[query]
+	if h := p.stmts[query]; h != nil {
+		return h.st.Load()
+	}
+	return nil
 }
 
 // SaleTx is a transaction of the sale pipeline.
@@ -323,10 +368,10 @@ type SaleTx struct {
 func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
 	for _, q := range []string{RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordEventsSQL} {
 		if _, err := p.stmt(ctx, q); err != nil {
-			return fmt.Errorf("store: prepare: %w", err)
+			return err
 		}
 	}
-	return New(p.db).InTx(ctx, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
+	return inTx(ctx, p.db, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 
 // get runs a statement prepared by InTx on the transaction's connection

@@ -72,6 +72,27 @@ var errRepeat = errors.New("tracking: external id already recorded")
 // reward context; then, in the transaction, one statement for the customer
 // and the sale, one for the commission, its history and the outbox, and, for
 // a customer seen before, one for their earlier commissions.
+//
+// Lock order. Every sale and lead transaction takes its locks in this order,
+// and nothing else locks these rows in another order, so they queue and
+// never deadlock; PostgreSQL would still break a deadlock by aborting one
+// transaction, and store.InTx runs that one again (a 503 only when it keeps
+// failing), never a 500:
+//  1. the customer: its row, or the unique key (workspace, external id) of
+//     a concurrent first insert (RecordSale / UpsertCustomer), so every
+//     per-customer decision (one-time, duration cap, first partner) is
+//     serialized per customer;
+//  2. the event's unique key (workspace, kind, external id), a repeat
+//     waiting here for the first post to commit or roll back;
+//  3. the program's row, only until the program is verified (the go-live
+//     checklist's first end-to-end event; MarkProgramVerified);
+//  4. the commission's unique keys (one per event, one-time, lead) and,
+//     through its foreign keys, key-share locks on the partner, customer
+//     and event rows;
+//  5. the webhook endpoints, key-share with SKIP LOCKED: never waited on.
+//
+// No Go lock is taken while a transaction is open, and no second pool
+// connection is asked for inside one (store.HotPath).
 func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInput) (*Result, error) {
 	// PostgreSQL keeps microseconds; so does everything we reply.
 	in.OccurredAt = in.OccurredAt.Round(time.Microsecond)

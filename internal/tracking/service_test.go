@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -992,5 +993,76 @@ func testLeads(t *testing.T, f *fx) {
 	}
 	if n := f.count(`SELECT count(*) FROM commissions WHERE workspace_id = $1 AND type = 'lead'`); n != 3 {
 		t.Errorf("%d lead commissions, want 3 (lead-1, lead-2, anonymous)", n)
+	}
+}
+
+// TestColdBurstOfFirstAndDuplicateSales is the stall found in the
+// two-replica fault test: on a cold process, a burst of first sales of one
+// new program, each posted several times at once, must all be answered.
+// The statements were prepared lazily by whoever came first, and the
+// callers that lost that race closed their spare copy under a mutex that
+// transactions also took; a Close waiting for a connection busy inside a
+// transaction, itself waiting on a row lock held by a transaction waiting
+// for that mutex, stalled every sale until the request deadline. Each round
+// is a cold process (a new Store), on a pool as small as a server's, with
+// the CPU kept busy as on a loaded machine; a sale not answered within
+// stallAfter fails the test.
+func TestColdBurstOfFirstAndDuplicateSales(t *testing.T) {
+	db, _ := testdb.New(t)
+	db.SetMaxOpenConns(10) // the fault test's servers: PARTLI_DB_MAX_CONNS=10
+	const (
+		rounds     = 12
+		customers  = 12
+		copies     = 3
+		stallAfter = 25 * time.Second // [a round takes ~100 ms]
+	)
+	// A busy goroutine, so the sales' goroutines are preempted mid-way as
+	// they are on a loaded machine (with it, the stall showed in most runs
+	// before the fix; without, in few).
+	var stop atomic.Bool
+	var burners sync.WaitGroup
+	burners.Go(func() {
+		for n := 0; !stop.Load(); n++ {
+			_ = n * n
+		}
+	})
+	defer func() { stop.Store(true); burners.Wait() }()
+
+	for round := range rounds {
+		f := newFx(t, db)
+		f.st = store.New(db) // a cold hot path: nothing prepared yet
+		f.svc = tracking.New(f.st)
+		p := f.program("USD", 30, 90) // a new program: its first sales verify it
+		f.reward(p, nil, rewardSpec{bp: 1000, interval: tracking.Recurring})
+		click := f.click(f.partner(p, nil, "approved"))
+		ctx, cancel := context.WithTimeout(f.ctx, stallAfter)
+		errs := make(chan error, customers*copies)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range customers {
+			for range copies {
+				wg.Go(func() {
+					<-start
+					in := tracking.SaleInput{ExternalID: fmt.Sprintf("burst-%d", i), CustomerExternalID: fmt.Sprintf("cus-%d", i),
+						AmountCents: 5000, Currency: "USD", ClickID: click, EventName: "sale", OccurredAt: time.Now().UTC()}
+					if _, err := f.svc.TrackSale(ctx, f.ws, in); err != nil {
+						errs <- err
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		cancel()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: a sale failed (a stall is a deadline error): %v", round, err)
+		}
+		if got := f.count(`SELECT count(*) FROM events WHERE workspace_id = $1`); got != customers {
+			t.Fatalf("round %d: %d sale events, want %d", round, got, customers)
+		}
+		if got := f.count(`SELECT count(*) FROM commissions WHERE workspace_id = $1`); got != customers {
+			t.Fatalf("round %d: %d commissions, want %d", round, got, customers)
+		}
 	}
 }
