@@ -25,7 +25,9 @@ help: ## list the targets
 	awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 run: ## run Partli locally: `partli dev`, with a private PostgreSQL under ./.data/
-	go run ./cmd/partli dev
+	go build -o bin/partli ./cmd/partli
+	# exec: Ctrl-C reaches partli alone, which shuts down cleanly and exits 0.
+	exec bin/partli dev
 
 build: ## build the binary into bin/partli
 	go build -o bin/partli ./cmd/partli

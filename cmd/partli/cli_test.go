@@ -511,3 +511,99 @@ func assertStopped(t *testing.T, dataDir string) {
 		t.Fatalf("pg_ctl status: %v, want exit status 3 (no server running):\n%s", err, out)
 	}
 }
+
+// devDir makes a folder for a dev run and moves into it; mode is its
+// permission (0o755: the postgres user may enter it; 0o700: as root, it may
+// not, as a clone under /root or a mktemp -d folder).
+func devDir(t *testing.T, mode os.FileMode) string {
+	t.Helper()
+	if _, err := pg.FindBinDir(); err != nil {
+		t.Skipf("no PostgreSQL server binaries: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "partli-cli-dev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	return dir
+}
+
+// apiStatus is the status of GET base/api/programs with key.
+func apiStatus(t *testing.T, base, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/programs", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// partli seed run while partli dev serves shares dev's cluster and leaves it
+// running: dev keeps answering. The cluster stops when the last one is done.
+func TestSeedBesideDevKeepsTheClusterRunning(t *testing.T) {
+	dir := devDir(t, 0o755)
+	addr := freeAddr(t)
+	cleanEnv(t, "PARTLI_ADDR", addr)
+	base := "http://" + addr
+	dev := runInBackground(t, "dev")
+	dev.waitHealthy(t, base, 90*time.Second)
+	key := keyRe.FindString(dev.stdout.String())
+
+	if out, errOut, err := runCmd(t, "seed", "--sales", "20", "--partners", "2"); err != nil {
+		t.Fatalf("partli seed beside partli dev: %v\n%s\n%s", err, out, errOut)
+	}
+	if st := apiStatus(t, base, key); st != http.StatusOK {
+		t.Fatalf("after partli seed returned, partli dev answers %d, want 200 (seed stopped the cluster it did not start)", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".data", "pg", "data", "postmaster.pid")); err != nil {
+		t.Fatalf("the cluster is not running after seed: %v", err)
+	}
+	dev.stop(t)
+	assertStopped(t, filepath.Join(dir, ".data", "pg", "data"))
+}
+
+// As root, from a folder the postgres user may not enter, partli dev keeps
+// its cluster in a folder of that user's outside the checkout, says where,
+// and finds it again on the next run.
+func TestDevAsRootFromAPrivateFolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root runs PostgreSQL as another user")
+	}
+	dir := devDir(t, 0o700)
+	addr := freeAddr(t)
+	cleanEnv(t, "PARTLI_ADDR", addr)
+	base := "http://" + addr
+
+	first := runInBackground(t, "dev")
+	first.waitHealthy(t, base, 90*time.Second)
+	b, err := os.ReadFile(filepath.Join(dir, ".data", "pg-location"))
+	if err != nil {
+		t.Fatalf("dev did not record where its cluster is: %v\n%s", err, first.stdout)
+	}
+	alt := strings.TrimSpace(string(b))
+	t.Cleanup(func() { os.RemoveAll(alt) })
+	if !strings.HasPrefix(alt, "/var/lib/partli/dev-") || !strings.Contains(first.stdout.String(), alt) {
+		t.Fatalf("cluster folder %q, not named in the output:\n%s", alt, first.stdout)
+	}
+	key := keyRe.FindString(first.stdout.String())
+	if st := apiStatus(t, base, key); st != http.StatusOK {
+		t.Fatalf("GET /api/programs: %d", st)
+	}
+	first.stop(t)
+	assertStopped(t, filepath.Join(alt, "data"))
+
+	second := runInBackground(t, "dev")
+	second.waitHealthy(t, base, 90*time.Second)
+	if !strings.Contains(second.stdout.String(), key) {
+		t.Fatalf("the second run did not find the first run's cluster (no demo key %s):\n%s", key, second.stdout)
+	}
+	second.stop(t)
+	assertStopped(t, filepath.Join(alt, "data"))
+}

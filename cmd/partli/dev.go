@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/config"
@@ -64,27 +67,100 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 	return serve(ctx, cfg, db, log)
 }
 
-// embeddedDatabase starts (or reuses) the private cluster under ./.data/pg
-// and returns the URL of its partli database and a function that stops it.
+// embeddedDatabase starts (or joins) the private cluster of partli dev and
+// returns the URL of its partli database and a function to call when done.
+//
+// Several partli processes may use the cluster at once (partli dev and a
+// partli seed beside it): each holds a shared lock on .data/pg.lock while
+// it does, and the last one out stops the cluster, whichever started it.
 func embeddedDatabase(ctx context.Context, stdout io.Writer) (string, func(*slog.Logger), error) {
-	fmt.Fprintln(stdout, "Starting the private PostgreSQL cluster in ./.data/pg …")
-	cluster, err := pg.Start(ctx, pg.Options{Dir: filepath.Join(dataDir, "pg")})
-	if errors.Is(err, pg.ErrNoBinaries) {
-		return "", nil, fmt.Errorf("%w\n(partli dev needs the PostgreSQL server binaries; on Debian/Ubuntu: sudo apt-get install postgresql)", err)
-	}
+	dir, err := clusterDir(stdout)
 	if err != nil {
 		return "", nil, err
 	}
-	stop := func(log *slog.Logger) {
+	lock, err := os.OpenFile(filepath.Join(dataDir, "pg.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	// Shared while we use it; a process stopping the cluster holds it
+	// exclusively, so we start only after it is down.
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_SH); err != nil {
+		lock.Close()
+		return "", nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	fmt.Fprintf(stdout, "Starting the private PostgreSQL cluster in %s …\n", displayPath(dir))
+	cluster, err := pg.Start(ctx, pg.Options{Dir: dir})
+	if errors.Is(err, pg.ErrNoBinaries) {
+		err = fmt.Errorf("%w\n(partli dev needs the PostgreSQL server binaries; on Debian/Ubuntu: sudo apt-get install postgresql)", err)
+	}
+	if err != nil {
+		lock.Close()
+		return "", nil, err
+	}
+	done := func(log *slog.Logger) {
+		defer lock.Close()
+		// The last one out: nobody else holds the shared lock.
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			log.Info("leaving the PostgreSQL cluster running: another partli process uses it", "dir", dir)
+			return
+		}
 		if err := cluster.Stop(); err != nil {
 			log.Warn("stopping PostgreSQL", "err", err)
 		}
 	}
 	if err := cluster.CreateDatabase(ctx, "partli", ""); err != nil && !strings.Contains(err.Error(), "already exists") {
-		stop(slog.Default())
+		done(slog.Default())
 		return "", nil, err
 	}
-	return cluster.URL("partli"), stop, nil
+	return cluster.URL("partli"), done, nil
+}
+
+// clusterDir is where the private cluster lives: ./.data/pg, or, when this
+// process is root and the postgres OS user (who runs the server) may not
+// enter the checkout (a clone under /root, a mktemp -d folder), a folder of
+// that user's outside it, recorded in .data/pg-location so that every later
+// run finds it.
+func clusterDir(stdout io.Writer) (string, error) {
+	pointer := filepath.Join(dataDir, "pg-location")
+	if b, err := os.ReadFile(pointer); err == nil {
+		if dir := strings.TrimSpace(string(b)); dir != "" {
+			return dir, nil
+		}
+	}
+	dir := filepath.Join(dataDir, "pg")
+	err := pg.CheckReachable(dir)
+	if !errors.Is(err, pg.ErrUnreachable) {
+		return dir, err
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	alt := filepath.Join(outsideRoot, "dev-"+hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(outsideRoot, 0o755); err != nil {
+		return "", fmt.Errorf("the postgres user may not enter %s, and %s cannot be made for the cluster instead: %w", abs, outsideRoot, err)
+	}
+	if err := pg.CheckReachable(alt); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(pointer, []byte(alt+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(stdout, "The postgres OS user (PostgreSQL refuses to run as root) may not enter %s,\n"+
+		"so the private cluster lives in %s (recorded in %s; delete both to start afresh).\n", abs, alt, pointer)
+	return alt, nil
+}
+
+// outsideRoot holds the clusters of checkouts the postgres user cannot enter.
+const outsideRoot = "/var/lib/partli"
+
+// displayPath shows dir relative to the working folder when it is inside it.
+func displayPath(dir string) string {
+	if !filepath.IsAbs(dir) {
+		return "./" + dir
+	}
+	return dir
 }
 
 // keptSecret reads a secret from path, making one on first use.

@@ -38,6 +38,11 @@ import (
 // binaries are installed.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (initdb, pg_ctl, postgres)")
 
+// ErrUnreachable is wrapped by the error of Start (and of CheckReachable)
+// when this process is root and the postgres OS user, who runs the server,
+// may not enter a folder above the cluster's.
+var ErrUnreachable = errors.New("the postgres OS user may not enter the cluster's folder")
+
 // serverBinaries must all sit in the one folder FindBinDir returns.
 var serverBinaries = []string{"pg_ctl", "initdb", "postgres"}
 
@@ -432,6 +437,24 @@ func (c *Cluster) prepareDir() error {
 	return nil
 }
 
+// CheckReachable tells whether a cluster in dir could run: as root, the
+// postgres OS user must be able to enter every folder above it (an error
+// wrapping ErrUnreachable when not); as anyone else, it returns nil.
+func CheckReachable(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("pg: %w", err)
+	}
+	u, err := lookupPostgresUser()
+	if err != nil {
+		return err
+	}
+	return (&Cluster{Dir: abs, runAs: u}).checkReachable()
+}
+
 // checkReachable reports the first folder above Dir that the postgres user
 // may not enter. Nothing outside Dir is changed.
 func (c *Cluster) checkReachable() error {
@@ -460,9 +483,9 @@ func (c *Cluster) checkReachable() error {
 			bit = 0o010
 		}
 		if fi.Mode().Perm()&bit == 0 {
-			return fmt.Errorf("pg: PostgreSQL refuses to run as root, so it runs as OS user %s, who may not enter %s (%s, owner uid %d): "+
+			return fmt.Errorf("pg: %w: PostgreSQL refuses to run as root, so it runs as OS user %s, who may not enter %s (%s, owner uid %d): "+
 				"put the data folder %s somewhere that user can reach (os.MkdirTemp, /tmp, /srv), not under a private folder such as t.TempDir() or /root",
-				c.runAs.name, p, fi.Mode(), st.Uid, c.Dir)
+				ErrUnreachable, c.runAs.name, p, fi.Mode(), st.Uid, c.Dir)
 		}
 	}
 	return nil
