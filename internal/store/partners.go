@@ -89,6 +89,21 @@ type Link struct {
 	CookieDays     int    `db:"cookie_days"`
 }
 
+// DestinationForSlug is where the link slug sends visitors whatever its
+// partner's status: a link that no longer earns (its partner suspended,
+// rejected or not yet approved) still takes a merchant's visitor to the
+// merchant's site. ErrNotFound when no partner has the slug.
+func (q Queries) DestinationForSlug(ctx context.Context, slug string) (string, error) {
+	var dest string
+	err := q.get(ctx, &dest, `SELECT pr.destination_url FROM partners pa
+		JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
+		WHERE pa.slug = $1`, slug)
+	if err != nil {
+		return "", fmt.Errorf("store: destination for slug: %w", err)
+	}
+	return dest, nil
+}
+
 // ListClicks lists a partner's recent clicks, newest first.
 func (q Queries) ListClicks(ctx context.Context, workspaceID, partnerID string, page Page) ([]Click, *string, error) {
 	t, id := page.cursorArgs()

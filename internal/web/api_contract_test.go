@@ -947,10 +947,15 @@ func TestPartnerCRUD(t *testing.T) {
 			t.Errorf("listed link %v", m)
 		}
 	}
-	// A suspended partner's link is dead.
+	// A suspended partner's link still takes the visitor to the merchant's
+	// site, with nothing to attribute.
 	r := e.call("GET", "/r/jane-doe", "", nil)
-	if r.Status != http.StatusNotFound {
-		t.Errorf("suspended partner's link: status %d", r.Status)
+	if loc := r.Header.Get("Location"); r.Status != http.StatusFound || strings.Contains(loc, "pref_cid") || r.Header.Get("Set-Cookie") != "" {
+		t.Errorf("suspended partner's link: status %d Location %q Set-Cookie %q, want 302 to the destination without a click",
+			r.Status, loc, r.Header.Get("Set-Cookie"))
+	}
+	if r := e.call("GET", "/r/no-such-partner", "", nil); r.Status != http.StatusNotFound {
+		t.Errorf("unknown slug: status %d, want 404", r.Status)
 	}
 }
 

@@ -188,7 +188,7 @@ func (s *Server) Redirect(c echo.Context) error {
 	slug := c.Param("slug")
 	link, click, err := s.recordClick(c, slug, c.Request().URL.String(), c.Request().Referer())
 	if errors.Is(err, store.ErrNotFound) {
-		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
+		return s.redirectWithoutClick(c, slug)
 	}
 	if err != nil {
 		return err
@@ -207,6 +207,22 @@ func (s *Server) Redirect(c echo.Context) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer-when-downgrade")
 	return c.Redirect(http.StatusFound, dest.String())
+}
+
+// redirectWithoutClick answers a link that records no click: the slug of a
+// partner who is not approved (suspended, rejected, pending) still sends the
+// merchant's visitor to the merchant's site, with no click id, cookie or
+// attribution; an unknown slug is the 404 page.
+func (s *Server) redirectWithoutClick(c echo.Context, slug string) error {
+	dest, err := s.store.DestinationForSlug(c.Request().Context(), slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Redirect(http.StatusFound, dest)
 }
 
 // TrackClick handles POST /api/track/click, used by partli.js for ?via= deep links.

@@ -345,10 +345,18 @@ func TestDashPartnersMoveGroupAndStatus(t *testing.T) {
 		t.Fatalf("API groupId %v after removing the group", got)
 	}
 
-	// Suspend: the badge changes and the link stops redirecting.
-	if testid(d, "status-suspended").Length() != 1 {
-		t.Fatal("no Suspend button for an approved partner")
+	// Suspend, after saying what it does: the badge changes, and the link
+	// still takes visitors to the merchant's site but records no click.
+	if testid(d, "status-suspended").Length() != 1 || testid(d, "confirm-status-suspended").Length() != 1 {
+		t.Fatal("no Suspend button, with its confirmation, for an approved partner")
 	}
+	if testid(d, "confirm-suspended").Find(`form`).Length() != 1 || testid(d, "confirm-suspended").Is("[open]") {
+		t.Fatal("the suspend form is not behind a closed confirmation")
+	}
+	if got := testid(d, "confirm-suspended").Text(); !strings.Contains(got, "no longer credited") {
+		t.Fatalf("the confirmation does not say what suspending does: %q", got)
+	}
+	clicksBefore := e.count(t, `SELECT count(*) FROM clicks WHERE partner_id = $1`, id)
 	r = s.post("/partners/"+id+"/status", url.Values{"status": {"suspended"}})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("suspend: %d", r.Status)
@@ -360,8 +368,12 @@ func TestDashPartnersMoveGroupAndStatus(t *testing.T) {
 	if !testid(d, "partner-status").Find(".badge").HasClass("badge-red") {
 		t.Fatal("suspended badge is not red")
 	}
-	if r := e.call(http.MethodGet, "/r/"+str(pa, "slug"), "", nil); r.Status != http.StatusNotFound {
-		t.Fatalf("suspended partner's link: %d", r.Status)
+	if r := e.call(http.MethodGet, "/r/"+str(pa, "slug"), "", nil); r.Status != http.StatusFound ||
+		strings.Contains(r.Header.Get("Location"), "pref_cid") || !strings.HasPrefix(r.Header.Get("Location"), "https://") {
+		t.Fatalf("suspended partner's link: %d %q, want a 302 to the destination without a click id", r.Status, r.Header.Get("Location"))
+	}
+	if n := e.count(t, `SELECT count(*) FROM clicks WHERE partner_id = $1`, id); n != clicksBefore {
+		t.Fatalf("a suspended partner's link recorded a click (%d → %d)", clicksBefore, n)
 	}
 	if got := testid(s.page("/partners?status=suspended"), "partner-row").Length(); got != 1 {
 		t.Fatalf("suspended filter: %d rows", got)

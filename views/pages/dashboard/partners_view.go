@@ -106,22 +106,29 @@ func PartnerTotals(rows []store.CommissionTotal) []PartnerCurrencyTotal {
 }
 
 // partnerStatusActions are the status changes offered for a partner in a
-// given status: label, target status and button class.
+// given status. A change that stops a partner earning asks to be confirmed,
+// saying what it does.
 func partnerStatusActions(status string) []partnerAction {
+	const (
+		suspend = "Suspend this partner? Their link keeps sending visitors to your site, but new clicks and sales are no longer credited to them. Commissions already recorded stay as they are."
+		reject  = "Reject this partner? Their link keeps sending visitors to your site, but nothing is credited to them. Commissions already recorded stay as they are."
+	)
 	switch status {
 	case "pending":
-		return []partnerAction{{"Approve", "approved", "btn btn-primary"}, {"Reject", "rejected", "btn btn-danger"}}
+		return []partnerAction{{"Approve", "approved", "btn btn-primary", ""}, {"Reject", "rejected", "btn btn-danger", reject}}
 	case "approved":
-		return []partnerAction{{"Suspend", "suspended", "btn btn-danger"}}
+		return []partnerAction{{"Suspend", "suspended", "btn btn-danger", suspend}}
 	case "suspended":
-		return []partnerAction{{"Reinstate", "approved", "btn btn-primary"}, {"Reject", "rejected", "btn"}}
+		return []partnerAction{{"Reinstate", "approved", "btn btn-primary", ""}, {"Reject", "rejected", "btn", reject}}
 	case "rejected":
-		return []partnerAction{{"Approve", "approved", "btn btn-primary"}}
+		return []partnerAction{{"Approve", "approved", "btn btn-primary", ""}}
 	}
 	return nil
 }
 
-type partnerAction struct{ Label, Status, Class string }
+// partnerAction is a status change button; Confirm, when set, is the
+// question asked before the change is made.
+type partnerAction struct{ Label, Status, Class, Confirm string }
 
 // partnerStatusHelp explains what a partner's status means for their link.
 func partnerStatusHelp(status string) string {
@@ -129,11 +136,11 @@ func partnerStatusHelp(status string) string {
 	case "approved":
 		return "Their link redirects and earns commissions."
 	case "pending":
-		return "Waiting for your review: their link does not redirect yet."
+		return "Waiting for your review: their link sends visitors to your site, but nothing is credited until you approve them."
 	case "suspended":
-		return "Suspended: their link no longer redirects. Existing commissions are kept."
+		return "Suspended: their link still sends visitors to your site, but no clicks or sales are credited to them. Existing commissions are kept."
 	case "rejected":
-		return "Rejected: their link does not redirect."
+		return "Rejected: their link still sends visitors to your site, but nothing is credited to them."
 	}
 	return ""
 }
