@@ -18,6 +18,7 @@ import (
 func (s *Server) partnerPages(d, owner *echo.Group) {
 	d.GET("/partners", s.PartnersPage)
 	owner.GET("/partners/new", s.NewPartnerPage)
+	owner.GET("/partners/new/groups", s.NewPartnerGroups)
 	owner.POST("/partners", s.AddPartner)
 	d.GET("/partners/:id", s.PartnerPage)
 	owner.POST("/partners/:id/group", s.MovePartner)
@@ -119,6 +120,22 @@ func (s *Server) NewPartnerPage(c echo.Context) error {
 		v.ProgramID = v.Programs[0].ID
 	}
 	return s.page(c, http.StatusOK, s.meta(c, "Add partner", "partners"), dashboard.PartnerNew(v))
+}
+
+// NewPartnerGroups handles GET /partners/new/groups?programId=: the add
+// form's group menu for the chosen program, which HTMX swaps in when the
+// program menu changes.
+func (s *Server) NewPartnerGroups(c echo.Context) error {
+	v, err := s.partnerForm(c)
+	if err != nil {
+		return err
+	}
+	for _, p := range v.Programs {
+		if p.ID == c.QueryParam("programId") {
+			v.ProgramID = p.ID
+		}
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Add partner", "partners"), dashboard.PartnerGroupField(v))
 }
 
 // AddPartner handles POST /partners: the API's rules (required name and

@@ -152,6 +152,28 @@ func TestDashPartnersAdd(t *testing.T) {
 	if testid(d, "partner-form").Length() != 1 {
 		t.Fatal("no partner form")
 	}
+	// The group menu offers the chosen program's groups only, and none
+	// before a program is chosen; HTMX swaps it when the program changes.
+	groupsOffered := func(d *goquery.Document) []string {
+		var out []string
+		testid(d, "partner-group").Find("option").Each(func(_ int, o *goquery.Selection) {
+			if v, _ := o.Attr("value"); v != "" {
+				out = append(out, o.Text())
+			}
+		})
+		return out
+	}
+	if got := groupsOffered(d); len(got) != 0 || testid(d, "partner-group").AttrOr("disabled", "no") == "no" {
+		t.Fatalf("before a program is chosen the group menu offers %v (disabled: %v)", got, testid(d, "partner-group").AttrOr("disabled", "no"))
+	}
+	if got := groupsOffered(s.page("/partners/new?programId=" + pid)); len(got) != 1 || got[0] != "VIP" {
+		t.Fatalf("for Shoes the group menu offers %v, want [VIP]", got)
+	}
+	r0 := s.htmx(http.MethodGet, "/partners/new/groups?programId="+str(other, "id"), nil)
+	if got := groupsOffered(r0.Doc(t)); r0.Status != http.StatusOK || len(got) != 1 || got[0] != str(otherGroup, "name") ||
+		testid(r0.Doc(t), "partner-group-field").Length() != 1 || testid(r0.Doc(t), "page-title").Length() != 0 {
+		t.Fatalf("HTMX group menu for the other program: %d %v", r0.Status, got)
+	}
 
 	// Everything missing: 422, each field says what is wrong, nothing stored.
 	r := s.post("/partners", url.Values{})
