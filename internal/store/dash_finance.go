@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -23,18 +24,43 @@ type PartnerOption struct {
 }
 
 // MatchPartners finds up to limit partners of the workspace (of programID
-// when set) whose id or link slug is text, or whose email is text in any case.
-func (q Queries) MatchPartners(ctx context.Context, workspaceID, programID, text string, limit int) ([]PartnerOption, error) {
-	var ps []PartnerOption
-	err := q.sel(ctx, &ps, `
-		SELECT id, program_id, name, email, slug FROM partners
-		WHERE workspace_id = $1 AND ($2 = '' OR program_id = $2)
-		  AND (id = $3 OR slug = lower($3) OR lower(email) = lower($3))
-		ORDER BY created_at, id LIMIT $4`, workspaceID, programID, text, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: match partners: %w", err)
+// when set) that text names: exactly, by id or link slug, or by email in any
+// case; else, when nothing matches exactly, those whose name, email or slug
+// contains text in any case ("maya" finds Maya Blogger). Exact reports
+// which of the two it was.
+func (q Queries) MatchPartners(ctx context.Context, workspaceID, programID, text string, limit int) (ps []PartnerOption, exact bool, err error) {
+	var rows []struct {
+		PartnerOption
+		Exact bool `db:"exact"`
 	}
-	return ps, nil
+	err = q.sel(ctx, &rows, `
+		WITH mine AS (
+			SELECT id, program_id, name, email, slug, created_at FROM partners
+			WHERE workspace_id = $1 AND ($2 = '' OR program_id = $2)
+		), exact AS (
+			SELECT * FROM mine WHERE id = $3 OR slug = lower($3) OR lower(email) = lower($3)
+		)
+		SELECT id, program_id, name, email, slug, exact FROM (
+			SELECT *, true AS exact FROM exact
+			UNION ALL
+			SELECT *, false FROM mine
+			WHERE NOT EXISTS (SELECT 1 FROM exact)
+			  AND (name ILIKE $4 ESCAPE '\' OR email ILIKE $4 ESCAPE '\' OR slug ILIKE $4 ESCAPE '\')
+		) m
+		ORDER BY name, created_at, id LIMIT $5`, workspaceID, programID, text, "%"+likeEscape(text)+"%", limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: match partners: %w", err)
+	}
+	ps = make([]PartnerOption, len(rows))
+	for i, r := range rows {
+		ps[i], exact = r.PartnerOption, r.Exact
+	}
+	return ps, exact, nil
+}
+
+// likeEscape makes text match itself in a LIKE pattern with ESCAPE '\'.
+func likeEscape(text string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
 }
 
 // SalesQuery narrows the dashboard's sales list. PartnerIDs nil means any

@@ -32,6 +32,7 @@ const (
 )
 
 func (s *Server) financePages(d *echo.Group) {
+	d.GET("/partners/suggest", s.PartnerSuggestions)
 	d.GET("/sales", s.SalesPage)
 	d.GET("/sales/:id", s.SalePage)
 
@@ -80,29 +81,69 @@ func (s *Server) programOptions(c echo.Context) ([]dashboard.Option, error) {
 	return opts, nil
 }
 
-// partnerFilter turns what was typed in a partner filter (an id, link slug
-// or email) into the partners it names. nil means no partner filter; a
-// message is set when nothing matches.
-func (s *Server) partnerFilter(c echo.Context, programID, text string) (ids []string, hint, problem string, err error) {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, "", "", nil
+// partnerFilter turns what was typed in a partner filter into the partners
+// it names: an id, link slug or email exactly, else every partner whose
+// name, email or slug contains it ("Maya"). nil means no partner filter; a
+// message is set when nothing matches. Several matches come back as the
+// choices of the filter's picker, to narrow to one.
+func (s *Server) partnerFilter(c echo.Context, programID, text string) (f dashboard.PartnerFilter, problem string, err error) {
+	f.Text = strings.TrimSpace(text)
+	if f.Text == "" {
+		return f, "", nil
 	}
-	ps, err := s.store.MatchPartners(c.Request().Context(), workspaceOf(c), programID, text, 20)
+	ps, exact, err := s.store.MatchPartners(c.Request().Context(), workspaceOf(c), programID, f.Text, partnerMatchLimit)
 	if err != nil {
-		return nil, "", "", err
+		return f, "", err
 	}
 	if len(ps) == 0 {
-		return nil, "", "No partner has this email, link slug or id.", nil
+		return f, "No partner has this name, email, link slug or id.", nil
 	}
-	ids = make([]string, len(ps))
+	f.IDs = make([]string, len(ps))
 	for i, p := range ps {
-		ids[i] = p.ID
+		f.IDs[i] = p.ID
 	}
-	if len(ps) == 1 {
-		return ids, "Showing " + ps[0].Name + " (" + ps[0].Email + ")", "", nil
+	switch {
+	case len(ps) == 1:
+		f.Hint = "Showing " + ps[0].Name + " (" + ps[0].Email + ")"
+	case exact:
+		f.Hint = fmt.Sprintf("Showing %d partners with this email, one per program", len(ps))
+	default:
+		f.Hint = fmt.Sprintf("Showing %d partners whose name, email or link contains “%s”; pick one to narrow", len(ps), f.Text)
+		f.Choices = ps
 	}
-	return ids, fmt.Sprintf("Showing %d partners with this email, one per program", len(ps)), "", nil
+	if !exact && len(ps) == partnerMatchLimit {
+		f.Hint = fmt.Sprintf("Showing the first %d partners whose name, email or link contains “%s”; type more to narrow", len(ps), f.Text)
+	}
+	return f, "", nil
+}
+
+// partnerMatchLimit is how many partners a partner filter matches at most.
+const partnerMatchLimit = 20
+
+// PartnerSuggestions handles GET /partners/suggest?list=&partner=&…: the
+// partner filter's picker, which HTMX fills in as the person types; each
+// choice links to the list (/sales or /commissions) with the other filters
+// kept and that partner chosen.
+func (s *Server) PartnerSuggestions(c echo.Context) error {
+	f := dashboard.PartnerFilter{Text: strings.TrimSpace(c.QueryParam("partner"))}
+	switch f.List = c.QueryParam("list"); f.List {
+	case "/sales":
+		f.Query = dashboard.SalesFilter{ProgramID: c.QueryParam("programId"), Customer: c.QueryParam("customer"),
+			From: c.QueryParam("from"), To: c.QueryParam("to")}.Query()
+	case "/commissions":
+		f.Query = dashboard.CommissionsFilter{Status: c.QueryParam("status"), ProgramID: c.QueryParam("programId"),
+			Customer: c.QueryParam("customer")}.Query()
+	default:
+		return echo.NewHTTPError(http.StatusBadRequest, "Suggestions are for the sales or the commissions list.")
+	}
+	if len([]rune(f.Text)) >= 2 {
+		ps, _, err := s.store.MatchPartners(c.Request().Context(), workspaceOf(c), c.QueryParam("programId"), f.Text, 8)
+		if err != nil {
+			return err
+		}
+		f.Choices = ps
+	}
+	return s.render(c, http.StatusOK, dashboard.PartnerPicker(f))
 }
 
 // parseDay reads a YYYY-MM-DD date as midnight UTC.
@@ -147,9 +188,11 @@ func (s *Server) SalesPage(c echo.Context) error {
 		v.Errors["to"] = "Must be on or after the start date."
 	}
 	var problem string
-	if q.PartnerIDs, v.PartnerHint, problem, err = s.partnerFilter(c, q.ProgramID, v.Filter.Partner); err != nil {
+	if v.PartnerFilter, problem, err = s.partnerFilter(c, q.ProgramID, v.Filter.Partner); err != nil {
 		return err
 	}
+	q.PartnerIDs = v.PartnerFilter.IDs
+	v.PartnerFilter.List, v.PartnerFilter.Query = "/sales", v.Filter.Query()
 	if problem != "" {
 		v.Errors["partner"] = problem
 	}
@@ -230,9 +273,11 @@ func (s *Server) commissionsView(c echo.Context, f dashboard.CommissionsFilter, 
 	}
 	q := store.CommissionsQuery{ProgramID: f.ProgramID, Status: f.Status, CustomerExternalID: f.Customer}
 	var problem string
-	if q.PartnerIDs, v.PartnerHint, problem, err = s.partnerFilter(c, f.ProgramID, f.Partner); err != nil {
+	if v.PartnerFilter, problem, err = s.partnerFilter(c, f.ProgramID, f.Partner); err != nil {
 		return v, 0, err
 	}
+	q.PartnerIDs = v.PartnerFilter.IDs
+	v.PartnerFilter.List, v.PartnerFilter.Query = "/commissions", f.Query()
 	if problem != "" {
 		v.Errors["partner"] = problem
 	}

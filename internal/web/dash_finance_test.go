@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"encoding/csv"
 	"net/http"
@@ -824,5 +825,79 @@ func TestDashFinanceWorkspaceIsolation(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM payouts WHERE status = 'pending'`); n != 1 {
 		t.Fatal("another workspace changed the payout")
+	}
+}
+
+// The partner filters of the sales and commission lists take a name as well
+// as an email, slug or id: "maya" lists both Mayas' sales and offers them to
+// pick one; the picker follows the typing over HTMX and keeps the other
+// filters.
+func TestDashPartnerFilterByName(t *testing.T) {
+	e := newEnv(t)
+	p := e.program(t, nil)
+	pid := str(p, "id")
+	e.reward(t, pid, nil)
+	names := []string{"Maya Blogger", "Maya Smith", "Devon Ray", "100% Sure_Thing"}
+	partners := map[string]map[string]any{}
+	for i, n := range names {
+		pa := e.partner(t, pid, map[string]any{"name": n, "email": fmt.Sprintf("p%d@example.com", i)})
+		partners[n] = pa
+		e.finSale(t, e.Key, e.finClick(t, str(pa, "slug")), fmt.Sprintf("cus-%d", i), 1000, nil)
+	}
+	sess := e.signIn(t)
+	choices := func(d *goquery.Document) map[string]string {
+		out := map[string]string{}
+		testid(d, "partner-choice").Each(func(_ int, a *goquery.Selection) {
+			out[strings.Fields(a.Text())[0]+" "+strings.Fields(a.Text())[1]] = a.AttrOr("href", "")
+		})
+		return out
+	}
+
+	d := sess.page("/sales?partner=maya&programId=" + pid)
+	if n := testid(d, "sale-row").Length(); n != 2 {
+		t.Fatalf("/sales?partner=maya lists %d sales, want the two Mayas'", n)
+	}
+	got := choices(d)
+	if len(got) != 2 || !strings.Contains(testid(d, "partner-hint").Text(), "2 partners") {
+		t.Fatalf("picker %v, hint %q", got, testid(d, "partner-hint").Text())
+	}
+	href := got["Maya Smith"]
+	if u, err := url.Parse(href); err != nil || u.Path != "/sales" || u.Query().Get("partner") != str(partners["Maya Smith"], "id") ||
+		u.Query().Get("programId") != pid {
+		t.Fatalf("the choice of Maya Smith links to %q, want /sales with her id and the program kept", href)
+	}
+	d = sess.page(href)
+	if n := testid(d, "sale-row").Length(); n != 1 || !strings.Contains(testid(d, "partner-hint").Text(), "Maya Smith") {
+		t.Fatalf("after picking Maya Smith: %d rows, hint %q", n, testid(d, "partner-hint").Text())
+	}
+
+	// One name match filters at once; LIKE wildcards are plain characters.
+	if d := sess.page("/commissions?partner=DEVON"); testid(d, "commission-row").Length() != 1 || len(choices(d)) != 0 {
+		t.Fatalf("/commissions?partner=DEVON: %d rows, picker %v", testid(d, "commission-row").Length(), choices(d))
+	}
+	if d := sess.page("/sales?partner=" + url.QueryEscape("100%")); testid(d, "sale-row").Length() != 1 {
+		t.Fatalf("a name with %% in it: %d rows", testid(d, "sale-row").Length())
+	}
+	if r := sess.get("/sales?partner=" + url.QueryEscape("%")); r.Status != http.StatusOK || testid(r.Doc(t), "sale-row").Length() != 1 {
+		t.Fatalf("%% is a wildcard: %d rows", testid(r.Doc(t), "sale-row").Length())
+	}
+	if r := sess.get("/sales?partner=nobody"); r.Status != http.StatusBadRequest ||
+		!strings.Contains(r.Doc(t).Find(".field-error").Text(), "No partner has this name") {
+		t.Fatalf("no match: %d %q", r.Status, r.Doc(t).Find(".field-error").Text())
+	}
+
+	// The picker over HTMX: only the picker, links keeping the filters.
+	r := sess.htmx(http.MethodGet, "/partners/suggest?"+url.Values{"list": {"/commissions"}, "partner": {"ma"},
+		"status": {"pending"}}.Encode(), nil)
+	got = choices(r.Doc(t))
+	if r.Status != http.StatusOK || len(got) != 2 || testid(r.Doc(t), "page-title").Length() != 0 {
+		t.Fatalf("suggestions for \"ma\": %d %v", r.Status, got)
+	}
+	if u, _ := url.Parse(got["Maya Blogger"]); u == nil || u.Path != "/commissions" || u.Query().Get("status") != "pending" ||
+		u.Query().Get("partner") != str(partners["Maya Blogger"], "id") {
+		t.Fatalf("suggestion link %q", got["Maya Blogger"])
+	}
+	if r := sess.htmx(http.MethodGet, "/partners/suggest?list=/evil&partner=ma", nil); r.Status != http.StatusBadRequest {
+		t.Fatalf("suggestions for another list: %d", r.Status)
 	}
 }

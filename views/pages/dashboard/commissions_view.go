@@ -32,16 +32,16 @@ type Flash struct {
 
 // CommissionsView is the commission list page.
 type CommissionsView struct {
-	CSRF        string
-	Filter      CommissionsFilter
-	Cursor      string // the page shown, so a bulk action re-shows it
-	Errors      map[string]string
-	Programs    []Option
-	PartnerHint string
-	Rows        []CommissionRowView
-	NextURL     string
-	Flash       Flash
-	BulkReason  string
+	CSRF          string
+	Filter        CommissionsFilter
+	Cursor        string // the page shown, so a bulk action re-shows it
+	Errors        map[string]string
+	Programs      []Option
+	PartnerFilter PartnerFilter
+	Rows          []CommissionRowView
+	NextURL       string
+	Flash         Flash
+	BulkReason    string
 }
 
 // CommissionRowView is one row of the list, possibly showing the inline

@@ -29,12 +29,12 @@ func (f SalesFilter) Active() bool { return len(f.Query()) > 0 }
 
 // SalesView is the sales list page.
 type SalesView struct {
-	Filter      SalesFilter
-	Errors      map[string]string
-	Programs    []Option
-	PartnerHint string // who the partner filter matched
-	Rows        []store.SaleRow
-	NextURL     string
+	Filter        SalesFilter
+	Errors        map[string]string
+	Programs      []Option
+	PartnerFilter PartnerFilter // who the partner filter matched
+	Rows          []store.SaleRow
+	NextURL       string
 }
 
 // SaleView is one sale's page.
