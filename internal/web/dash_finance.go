@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,9 +33,11 @@ const (
 func (s *Server) financePages(d *echo.Group) {
 	d.GET("/partners/suggest", s.PartnerSuggestions)
 	d.GET("/sales", s.SalesPage)
+	d.GET("/sales.csv", s.ExportSales)
 	d.GET("/sales/:id", s.SalePage)
 
 	d.GET("/commissions", s.CommissionsPage)
+	d.GET("/commissions.csv", s.ExportCommissions)
 	d.POST("/commissions/bulk", s.BulkCommissions)
 	d.GET("/commissions/:id", s.CommissionPage)
 	d.GET("/commissions/:id/row", s.CommissionRowFragment)
@@ -48,6 +49,7 @@ func (s *Server) financePages(d *echo.Group) {
 	d.GET("/payouts", s.PayoutsPage)
 	d.POST("/payouts", s.CreatePayout)
 	d.GET("/payouts/export.csv", s.ExportPayouts)
+	d.GET("/payouts/ready.csv", s.ExportReadyToPay)
 	d.GET("/payouts/:id", s.PayoutPage)
 	d.GET("/payouts/:id/export.csv", s.ExportPayout)
 	d.POST("/payouts/:id/paid", s.MarkPayoutPaid)
@@ -160,19 +162,13 @@ func parseDay(v string) (*time.Time, bool) {
 
 // ---- sales ----
 
-// SalesPage handles GET /sales: filters program, partner, customer and a
-// date range (UTC days, both inclusive), newest first.
-func (s *Server) SalesPage(c echo.Context) error {
+// salesFilter reads the sales list's filter from the query: program,
+// partner, customer and a date range (UTC days, both inclusive). v.Errors
+// holds what is wrong with it.
+func (s *Server) salesFilter(c echo.Context) (dashboard.SalesView, store.SalesQuery, error) {
 	v := dashboard.SalesView{Errors: map[string]string{}, Filter: dashboard.SalesFilter{
 		ProgramID: c.QueryParam("programId"), Partner: firstNonEmpty(c.QueryParam("partner"), c.QueryParam("partnerId")),
 		Customer: strings.TrimSpace(c.QueryParam("customer")), From: c.QueryParam("from"), To: c.QueryParam("to")}}
-	page, err := queryPage(c, "cursor", financePageSize)
-	if err != nil {
-		return err
-	}
-	if v.Programs, err = s.programOptions(c); err != nil {
-		return err
-	}
 	q := store.SalesQuery{ProgramID: v.Filter.ProgramID, CustomerExternalID: v.Filter.Customer}
 	var ok bool
 	if q.From, ok = parseDay(v.Filter.From); !ok {
@@ -187,14 +183,33 @@ func (s *Server) SalesPage(c echo.Context) error {
 	if q.From != nil && q.To != nil && !q.From.Before(*q.To) {
 		v.Errors["to"] = "Must be on or after the start date."
 	}
-	var problem string
+	var (
+		problem string
+		err     error
+	)
 	if v.PartnerFilter, problem, err = s.partnerFilter(c, q.ProgramID, v.Filter.Partner); err != nil {
-		return err
+		return v, q, err
 	}
 	q.PartnerIDs = v.PartnerFilter.IDs
 	v.PartnerFilter.List, v.PartnerFilter.Query = "/sales", v.Filter.Query()
 	if problem != "" {
 		v.Errors["partner"] = problem
+	}
+	return v, q, nil
+}
+
+// SalesPage handles GET /sales: the filtered list, newest first.
+func (s *Server) SalesPage(c echo.Context) error {
+	v, q, err := s.salesFilter(c)
+	if err != nil {
+		return err
+	}
+	page, err := queryPage(c, "cursor", financePageSize)
+	if err != nil {
+		return err
+	}
+	if v.Programs, err = s.programOptions(c); err != nil {
+		return err
 	}
 	if len(v.Errors) > 0 {
 		return s.page(c, http.StatusBadRequest, s.meta(c, "Sales", "sales"), dashboard.Sales(v))
@@ -252,6 +267,28 @@ func commissionsFilter(c echo.Context) dashboard.CommissionsFilter {
 		Partner: firstNonEmpty(get("partner"), get("partnerId")), Customer: strings.TrimSpace(get("customer"))}
 }
 
+// commissionsQuery turns the list's filter into the store's query, setting
+// v's partner filter and errors.
+func (s *Server) commissionsQuery(c echo.Context, f dashboard.CommissionsFilter, v *dashboard.CommissionsView) (store.CommissionsQuery, error) {
+	if f.Status != "" && !commission.ValidStatus(f.Status) {
+		v.Errors["status"] = "Choose a status from the list."
+	}
+	q := store.CommissionsQuery{ProgramID: f.ProgramID, Status: f.Status, CustomerExternalID: f.Customer}
+	var (
+		problem string
+		err     error
+	)
+	if v.PartnerFilter, problem, err = s.partnerFilter(c, f.ProgramID, f.Partner); err != nil {
+		return q, err
+	}
+	q.PartnerIDs = v.PartnerFilter.IDs
+	v.PartnerFilter.List, v.PartnerFilter.Query = "/commissions", f.Query()
+	if problem != "" {
+		v.Errors["partner"] = problem
+	}
+	return q, nil
+}
+
 // commissionsView loads one page of the commission list for f; status is
 // 400 when the filter is invalid.
 func (s *Server) commissionsView(c echo.Context, f dashboard.CommissionsFilter, cursor string) (dashboard.CommissionsView, int, error) {
@@ -268,18 +305,9 @@ func (s *Server) commissionsView(c echo.Context, f dashboard.CommissionsFilter, 
 	if v.Programs, err = s.programOptions(c); err != nil {
 		return v, 0, err
 	}
-	if f.Status != "" && !commission.ValidStatus(f.Status) {
-		v.Errors["status"] = "Choose a status from the list."
-	}
-	q := store.CommissionsQuery{ProgramID: f.ProgramID, Status: f.Status, CustomerExternalID: f.Customer}
-	var problem string
-	if v.PartnerFilter, problem, err = s.partnerFilter(c, f.ProgramID, f.Partner); err != nil {
+	var q store.CommissionsQuery
+	if q, err = s.commissionsQuery(c, f, &v); err != nil {
 		return v, 0, err
-	}
-	q.PartnerIDs = v.PartnerFilter.IDs
-	v.PartnerFilter.List, v.PartnerFilter.Query = "/commissions", f.Query()
-	if problem != "" {
-		v.Errors["partner"] = problem
 	}
 	if len(v.Errors) > 0 {
 		return v, http.StatusBadRequest, nil
@@ -761,87 +789,6 @@ func (s *Server) CancelPayout(c echo.Context) error {
 }
 
 // ---- CSV ----
-
-var payoutCSVHeader = []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor",
-	"status", "reference", "created_at", "paid_at"}
-
-// ExportPayouts handles GET /payouts/export.csv?status=…: every payout (of
-// that status), newest first, streamed a keyset page at a time.
-func (s *Server) ExportPayouts(c echo.Context) error {
-	ctx, ws := c.Request().Context(), workspaceOf(c)
-	status := c.QueryParam("status")
-	if status != "" && !validPayoutStatus(status) {
-		return echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(status)+".")
-	}
-	// Read the first page before writing anything, so an error still gets an error page.
-	page := store.Page{Limit: 1000}
-	rows, next, err := s.store.ListPayoutRows(ctx, ws, status, page)
-	if err != nil {
-		return err
-	}
-	name := "payouts"
-	if status != "" {
-		name += "-" + status
-	}
-	w := startCSV(c, name+"-"+time.Now().UTC().Format(time.DateOnly)+".csv")
-	for {
-		for _, p := range rows {
-			if err := w.Write(payoutCSVRecord(p)); err != nil {
-				return nil // the client went away
-			}
-		}
-		w.Flush()
-		if next == nil {
-			return w.Error()
-		}
-		cur, err := store.DecodeCursor(*next)
-		if err != nil {
-			return err
-		}
-		page.Cursor = cur
-		if rows, next, err = s.store.ListPayoutRows(ctx, ws, status, page); err != nil {
-			s.log.Error("payout export stopped", "request_id", requestID(c), "err", err)
-			return nil // the reply has started: the truncated file is all we can do
-		}
-	}
-}
-
-// ExportPayout handles GET /payouts/:id/export.csv.
-func (s *Server) ExportPayout(c echo.Context) error {
-	p, err := s.store.PayoutRowByID(c.Request().Context(), workspaceOf(c), c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
-	}
-	if err != nil {
-		return err
-	}
-	w := startCSV(c, "payout-"+p.ID+".csv")
-	_ = w.Write(payoutCSVRecord(*p))
-	w.Flush()
-	return w.Error()
-}
-
-// startCSV writes the headers of a CSV download and its header row.
-func startCSV(c echo.Context, filename string) *csv.Writer {
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
-	h.Set("Cache-Control", "no-store")
-	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	_ = w.Write(payoutCSVHeader)
-	return w
-}
-
-func payoutCSVRecord(p store.PayoutRow) []string {
-	paid := ""
-	if p.PaidAt != nil {
-		paid = p.PaidAt.UTC().Format(time.RFC3339)
-	}
-	return []string{p.ID, csvText(p.PartnerName), csvText(p.PartnerEmail), p.Currency,
-		decimalAmount(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
-		p.Status, csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), paid}
-}
 
 // decimalAmount writes minor units as a plain decimal in major units, with
 // the currency's number of decimals: 123456 USD → "1234.56", -500 → "-5.00".

@@ -1,0 +1,212 @@
+package web
+
+import (
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/views/pages/dashboard"
+)
+
+// Finance exports: every row a list page would show under its filters, as
+// CSV, streamed a keyset page at a time so a million rows take no more
+// memory than one page. Text that people typed (names, references) goes
+// through csvText, so a spreadsheet never runs it as a formula; amounts come
+// twice, in major units of their currency and in minor units.
+
+// exportPage is how many rows an export reads per query.
+const exportPage = 2000
+
+// streamCSV writes a CSV download of every row fetch returns, page after
+// page. The first page is read before anything is written, so that an error
+// there still gets an error page; after that, a failure can only cut the
+// file short (and is logged).
+func streamCSV[T any](s *Server, c echo.Context, filename string, header []string,
+	fetch func(after *string) ([]T, *string, error), record func(T) []string) error {
+	rows, next, err := fetch(nil)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	h.Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	if err := w.Write(header); err != nil {
+		return nil // the client went away
+	}
+	for {
+		for _, r := range rows {
+			if err := w.Write(record(r)); err != nil {
+				return nil
+			}
+		}
+		w.Flush()
+		if w.Error() != nil || next == nil {
+			return nil
+		}
+		if rows, next, err = fetch(next); err != nil {
+			s.log.Error("export stopped", "request_id", requestID(c), "file", filename, "err", err)
+			return nil
+		}
+	}
+}
+
+// keysetFetch adapts a list function of the store that pages by Cursor.
+func keysetFetch[T any](list func(store.Page) ([]T, *string, error)) func(*string) ([]T, *string, error) {
+	return func(after *string) ([]T, *string, error) {
+		page := store.Page{Limit: exportPage}
+		if after != nil {
+			cur, err := store.DecodeCursor(*after)
+			if err != nil {
+				return nil, nil, err
+			}
+			page.Cursor = cur
+		}
+		return list(page)
+	}
+}
+
+func exportName(what string) string {
+	return what + "-" + time.Now().UTC().Format(time.DateOnly) + ".csv"
+}
+
+func rfc3339(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// ExportSales handles GET /sales.csv with the sales list's filters.
+func (s *Server) ExportSales(c echo.Context) error {
+	v, q, err := s.salesFilter(c)
+	if err != nil {
+		return err
+	}
+	if len(v.Errors) > 0 {
+		if v.Programs, err = s.programOptions(c); err != nil {
+			return err
+		}
+		return s.page(c, http.StatusBadRequest, s.meta(c, "Sales", "sales"), dashboard.Sales(v))
+	}
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	return streamCSV(s, c, exportName("sales"), []string{"sale_id", "external_id", "created_at", "occurred_at",
+		"program_id", "partner_id", "partner_name", "customer_external_id", "currency", "amount", "amount_minor",
+		"refunded", "refunded_minor", "event_name", "click_id"},
+		keysetFetch(func(p store.Page) ([]store.SaleRow, *string, error) { return s.store.ListSaleRows(ctx, ws, q, p) }),
+		func(r store.SaleRow) []string {
+			return []string{r.ID, csvText(r.ExternalID), rfc3339(&r.CreatedAt), rfc3339(&r.OccurredAt),
+				r.ProgramID, r.PartnerID, csvText(r.PartnerName), csvText(r.CustomerExternalID), r.Currency,
+				decimalAmount(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
+				decimalAmount(r.RefundedCents, r.Currency), strconv.FormatInt(r.RefundedCents, 10),
+				csvText(r.EventName), deref(r.ClickID)}
+		})
+}
+
+// ExportCommissions handles GET /commissions.csv with the commission list's filters.
+func (s *Server) ExportCommissions(c echo.Context) error {
+	f := commissionsFilter(c)
+	v := dashboard.CommissionsView{CSRF: csrfToken(c), Filter: f, Errors: map[string]string{}}
+	q, err := s.commissionsQuery(c, f, &v)
+	if err != nil {
+		return err
+	}
+	if len(v.Errors) > 0 {
+		if v.Programs, err = s.programOptions(c); err != nil {
+			return err
+		}
+		return s.page(c, http.StatusBadRequest, s.meta(c, "Commissions", "commissions"), dashboard.Commissions(v))
+	}
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	return streamCSV(s, c, exportName("commissions"), []string{"commission_id", "created_at", "status", "type",
+		"program_id", "program_name", "partner_id", "partner_name", "partner_email", "customer_external_id",
+		"currency", "amount", "amount_minor", "payable_at", "sale_id", "adjusts_commission_id", "payout_id"},
+		keysetFetch(func(p store.Page) ([]store.CommissionRow, *string, error) {
+			return s.store.ListCommissionRows(ctx, ws, q, p)
+		}),
+		func(r store.CommissionRow) []string {
+			return []string{r.ID, rfc3339(&r.CreatedAt), r.Status, r.Type, r.ProgramID, csvText(r.ProgramName),
+				r.PartnerID, csvText(r.PartnerName), csvText(r.PartnerEmail), csvText(deref(r.CustomerExternalID)),
+				r.Currency, decimalAmount(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
+				rfc3339(&r.PayableAt), r.EventID, deref(r.AdjustsID), deref(r.PayoutID)}
+		})
+}
+
+// ExportReadyToPay handles GET /payouts/ready.csv: every partner's balance
+// that is ready to pay (approved, in no payout yet, adjustments netted), per
+// currency, and whether it reaches the program's minimum.
+func (s *Server) ExportReadyToPay(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	return streamCSV(s, c, exportName("ready-to-pay"), []string{"partner_id", "partner_name", "partner_email",
+		"program_id", "program_name", "currency", "balance", "balance_minor", "commissions", "adjustments",
+		"minimum_payout", "reaches_minimum"},
+		func(after *string) ([]store.Balance, *string, error) {
+			var cur *store.BalanceCursor
+			if after != nil {
+				var err error
+				if cur, err = store.DecodeBalanceCursor(*after); err != nil {
+					return nil, nil, err
+				}
+			}
+			return s.store.ReadyToPay(ctx, ws, "", cur, exportPage)
+		},
+		func(b store.Balance) []string {
+			return []string{b.PartnerID, csvText(b.PartnerName), csvText(b.PartnerEmail), b.ProgramID,
+				csvText(b.ProgramName), b.Currency, decimalAmount(b.Cents, b.Currency), strconv.FormatInt(b.Cents, 10),
+				strconv.FormatInt(b.Count, 10), decimalAmount(b.AdjustmentCents, b.Currency),
+				decimalAmount(b.MinPayoutCents, b.Currency), strconv.FormatBool(b.Cents > 0 && b.Cents >= b.MinPayoutCents)}
+		})
+}
+
+var payoutCSVHeader = []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor",
+	"status", "reference", "created_at", "paid_at"}
+
+// ExportPayouts handles GET /payouts/export.csv?status=…: every payout (of
+// that status), newest first.
+func (s *Server) ExportPayouts(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	status := c.QueryParam("status")
+	if status != "" && !validPayoutStatus(status) {
+		return echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(status)+".")
+	}
+	name := "payouts"
+	if status != "" {
+		name += "-" + status
+	}
+	return streamCSV(s, c, exportName(name), payoutCSVHeader,
+		keysetFetch(func(p store.Page) ([]store.PayoutRow, *string, error) { return s.store.ListPayoutRows(ctx, ws, status, p) }),
+		payoutCSVRecord)
+}
+
+// ExportPayout handles GET /payouts/:id/export.csv.
+func (s *Server) ExportPayout(c echo.Context) error {
+	p, err := s.store.PayoutRowByID(c.Request().Context(), workspaceOf(c), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+	}
+	if err != nil {
+		return err
+	}
+	return streamCSV(s, c, "payout-"+p.ID+".csv", payoutCSVHeader,
+		func(*string) ([]store.PayoutRow, *string, error) { return []store.PayoutRow{*p}, nil, nil }, payoutCSVRecord)
+}
+
+func payoutCSVRecord(p store.PayoutRow) []string {
+	return []string{p.ID, csvText(p.PartnerName), csvText(p.PartnerEmail), p.Currency,
+		decimalAmount(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
+		p.Status, csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), rfc3339(p.PaidAt)}
+}
