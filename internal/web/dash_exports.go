@@ -188,7 +188,9 @@ func (s *Server) ExportPayouts(c echo.Context) error {
 		name += "-" + status
 	}
 	return streamCSV(s, c, exportName(name), payoutCSVHeader,
-		keysetFetch(func(p store.Page) ([]store.PayoutRow, *string, error) { return s.store.ListPayoutRows(ctx, ws, status, p) }),
+		keysetFetch(func(p store.Page) ([]store.PayoutRow, *string, error) {
+			return s.store.ListPayoutRows(ctx, ws, status, p)
+		}),
 		payoutCSVRecord)
 }
 

@@ -2,9 +2,9 @@ package web_test
 
 import (
 	"bytes"
-	"fmt"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
