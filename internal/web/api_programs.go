@@ -5,13 +5,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 )
 
 var programSlugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -193,19 +193,8 @@ func (s *Server) ListGroups(c echo.Context) error {
 	return c.JSON(http.StatusOK, newList(gs, nil))
 }
 
-var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
-
-// slugify makes a URL slug from a name: "Jane Doe!" → "jane-doe".
-func slugify(name string, max int) string {
-	s := strings.Trim(nonSlug.ReplaceAllString(strings.ToLower(name), "-"), "-")
-	if len(s) > max {
-		s = strings.TrimRight(s[:max], "-")
-	}
-	if s == "" {
-		s = "p"
-	}
-	return s
-}
+// slugify makes a URL slug from a name: "Zoë Doe!" → "zoe-doe".
+func slugify(name string, max int) string { return validator.Slugify(name, max) }
 
 // withSuffix appends a short random suffix, keeping within max characters.
 func withSuffix(base string, max int) string {

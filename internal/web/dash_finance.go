@@ -430,20 +430,29 @@ func reasonFlash(problem string) string {
 	return "the reason is too long."
 }
 
-// changeDoneMessage is the confirmation of one change.
-func changeDoneMessage(out *commission.Outcome) string {
-	c := out.Commission
+// changeDoneMessage is the confirmation of one change, in the words a
+// person recognises: whose commission, how much.
+func changeDoneMessage(out *commission.Outcome, r *store.CommissionRow) string {
+	what := possessive(r.PartnerName) + " " + money.Format(r.AmountCents, r.Currency) + " commission"
 	if out.Adjustment != nil {
-		return fmt.Sprintf("Clawed back %s after payout: adjustment %s of %s nets against the partner's next payout.",
-			c.ID, out.Adjustment.ID, money.Format(out.Adjustment.AmountCents, out.Adjustment.Currency))
+		return fmt.Sprintf("Clawed back %s after payout: an adjustment of %s nets against their next payout.",
+			what, money.Format(out.Adjustment.AmountCents, out.Adjustment.Currency))
 	}
-	switch c.Status {
+	switch out.Commission.Status {
 	case commission.Approved:
-		return "Approved " + c.ID + "."
+		return "Approved " + what + "."
 	case commission.Paid:
-		return "Marked " + c.ID + " paid."
+		return "Marked " + what + " paid."
 	}
-	return "Clawed back " + c.ID + "."
+	return "Clawed back " + what + "."
+}
+
+// possessive is "Maya's", "James'".
+func possessive(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name + "’"
+	}
+	return name + "’s"
 }
 
 // commissionAction handles POST /commissions/:id/{approve,pay,clawback}.
@@ -503,7 +512,7 @@ func (s *Server) commissionAction(to string) echo.HandlerFunc {
 			return s.render(c, http.StatusConflict, dashboard.CommissionRowSwap(rv,
 				dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}))
 		}
-		return s.render(c, http.StatusOK, dashboard.CommissionRowSwap(rv, dashboard.Flash{Kind: "success", Message: changeDoneMessage(out)}))
+		return s.render(c, http.StatusOK, dashboard.CommissionRowSwap(rv, dashboard.Flash{Kind: "success", Message: changeDoneMessage(out, r)}))
 	}
 }
 

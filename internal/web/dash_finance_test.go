@@ -342,7 +342,8 @@ func TestDashFinanceCommissionRowActions(t *testing.T) {
 		t.Fatalf("row after approve: %s", r.Body)
 	}
 	oob := d.Find(`template [hx-swap-oob]`)
-	if oob.AttrOr("id", "") != "flash" || !strings.Contains(finText(oob.Find(`[data-testid="flash"]`)), "Approved "+id) {
+	// It says whose commission and how much, not an id.
+	if oob.AttrOr("id", "") != "flash" || finText(oob.Find(`[data-testid="flash"]`)) != "Approved "+str(s.Partner, "name")+"’s $10.00 commission." {
 		t.Fatalf("no out-of-band flash: %s", r.Body)
 	}
 

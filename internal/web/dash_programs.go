@@ -25,6 +25,7 @@ import (
 func (s *Server) programPages(d, owner *echo.Group) {
 	d.GET("/programs", s.DashPrograms)
 	owner.GET("/programs/new", s.DashNewProgram)
+	owner.GET("/programs/currency-unit", s.DashCurrencyUnit)
 	owner.POST("/programs", s.DashCreateProgram)
 	d.GET("/programs/:id", s.DashProgram)
 	owner.POST("/programs/:id", s.DashUpdateProgram)
@@ -225,6 +226,13 @@ func (s *Server) DashUpdateGroup(c echo.Context) error {
 		}
 		return dashboard.GroupEditForm(v.CSRF, p, f)
 	})
+}
+
+// DashCurrencyUnit handles GET /programs/currency-unit?currency=: the unit
+// shown in the program form's minimum payout field, swapped by HTMX as the
+// currency is typed.
+func (s *Server) DashCurrencyUnit(c echo.Context) error {
+	return s.render(c, http.StatusOK, dashboard.CurrencyUnit(strings.TrimSpace(c.QueryParam("currency"))))
 }
 
 // DashRewardPreview handles GET /programs/:id/reward-preview: HTMX asks it,

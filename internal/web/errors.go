@@ -81,9 +81,23 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(apiErr.Status, map[string]*APIError{"error": apiErr})
 		return
 	}
-	if err := s.render(c, apiErr.Status, pages.Error(apiErr.Status, apiErr.Message)); err != nil {
+	page := pages.Error(apiErr.Status, apiErr.Message)
+	if u, ok := c.Get(userKey).(*store.User); ok && u != nil {
+		// Inside the dashboard, with its navigation: the way on is one click.
+		err = s.page(c, apiErr.Status, s.meta(c, statusTitle(apiErr.Status), ""), pages.ErrorContent(apiErr.Status, apiErr.Message))
+	} else {
+		err = s.render(c, apiErr.Status, page)
+	}
+	if err != nil {
 		s.log.Error("rendering the error page failed", "err", err)
 	}
+}
+
+func statusTitle(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Error"
 }
 
 func isAPI(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/api/") }

@@ -151,14 +151,6 @@ func progExampleAmount(exp int) string {
 	return s
 }
 
-// progOr is s, or def when s is empty.
-func progOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // progGroupHolding is a group's holding period in words: its own, or the
 // program's when the group does not set one.
 func progGroupHolding(g store.Group, programDays int) string {
@@ -192,4 +184,16 @@ func progPartners(n int64) string {
 		return "1 partner"
 	}
 	return progCount(n) + " partners"
+}
+
+// currencyUnit is code as a currency unit: the upper-case ISO code when it
+// is one, USD (the default) when empty, else a dash.
+func currencyUnit(code string) string {
+	if code == "" {
+		return "USD"
+	}
+	if c, ok := money.NormalizeCurrency(code); ok {
+		return c
+	}
+	return "—"
 }

@@ -312,7 +312,7 @@ func Program(v ProgramView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(v.Balances) == 0 {
-			templ_7745c5c3_Err = components.Empty("No commissions yet. They appear here as soon as someone you referred pays.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Empty(noEarnings(v.Status)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -335,7 +335,7 @@ func Program(v ProgramView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(v.Commissions) == 0 {
-			templ_7745c5c3_Err = components.Empty("No commissions yet.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Empty(noEarnings(v.Status)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

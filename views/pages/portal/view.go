@@ -137,3 +137,15 @@ func money(c int64, cur string) string { return components.Money(c, cur) }
 func count(n int64) string { return strconv.FormatInt(n, 10) }
 
 func date(t time.Time) string { return components.Date(t) }
+
+// noEarnings is what a program with no commissions says, by the partner's
+// status: an applicant is told their application is being reviewed.
+func noEarnings(status string) string {
+	switch status {
+	case "pending":
+		return "Your application is under review. Once the program owner approves it, your link starts earning and commissions appear here."
+	case "approved":
+		return "No commissions yet. They appear here as soon as someone you referred pays."
+	}
+	return "No commissions: your partnership is " + components.StatusLabel(status) + ", so your link does not earn right now."
+}
