@@ -49,9 +49,9 @@ type Refund struct {
 	// dispute). Without it such a refund is ErrRefundTooLarge and changes
 	// nothing, as Stripe refuses a refund larger than what is left.
 	Capped bool
-	Reason   string // why, in the merchant's or Stripe's words; may be empty
-	Source   string // what reported it, for the history: "the API", "Stripe charge ch_…"
-	Actor    string
+	Reason string // why, in the merchant's or Stripe's words; may be empty
+	Source string // what reported it, for the history: "the API", "Stripe charge ch_…"
+	Actor  string
 }
 
 // ErrRefundTooLarge: a refund of more than what is left of the sale to
