@@ -419,7 +419,7 @@ func TestDashWebhooksTestEventAndResend(t *testing.T) {
 	if got := whText(testid(d, "delivery-event-id")); got != rc.got()[0] {
 		t.Fatalf("event id %q, want the webhook-id %q", got, rc.got()[0])
 	}
-	if p := testid(d, "delivery-payload").Text(); !strings.Contains(p, `"type": "webhook.test"`) || !strings.Contains(p, id) {
+	if p := testid(d, "delivery-payload").Text(); !strings.Contains(p, `"type":"webhook.test"`) || !strings.Contains(p, id) {
 		t.Fatalf("payload %q", p)
 	}
 	if n := testid(d, "attempt-row").Length(); n != 2 {
