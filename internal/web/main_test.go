@@ -57,6 +57,26 @@ type env struct {
 	Key   string
 	// NoRedirect is a client that stops at redirects (for /r/{slug}).
 	NoRedirect *http.Client
+	// Log is everything the server logged (Info and above).
+	Log *logBuffer
+}
+
+// logBuffer keeps a server's log for a test to read while it runs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // testConfig is the configuration tests serve with.
@@ -82,13 +102,15 @@ func newEnv(t testing.TB, opts ...func(*config.Config)) *env {
 func newEnvOn(t testing.TB, db *sqlx.DB, cfg config.Config) *env {
 	t.Helper()
 	st := store.New(db)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	var h slog.Handler = slog.NewTextHandler(logs, nil)
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	log := slog.New(h)
 	srv := httptest.NewServer(web.New(cfg, st, log))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, DB: db, Store: st, Cfg: cfg, URL: srv.URL,
+	e := &env{t: t, DB: db, Store: st, Cfg: cfg, URL: srv.URL, Log: logs,
 		NoRedirect: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	e.WS, e.Key = e.newWorkspace("Acme")
 	return e
