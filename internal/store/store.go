@@ -19,6 +19,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/secret"
 )
 
 var (
@@ -44,6 +46,9 @@ type Tx struct {
 // Queries are the statements that run on a pool or inside a transaction.
 type Queries struct {
 	x sqlx.ExtContext
+	// secrets seal the secret columns on the way in and open them on the
+	// way out (secrets.go); nil: no secret can be written or read.
+	secrets *secret.Keys
 }
 
 // Open connects to databaseURL with the settings Partli relies on (UTC times,
@@ -97,6 +102,13 @@ func New(db *sqlx.DB) *Store {
 	return &Store{Queries: Queries{x: db}, db: db}
 }
 
+// WithSecrets returns the store sealing and opening secrets with keys.
+func (s *Store) WithSecrets(keys *secret.Keys) *Store {
+	c := *s
+	c.secrets = keys
+	return &c
+}
+
 // DB is the underlying pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
@@ -106,7 +118,7 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{Queries: Queries{x: tx}, tx: tx}); err != nil {
+	if err := fn(&Tx{Queries: Queries{x: tx, secrets: s.secrets}, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

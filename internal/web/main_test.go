@@ -20,6 +20,7 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/apispec"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/web"
@@ -79,12 +80,21 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
+// testKeys seal the secrets the tests store (a fixed key: a failure replays).
+var testKeys = func() *secret.Keys {
+	k, err := secret.New([]byte("partli web tests' encryption key"), nil)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 // testConfig is the configuration tests serve with.
 func testConfig() config.Config {
 	return config.Config{
 		Addr: "127.0.0.1:0", BaseURL: "http://partli.test", SessionSecret: "test-secret-test-secret-test-secret",
 		Env: "development", ApproveEvery: 0, TrackRate: 100000, ClickRate: 100000, DBMaxConns: 20,
-		WebhookAllowPrivate: true,
+		WebhookAllowPrivate: true, SecretKeys: testKeys,
 	}
 }
 
@@ -101,7 +111,7 @@ func newEnv(t testing.TB, opts ...func(*config.Config)) *env {
 
 func newEnvOn(t testing.TB, db *sqlx.DB, cfg config.Config) *env {
 	t.Helper()
-	st := store.New(db)
+	st := store.New(db).WithSecrets(cfg.SecretKeys)
 	logs := &logBuffer{}
 	var h slog.Handler = slog.NewTextHandler(logs, nil)
 	if testing.Verbose() {
