@@ -41,7 +41,7 @@ func cmdMigrate(ctx context.Context, stdout io.Writer) error {
 	// Without the key the secrets in plain text could not be sealed after
 	// migration 00009, which refuses unsealed rows: refuse before it runs.
 	st := store.New(db).WithSecrets(cfg.SecretKeys)
-	if err := st.CheckSecretKeys(ctx); err != nil {
+	if err := st.CheckPlainSecretsSealable(ctx); err != nil {
 		return err
 	}
 	n, err := store.Migrate(ctx, db.DB)
@@ -98,7 +98,8 @@ func cmdServe(ctx context.Context, log *slog.Logger) error {
 	return serve(ctx, cfg, db, log)
 }
 
-// serve refuses an out-of-date schema, starts the workers and serves HTTP
+// serve refuses an out-of-date schema and keys that cannot open the stored
+// secrets (sealing those left in plain text), starts the workers and serves HTTP
 // until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger) error {
 	if err := store.CheckSchema(ctx, db.DB); err != nil {

@@ -71,6 +71,22 @@ func (s *Store) CheckSecretKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.checkKeys(inv)
+}
+
+// CheckPlainSecretsSealable is CheckSecretKeys for `partli migrate`, which
+// needs no key but to seal secrets stored in plain text: it fails only when
+// there are some, and the store's keys are missing or are not those that
+// sealed the rest (which would leave secrets under two unrelated keys).
+func (s *Store) CheckPlainSecretsSealable(ctx context.Context) error {
+	inv, err := s.secretInventory(ctx)
+	if err != nil || inv[""] == 0 {
+		return err
+	}
+	return s.checkKeys(inv)
+}
+
+func (s *Store) checkKeys(inv map[string]int) error {
 	total := 0
 	for _, n := range inv {
 		total += n

@@ -197,7 +197,7 @@ func (b *body) text(name string, required bool, maxLen int) (string, bool) {
 	return s, true
 }
 
-// timestamp reads an RFC 3339 time field within plausibleTimes.
+// timestamp reads an RFC 3339 time field, refusing implausible ones (plausibleTime).
 func (b *body) timestamp(name string) (time.Time, bool) {
 	s, ok := b.str(name)
 	if !ok {

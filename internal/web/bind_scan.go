@@ -27,7 +27,7 @@ type bodyProblem struct {
 // value nested more than MaxJSONDepth levels below its field. It returns
 // nil when the text has neither, and when it is not well-formed JSON:
 // json.Unmarshal words syntax errors. It keeps no recursion and no path
-// deeper than the limit, so a body of 64 KiB of "[" costs 64 KiB of stack.
+// deeper than the limit: a body of 64 KiB of "[" costs 64 KiB of memory.
 func scanBody(data []byte) *bodyProblem {
 	s := bodyScanner{data: data, path: make([]pathStep, 0, MaxJSONDepth+1)}
 	if !s.scan() {
