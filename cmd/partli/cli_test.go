@@ -26,6 +26,7 @@ import (
 
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/pg"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/web"
@@ -39,6 +40,7 @@ var configVars = []string{
 	"DATABASE_URL", "PARTLI_ADDR", "PARTLI_BASE_URL", "PARTLI_SESSION_SECRET", "PARTLI_ENV",
 	"PARTLI_TRUST_PROXY", "PARTLI_AUTO_APPROVE_INTERVAL", "PARTLI_TRACK_RATE_LIMIT",
 	"PARTLI_CLICK_RATE_LIMIT", "PARTLI_DB_MAX_CONNS", "PARTLI_WEBHOOK_ALLOW_PRIVATE", "PARTLI_DEBUG_ADDR",
+	"PARTLI_ENCRYPTION_KEY", "PARTLI_ENCRYPTION_KEY_PREVIOUS",
 }
 
 // cleanEnv empties every config variable for the test and sets the given
@@ -458,6 +460,11 @@ func TestDevEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".data", "demo.txt")); err != nil {
 		t.Fatalf("dev did not keep the demo credentials: %v", err)
 	}
+	keyFile := filepath.Join(dir, ".data", "encryption-key")
+	firstKey, err := os.ReadFile(keyFile)
+	if _, perr := secret.ParseKey(string(firstKey)); err != nil || perr != nil {
+		t.Fatalf("dev did not keep an encryption key in %s: %v %v", keyFile, err, perr)
+	}
 
 	// Second run: same cluster, no second workspace, the kept credentials again.
 	second := runInBackground(t, "dev")
@@ -489,6 +496,9 @@ func TestDevEndToEnd(t *testing.T) {
 
 	second.stop(t)
 	assertStopped(t, pgData)
+	if again, err := os.ReadFile(keyFile); err != nil || string(again) != string(firstKey) {
+		t.Fatalf("the second dev run changed the encryption key (%v)", err)
+	}
 }
 
 // assertStopped checks that no server runs on the cluster in dataDir.

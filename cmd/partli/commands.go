@@ -38,11 +38,50 @@ func cmdMigrate(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	// Without the key the secrets in plain text could not be sealed after
+	// migration 00009, which refuses unsealed rows: refuse before it runs.
+	st := store.New(db).WithSecrets(cfg.SecretKeys)
+	if err := st.CheckPlainSecretsSealable(ctx); err != nil {
+		return err
+	}
 	n, err := store.Migrate(ctx, db.DB)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s); the database is up to date\n", n)
+	sealed, err := st.SealPlainSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	if sealed > 0 {
+		fmt.Fprintf(stdout, "sealed the secrets of %d row(s) stored in plain text\n", sealed)
+	}
+	return nil
+}
+
+// cmdSecretsRotate reseals every stored secret under PARTLI_ENCRYPTION_KEY,
+// opening those sealed under PARTLI_ENCRYPTION_KEY_PREVIOUS.
+func cmdSecretsRotate(ctx context.Context, stdout io.Writer) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	if cfg.SecretKeys == nil {
+		return errors.New("PARTLI_ENCRYPTION_KEY is not set: set it to the new key, and PARTLI_ENCRYPTION_KEY_PREVIOUS to the key it replaces")
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.CheckSchema(ctx, db.DB); err != nil {
+		return err
+	}
+	n, err := store.New(db).WithSecrets(cfg.SecretKeys).ResealSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "resealed the secrets of %d row(s); every stored secret is sealed under key %s\n", n, cfg.SecretKeys.CurrentID())
 	return nil
 }
 
@@ -59,7 +98,8 @@ func cmdServe(ctx context.Context, log *slog.Logger) error {
 	return serve(ctx, cfg, db, log)
 }
 
-// serve refuses an out-of-date schema, starts the workers and serves HTTP
+// serve refuses an out-of-date schema and keys that cannot open the stored
+// secrets (sealing those left in plain text), starts the workers and serves HTTP
 // until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger) error {
 	if err := store.CheckSchema(ctx, db.DB); err != nil {
@@ -68,11 +108,22 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	if cfg.SessionSecret == "" {
 		return errors.New("PARTLI_SESSION_SECRET is not set: set it to a long random string (it signs dashboard sessions)")
 	}
-	st := store.New(db)
+	st := store.New(db).WithSecrets(cfg.SecretKeys)
 	// The hot path's statements are prepared now: SQL the database refuses
 	// stops the boot, not the first sale.
 	if err := st.HotPath().Prepare(ctx); err != nil {
 		return fmt.Errorf("preparing the tracking statements: %w", err)
+	}
+	if err := st.CheckSecretKeys(ctx); err != nil {
+		return err
+	}
+	if n, err := st.SealPlainSecrets(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("sealed secrets stored in plain text", "rows", n)
+	}
+	if cfg.SecretKeys == nil {
+		log.Warn("PARTLI_ENCRYPTION_KEY is not set: webhook endpoints and Stripe signing secrets cannot be added until it is")
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()

@@ -17,6 +17,7 @@ import (
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/pg"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 )
 
@@ -29,11 +30,20 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 		return err
 	}
 	if os.Getenv("PARTLI_SESSION_SECRET") == "" {
-		secret, err := keptSecret(filepath.Join(dataDir, "session-secret"))
+		session, err := keptSecret(filepath.Join(dataDir, "session-secret"), func() string { return accounts.RandomText(48) },
+			func(s string) bool { return len(s) >= 32 })
 		if err != nil {
 			return err
 		}
-		os.Setenv("PARTLI_SESSION_SECRET", secret)
+		os.Setenv("PARTLI_SESSION_SECRET", session)
+	}
+	if os.Getenv("PARTLI_ENCRYPTION_KEY") == "" { // it seals the webhook and Stripe secrets in the database
+		key, err := keptSecret(filepath.Join(dataDir, "encryption-key"), secret.NewKey,
+			func(s string) bool { _, err := secret.ParseKey(s); return err == nil })
+		if err != nil {
+			return err
+		}
+		os.Setenv("PARTLI_ENCRYPTION_KEY", key)
 	}
 	if os.Getenv("PARTLI_ENV") == "" {
 		os.Setenv("PARTLI_ENV", "development")
@@ -163,16 +173,24 @@ func displayPath(dir string) string {
 	return dir
 }
 
-// keptSecret reads a secret from path, making one on first use.
-func keptSecret(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+// keptSecret reads a secret from path, making one on first use. A file
+// that does not hold a valid one is an error, not replaced: what the old
+// value sealed or signed would be lost.
+func keptSecret(path string, make func() string, valid func(string) bool) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && valid(strings.TrimSpace(string(b))):
 		return strings.TrimSpace(string(b)), nil
+	case err == nil:
+		return "", fmt.Errorf("%s does not hold a valid value; restore it, or delete ./.data/ to start afresh", path)
+	case !errors.Is(err, os.ErrNotExist):
+		return "", err
 	}
-	secret := accounts.RandomText(48)
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keeping the session secret: %w", err)
+	s := make()
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keeping %s: %w", path, err)
 	}
-	return secret, nil
+	return s, nil
 }
 
 // seedDemo creates the demo workspace (slug demo) once: a program, a group, rewards and

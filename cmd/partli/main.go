@@ -25,8 +25,11 @@ Usage:
                                       migrated and seeded with a demo workspace, then serve
   partli seed --sales N [--partners P] a new workspace filled with N synthetic sales and commissions
                                       (for measuring pages at size)
+  partli secrets rotate               reseal every stored secret under PARTLI_ENCRYPTION_KEY
+                                      (opening those sealed under PARTLI_ENCRYPTION_KEY_PREVIOUS)
 
-Environment: DATABASE_URL, PARTLI_ADDR, PARTLI_BASE_URL, PARTLI_SESSION_SECRET (see README.md).
+Environment: DATABASE_URL, PARTLI_ADDR, PARTLI_BASE_URL, PARTLI_SESSION_SECRET,
+PARTLI_ENCRYPTION_KEY (see README.md).
 `
 
 func main() {
@@ -65,6 +68,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdDev(ctx, stdout, log)
 	case "seed":
 		return cmdSeed(ctx, args[1:], stdout, stderr, log)
+	case "secrets":
+		if len(args) != 2 || args[1] != "rotate" {
+			return usageError{"usage: partli secrets rotate"}
+		}
+		return cmdSecretsRotate(ctx, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -2,6 +2,7 @@ package commission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,10 +44,31 @@ type Refund struct {
 	// RefundID, when set, is the merchant's id for this refund: a repeat of
 	// it changes nothing, whatever its amount.
 	RefundID string
-	Reason   string // why, in the merchant's or Stripe's words; may be empty
-	Source   string // what reported it, for the history: "the API", "Stripe charge ch_…"
-	Actor    string
+	// Capped makes an AmountCents above what is left of the sale refund what
+	// is left, for reports of what already happened elsewhere (a Stripe
+	// dispute). Without it such a refund is ErrRefundTooLarge and changes
+	// nothing, as Stripe refuses a refund larger than what is left.
+	Capped bool
+	Reason string // why, in the merchant's or Stripe's words; may be empty
+	Source string // what reported it, for the history: "the API", "Stripe charge ch_…"
+	Actor  string
 }
+
+// ErrRefundTooLarge: a refund of more than what is left of the sale to
+// refund. Nothing changed. The error is a *RefundTooLargeError.
+var ErrRefundTooLarge = errors.New("commission: the refund is larger than what is left of the sale")
+
+// RefundTooLargeError says how much of the sale was left to refund.
+type RefundTooLargeError struct {
+	LeftCents, SaleCents int64
+	Currency             string
+}
+
+func (e *RefundTooLargeError) Error() string {
+	return fmt.Sprintf("%v: %s of %s is left", ErrRefundTooLarge, money.Format(e.LeftCents, e.Currency), money.Format(e.SaleCents, e.Currency))
+}
+
+func (e *RefundTooLargeError) Unwrap() error { return ErrRefundTooLarge }
 
 // RefundResult is a sale after a refund and its commissions (the original
 // and its adjustments, oldest first).
@@ -132,7 +154,8 @@ func PlanRefund(original store.Commission, adjustments []store.Commission, saleC
 }
 
 // Refund applies a refund of a sale in one transaction. A sale the
-// workspace does not have is store.ErrNotFound, and changes nothing.
+// workspace does not have is store.ErrNotFound, and a refund of more than
+// is left of the sale ErrRefundTooLarge (unless Capped); both change nothing.
 func (s *Service) Refund(ctx context.Context, workspaceID string, r Refund) (*RefundResult, error) {
 	var res *RefundResult
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -153,14 +176,19 @@ func (s *Service) RefundTx(ctx context.Context, tx *store.Tx, workspaceID string
 	}
 	before := sale.RefundedCents
 	after := RefundedAfter(sale.AmountCents, before, r.AmountCents, r.TotalCents)
+	tooLarge := r.TotalCents <= 0 && !r.Capped && r.AmountCents > sale.AmountCents-before
 	if r.RefundID != "" {
 		fresh, err := tx.ClaimRefundKey(ctx, workspaceID, sale.ID, r.RefundID, after-before)
 		if err != nil {
 			return nil, err
 		}
 		if !fresh {
-			after = before // this refund was applied already
+			after, tooLarge = before, false // this refund was applied already
 		}
+	}
+	if tooLarge {
+		// The caller's transaction rolls back, the refund key with it.
+		return nil, &RefundTooLargeError{LeftCents: sale.AmountCents - before, SaleCents: sale.AmountCents, Currency: sale.Currency}
 	}
 	if after > before {
 		if err := tx.SetRefunded(ctx, workspaceID, sale.ID, after); err != nil {

@@ -277,6 +277,7 @@ func TestRefunds(t *testing.T) {
 		{"RefundUnknownSale", testRefundUnknownSale},
 		{"RefundWithoutCommission", testRefundWithoutCommission},
 		{"RefundConcurrent", testRefundConcurrent},
+		{"RefundLargerThanLeftChangesNothing", testRefundTooLarge},
 		{"RefundAdjustmentsFollowTheirCommission", testRefundAdjustmentsFollow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,7 +295,7 @@ func testRefundSequences(t *testing.T, w *refundWorld) {
 		"thirds":                {3333, 3333, 0},
 		"partials to the end":   {2500, 2500, 2500, 2500},
 		"many small":            {1, 2, 3, 997, 3, 1000, 0},
-		"partial then too much": {7000, 7000},
+		"partial then too much": {7000, 7000}, // capped: what is left
 	}
 	for _, status := range []string{"pending", "approved", "paid", "payout"} {
 		for name, amounts := range sequences {
@@ -302,14 +303,17 @@ func testRefundSequences(t *testing.T, w *refundWorld) {
 			w := newRefundWorld(t, w.db)
 			ext, c := w.sale(10000, status) // a 1,000 commission
 			for i, a := range amounts {
-				res := w.refund(commission.Refund{ExternalID: ext, AmountCents: a, Reason: "test " + name, Source: "the test"})
+				res := w.refund(commission.Refund{ExternalID: ext, AmountCents: a, Capped: true, Reason: "test " + name, Source: "the test"})
 				w.checkInvariant(res, c.AmountCents)
 				if i == len(amounts)-1 && res.Sale.RefundedCents != res.Sale.AmountCents {
 					t.Fatalf("%s/%s: %d of %d refunded at the end", status, name, res.Sale.RefundedCents, res.Sale.AmountCents)
 				}
 			}
-			// Past the end, nothing changes.
-			res := w.refund(commission.Refund{ExternalID: ext, AmountCents: 5})
+			// Past the end, nothing changes: refused, or capped to nothing.
+			if _, err := w.cs.Refund(w.ctx, w.ws, commission.Refund{ExternalID: ext, AmountCents: 5, Actor: "test"}); !errors.Is(err, commission.ErrRefundTooLarge) {
+				t.Fatalf("%s/%s: a refund of a refunded sale: %v, want ErrRefundTooLarge", status, name, err)
+			}
+			res := w.refund(commission.Refund{ExternalID: ext, AmountCents: 5, Capped: true})
 			if res.RefundedCents != 0 {
 				t.Fatalf("%s/%s: a refund of a refunded sale took %d", status, name, res.RefundedCents)
 			}
@@ -534,7 +538,7 @@ func testRefundConcurrent(t *testing.T, w *refundWorld) {
 			t.Fatalf("concurrent refund: %v", err)
 		}
 	}
-	res := w.refund(commission.Refund{ExternalID: ext2, AmountCents: 1})
+	res := w.refund(commission.Refund{ExternalID: ext2}) // the rest: nothing
 	if res.Sale.RefundedCents != 10000 || res.RefundedCents != 0 {
 		t.Fatalf("after ten 10 %% refunds: %+v", res.Sale)
 	}
@@ -569,4 +573,41 @@ func testRefundAdjustmentsFollow(t *testing.T, w *refundWorld) {
 		}
 	}
 	w.checkInvariant(res, c2.AmountCents)
+}
+
+// A refund of more than is left of the sale is refused and changes nothing,
+// its refund id included; a retry of a refund id applied before is still a
+// no-op, whatever is left.
+func testRefundTooLarge(t *testing.T, w *refundWorld) {
+	ext, c := w.sale(10000, "pending")
+	w.refund(commission.Refund{ExternalID: ext, AmountCents: 6000, RefundID: "re_a"})
+	history := w.history(c.ID)
+	for _, r := range []commission.Refund{
+		{ExternalID: ext, AmountCents: 4001, Actor: "test"},
+		{ExternalID: ext, AmountCents: 6000, RefundID: "re_b", Actor: "test"},
+	} {
+		_, err := w.cs.Refund(w.ctx, w.ws, r)
+		var tooLarge *commission.RefundTooLargeError
+		if !errors.As(err, &tooLarge) || tooLarge.LeftCents != 4000 || tooLarge.SaleCents != 10000 {
+			t.Fatalf("refund %+v of a sale with 4,000 left: %v, want RefundTooLargeError with 4000 left", r, err)
+		}
+	}
+	if n := w.count(`SELECT refunded_cents FROM events WHERE workspace_id = $1 AND external_id = $2`, ext); n != 6000 {
+		t.Fatalf("refunded %d after refused refunds, want 6000", n)
+	}
+	if n := w.count(`SELECT count(*) FROM refund_keys WHERE workspace_id = $1`); n != 1 {
+		t.Fatalf("%d refund keys after a refused refund with one, want 1", n)
+	}
+	if got := w.history(c.ID); got != history {
+		t.Fatalf("a refused refund wrote history:\n%s\nwas:\n%s", got, history)
+	}
+	res := w.refund(commission.Refund{ExternalID: ext, AmountCents: 6000, RefundID: "re_a"}) // a retry
+	if res.RefundedCents != 0 || res.Sale.RefundedCents != 6000 {
+		t.Fatalf("a retried refund id: %+v", res)
+	}
+	res = w.refund(commission.Refund{ExternalID: ext, AmountCents: 4000, RefundID: "re_b"}) // exactly what is left
+	if res.Sale.RefundedCents != 10000 {
+		t.Fatalf("refunding what is left: %+v", res.Sale)
+	}
+	w.checkInvariant(res, c.AmountCents)
 }

@@ -2,6 +2,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/partli/partli/internal/secret"
 )
 
 // Config is every setting Partli reads. The table in README.md lists them.
@@ -26,6 +29,12 @@ type Config struct {
 	DebugAddr     string        // PARTLI_DEBUG_ADDR: loopback address serving net/http/pprof; empty: off
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
+
+	// SecretKeys seal the secrets Partli stores (webhook and Stripe signing
+	// secrets): PARTLI_ENCRYPTION_KEY, and PARTLI_ENCRYPTION_KEY_PREVIOUS
+	// during a rotation (it opens, never seals). nil when unset: then no
+	// secret can be stored, and serve refuses to start once one is.
+	SecretKeys *secret.Keys
 
 	// StripeConnectWebhookSecret (PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET) verifies
 	// the platform's Connect events at POST /api/stripe/webhook; empty refuses them.
@@ -76,6 +85,9 @@ func FromEnv() (Config, error) {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))
 		}
 	}
+	if err := c.readSecretKeys(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if (c.StripeClientID == "") != (c.StripeSecretKey == "") {
 		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY must be set together (Stripe Connect needs both)")
 	}
@@ -92,6 +104,32 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// readSecretKeys reads PARTLI_ENCRYPTION_KEY and PARTLI_ENCRYPTION_KEY_PREVIOUS.
+// The values are keys: errors never quote them.
+func (c *Config) readSecretKeys() error {
+	cur, prev := os.Getenv("PARTLI_ENCRYPTION_KEY"), os.Getenv("PARTLI_ENCRYPTION_KEY_PREVIOUS")
+	if cur == "" {
+		if prev != "" {
+			return errors.New("PARTLI_ENCRYPTION_KEY_PREVIOUS is set without PARTLI_ENCRYPTION_KEY (the previous key only opens; the current one seals)")
+		}
+		return nil
+	}
+	current, err := secret.ParseKey(cur)
+	if err != nil {
+		return fmt.Errorf("PARTLI_ENCRYPTION_KEY %v", err)
+	}
+	var previous []byte
+	if prev != "" {
+		if previous, err = secret.ParseKey(prev); err != nil {
+			return fmt.Errorf("PARTLI_ENCRYPTION_KEY_PREVIOUS %v", err)
+		}
+	}
+	if c.SecretKeys, err = secret.New(current, previous); err != nil {
+		return fmt.Errorf("PARTLI_ENCRYPTION_KEY: %v", err)
+	}
+	return nil
 }
 
 // SecureCookies reports whether cookies must be marked Secure (served over https).

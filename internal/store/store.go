@@ -20,6 +20,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/secret"
 )
 
 var (
@@ -46,6 +48,9 @@ type Tx struct {
 // Queries are the statements that run on a pool or inside a transaction.
 type Queries struct {
 	x sqlx.ExtContext
+	// secrets seal the secret columns on the way in and open them on the
+	// way out (secrets.go); nil: no secret can be written or read.
+	secrets *secret.Keys
 }
 
 // Open connects to databaseURL with the settings Partli relies on (UTC times,
@@ -99,11 +104,18 @@ func New(db *sqlx.DB) *Store {
 	return &Store{Queries: Queries{x: db}, db: db, hot: newHotPath(db)}
 }
 
+// WithSecrets returns the store sealing and opening secrets with keys.
+func (s *Store) WithSecrets(keys *secret.Keys) *Store {
+	c := *s
+	c.secrets = keys
+	return &c
+}
+
 // DB is the underlying pool.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error { return inTx(ctx, s.db, fn) }
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error { return inTx(ctx, s.db, s.secrets, fn) }
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
 // as a deadlock victim or a serialization failure before it gives up.
@@ -114,9 +126,9 @@ const txAttempts = 4
 // the transaction is rolled back and fn runs again, after a short random
 // pause, up to txAttempts times. So fn may run more than once: it must write
 // only through tx, and set every variable it hands out on each run.
-func inTx(ctx context.Context, db *sqlx.DB, fn func(*Tx) error) error {
+func inTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := runTx(ctx, db, fn)
+		err := runTx(ctx, db, secrets, fn)
 		if err == nil || attempt == txAttempts || !IsRetryable(err) {
 			return err
 		}
@@ -129,12 +141,12 @@ func inTx(ctx context.Context, db *sqlx.DB, fn func(*Tx) error) error {
 	}
 }
 
-func runTx(ctx context.Context, db *sqlx.DB, fn func(*Tx) error) error {
+func runTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) error) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{Queries: Queries{x: tx}, tx: tx}); err != nil {
+	if err := fn(&Tx{Queries: Queries{x: tx, secrets: secrets}, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

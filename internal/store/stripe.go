@@ -12,12 +12,16 @@ import (
 // received, and the Stripe objects a sale came from.
 
 // SetStripeWebhookSecret stores the signing secret of the workspace's own
-// Stripe webhook endpoint.
+// Stripe webhook endpoint, sealed.
 func (q Queries) SetStripeWebhookSecret(ctx context.Context, workspaceID, secret string) error {
-	_, err := q.exec(ctx, `
+	sealed, err := q.secrets.Seal(secret)
+	if err != nil {
+		return fmt.Errorf("store: set stripe webhook secret: %w", err)
+	}
+	_, err = q.exec(ctx, `
 		INSERT INTO stripe_connections (workspace_id, webhook_secret) VALUES ($1, $2)
 		ON CONFLICT (workspace_id) DO UPDATE SET webhook_secret = EXCLUDED.webhook_secret, updated_at = now()`,
-		workspaceID, secret)
+		workspaceID, sealed)
 	if err != nil {
 		return fmt.Errorf("store: set stripe webhook secret: %w", err)
 	}
@@ -30,6 +34,9 @@ func (q Queries) StripeWebhookSecret(ctx context.Context, workspaceID string) (s
 	var secret string
 	err := q.get(ctx, &secret, `SELECT webhook_secret FROM stripe_connections
 		WHERE workspace_id = $1 AND webhook_secret <> ''`, workspaceID)
+	if err == nil {
+		secret, err = q.secrets.Open(secret)
+	}
 	if err != nil {
 		return "", fmt.Errorf("store: stripe webhook secret: %w", err)
 	}

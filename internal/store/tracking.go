@@ -371,7 +371,8 @@ func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
 			return err
 		}
 	}
-	return inTx(ctx, p.db, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
+	// The sale pipeline reads and writes no secret.
+	return inTx(ctx, p.db, nil, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 
 // get runs a statement prepared by InTx on the transaction's connection

@@ -55,21 +55,23 @@ const webhookFanOutSQL = `
 			ON CONFLICT (endpoint_id, event_id) DO NOTHING`
 
 // WebhookEndpoint is a URL of a workspace that receives the event types it
-// subscribes to. Secret is never shown again after creation or rotation.
+// subscribes to. Secret is never shown again after creation or rotation:
+// it is stored sealed and read back only to sign deliveries
+// (ClaimWebhookDeliveries).
 type WebhookEndpoint struct {
-	ID                      string         `db:"id" json:"id"`
-	WorkspaceID             string         `db:"workspace_id" json:"-"`
-	URL                     string         `db:"url" json:"url"`
-	Events                  pq.StringArray `db:"events" json:"events"`
-	Secret                  string         `db:"secret" json:"-"`
-	PreviousSecret          string         `db:"previous_secret" json:"-"`
-	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at" json:"-"`
-	Enabled                 bool           `db:"enabled" json:"enabled"`
-	ConsecutiveFailures     int            `db:"consecutive_failures" json:"-"`
-	DisabledReason          string         `db:"disabled_reason" json:"disabledReason"`
-	DisabledAt              *time.Time     `db:"disabled_at" json:"-"`
-	CreatedAt               time.Time      `db:"created_at" json:"createdAt"`
-	UpdatedAt               time.Time      `db:"updated_at" json:"updatedAt"`
+	ID          string         `db:"id" json:"id"`
+	WorkspaceID string         `db:"workspace_id" json:"-"`
+	URL         string         `db:"url" json:"url"`
+	Events      pq.StringArray `db:"events" json:"events"`
+	// Secret is the signing secret CreateWebhookEndpoint stores; reads leave it empty.
+	Secret                  string     `db:"-" json:"-"`
+	PreviousSecretExpiresAt *time.Time `db:"previous_secret_expires_at" json:"-"`
+	Enabled                 bool       `db:"enabled" json:"enabled"`
+	ConsecutiveFailures     int        `db:"consecutive_failures" json:"-"`
+	DisabledReason          string     `db:"disabled_reason" json:"disabledReason"`
+	DisabledAt              *time.Time `db:"disabled_at" json:"-"`
+	CreatedAt               time.Time  `db:"created_at" json:"createdAt"`
+	UpdatedAt               time.Time  `db:"updated_at" json:"updatedAt"`
 }
 
 // WebhookDelivery is one event on its way to one endpoint, with a summary of
@@ -131,21 +133,30 @@ type ClaimedDelivery struct {
 	Secret      string    `db:"secret"`
 	// PreviousSecret is set while a rotated-out secret still signs ("" otherwise).
 	PreviousSecret string `db:"previous_secret"`
+	// SecretError, when not empty, says why the secrets could not be opened
+	// (sealed under a key this process does not have): the attempt fails
+	// with it instead of sending an unsigned delivery.
+	SecretError string `db:"-"`
 }
 
 // ErrWebhookInFlight: the delivery is being sent right now.
 var ErrWebhookInFlight = errors.New("store: webhook delivery is being sent")
 
-const webhookEndpointCols = `id, workspace_id, url, events, secret, previous_secret, previous_secret_expires_at,
+const webhookEndpointCols = `id, workspace_id, url, events, previous_secret_expires_at,
 	enabled, consecutive_failures, disabled_reason, disabled_at, created_at, updated_at`
 
-// CreateWebhookEndpoint inserts an endpoint (ID, WorkspaceID, URL, Events, Secret).
+// CreateWebhookEndpoint inserts an endpoint (ID, WorkspaceID, URL, Events,
+// Secret), its secret sealed.
 func (q Queries) CreateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint) error {
-	err := q.get(ctx, e, `
+	sealed, err := q.secrets.Seal(e.Secret)
+	if err != nil {
+		return fmt.Errorf("store: create webhook endpoint: %w", err)
+	}
+	err = q.get(ctx, e, `
 		INSERT INTO webhook_endpoints (id, workspace_id, url, events, secret)
 		VALUES ($1, $2, $3, $4, $5)
 		RETURNING `+webhookEndpointCols,
-		e.ID, e.WorkspaceID, e.URL, pq.Array([]string(e.Events)), e.Secret)
+		e.ID, e.WorkspaceID, e.URL, pq.Array([]string(e.Events)), sealed)
 	if err != nil {
 		return fmt.Errorf("store: create webhook endpoint: %w", err)
 	}
@@ -218,11 +229,15 @@ func (q Queries) DeleteWebhookEndpoint(ctx context.Context, workspaceID, id stri
 // RotateWebhookSecret replaces an endpoint's secret; the old one keeps
 // signing (alongside the new one) for overlap.
 func (q Queries) RotateWebhookSecret(ctx context.Context, workspaceID, id, secret string, overlap time.Duration) error {
+	sealed, err := q.secrets.Seal(secret)
+	if err != nil {
+		return fmt.Errorf("store: rotate webhook secret: %w", err)
+	}
 	n, err := q.exec(ctx, `
 		UPDATE webhook_endpoints SET previous_secret = secret,
 			previous_secret_expires_at = now() + $4 * interval '1 millisecond',
 			secret = $3, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2`, workspaceID, id, secret, overlap.Milliseconds())
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id, sealed, overlap.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("store: rotate webhook secret: %w", err)
 	}
@@ -327,6 +342,16 @@ func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease ti
 		limit, lease.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
+	}
+	for i := range rows {
+		d := &rows[i]
+		var errCur, errPrev error
+		d.Secret, errCur = q.secrets.Open(d.Secret)
+		d.PreviousSecret, errPrev = q.secrets.Open(d.PreviousSecret)
+		if err := errors.Join(errCur, errPrev); err != nil {
+			d.Secret, d.PreviousSecret = "", ""
+			d.SecretError = "the endpoint's signing secret cannot be opened: " + err.Error()
+		}
 	}
 	return rows, nil
 }

@@ -326,7 +326,7 @@ func (in *Intake) dispute(ctx context.Context, tx *store.Tx, workspaceID string,
 		reason += " (" + strings.ReplaceAll(d.Reason, "_", " ") + ")"
 	}
 	return in.refund(ctx, tx, workspaceID, commission.Refund{ExternalID: externalID, AmountCents: max(d.Amount, 0),
-		Reason: reason, Source: "Stripe dispute " + d.ID, Actor: "stripe event " + ev.ID})
+		Capped: true, Reason: reason, Source: "Stripe dispute " + d.ID, Actor: "stripe event " + ev.ID})
 }
 
 func (in *Intake) refund(ctx context.Context, tx *store.Tx, workspaceID string, r commission.Refund) (string, error) {

@@ -22,8 +22,9 @@ type refundReply struct {
 // the same refund rules as Stripe's refunds (commission.Refund). Without
 // amountCents the rest of the sale is refunded, so a repeat finds nothing
 // left and changes nothing; with it, the refund is added to what was
-// refunded and never takes back more than the sale — unless refundId names
-// a refund already applied, which makes a retried partial refund a no-op.
+// refunded, and an amount above what is left of the sale is 409 and changes
+// nothing — unless refundId names a refund already applied, which makes a
+// retried partial refund a no-op.
 func (s *Server) TrackRefund(c echo.Context) error {
 	b, err := readBody(c)
 	if err != nil {
@@ -42,6 +43,11 @@ func (s *Server) TrackRefund(c echo.Context) error {
 	res, err := s.commissions.Refund(c.Request().Context(), workspaceOf(c), r)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFoundField("externalId", "No sale of this workspace has this externalId.")
+	}
+	var tooLarge *commission.RefundTooLargeError
+	if errors.As(err, &tooLarge) {
+		return conflict("amountCents", "The refund is larger than what is left of the sale to refund ("+
+			money.Format(tooLarge.LeftCents, tooLarge.Currency)+" of "+money.Format(tooLarge.SaleCents, tooLarge.Currency)+").")
 	}
 	if err != nil {
 		return err

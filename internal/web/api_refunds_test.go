@@ -78,9 +78,12 @@ func TestTrackRefundPartialThenFull(t *testing.T) {
 			t.Fatalf("%s is %s after a full refund", c.ID, c.Status)
 		}
 	}
-	again := e.refund(t, e.Key, map[string]any{"externalId": ext, "amountCents": 100})
+	again := e.refund(t, e.Key, map[string]any{"externalId": ext})
 	if again.Sale.RefundedCents != 10000 || len(again.Commissions) != 2 || again.liveCents() != 0 {
 		t.Fatalf("a refund of a refunded sale: %+v", again)
+	}
+	if r := e.call("POST", "/api/track/refund", e.Key, map[string]any{"externalId": ext, "amountCents": 100}); r.Status != http.StatusConflict {
+		t.Fatalf("a partial refund of a refunded sale: %d %s, want 409", r.Status, r.Body)
 	}
 	if n := e.count(t, `SELECT count(*) FROM commission_history WHERE workspace_id = $1 AND to_status = 'clawed_back'`, e.WS.Workspace.ID); n != 2 {
 		t.Fatalf("%d clawbacks in the history, want 2", n)
@@ -172,5 +175,44 @@ func TestRefundIDMakesPartialRefundRetriesSafe(t *testing.T) {
 	if n := e.count(t, `SELECT sum(c.amount_cents) FROM commissions c JOIN events ev ON ev.id = c.event_id
 		WHERE ev.external_id = 'inv-rid' AND c.status <> 'clawed_back'`); n != 500 {
 		t.Fatalf("live commissions %d, want 500", n)
+	}
+}
+
+// A refund larger than what is left of the sale is 409 conflict naming
+// amountCents, and changes nothing (as Stripe refuses it).
+func TestTrackRefundLargerThanLeftIsConflict(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.setup(t)
+	ext := uniq("order")
+	e.sale(t, e.Key, map[string]any{"externalId": ext, "clickId": s.ClickID, "amountCents": 10000})
+	e.refund(t, e.Key, map[string]any{"externalId": ext, "amountCents": 2500})
+	state := func() string {
+		var v string
+		if err := e.DB.Get(&v, `SELECT (SELECT refunded_cents FROM events WHERE external_id = $1)::text || '/' ||
+			(SELECT count(*) FROM commissions) || '/' || (SELECT count(*) FROM commission_history) || '/' ||
+			(SELECT count(*) FROM refund_keys) || '/' || (SELECT count(*) FROM webhook_events)`, ext); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := state()
+	for _, body := range []map[string]any{
+		{"externalId": ext, "amountCents": 7501},
+		{"externalId": ext, "amountCents": 10000, "refundId": "re_big"},
+		{"externalId": ext, "amountCents": 1000000000000},
+	} {
+		r := e.call("POST", "/api/track/refund", e.Key, body)
+		if r.Status != http.StatusConflict || r.ErrorCode(t) != "conflict" || !strings.Contains(r.ErrorFields(t)["amountCents"], "$75.00") {
+			t.Fatalf("refund %v with $75.00 left: %d %s, want 409 conflict naming amountCents and what is left", body, r.Status, r.Body)
+		}
+	}
+	if after := state(); after != before {
+		t.Fatalf("refused refunds changed refunded/commissions/history/keys/events from %s to %s", before, after)
+	}
+	// What is left, exactly, is refunded; the refund id refused above is free.
+	r := e.refund(t, e.Key, map[string]any{"externalId": ext, "amountCents": 7500, "refundId": "re_big"})
+	if r.Sale.RefundedCents != 10000 || r.liveCents() != 0 {
+		t.Fatalf("refunding what is left: %+v", r)
 	}
 }

@@ -31,9 +31,8 @@ func TestWebhookAPILifecycle(t *testing.T) {
 	if evs, _ := m["events"].([]any); len(evs) != 2 || evs[0] != "sale.created" || evs[1] != "commission.updated" {
 		t.Fatalf("events %v", m["events"])
 	}
-	var stored string
-	if err := e.DB.Get(&stored, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id); err != nil || stored != secret {
-		t.Fatalf("stored secret %q (%v), want the one returned", stored, err)
+	if stored := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id); stored != secret {
+		t.Fatalf("stored secret %q, want the one returned", stored)
 	}
 
 	// List: without the secret.
@@ -96,15 +95,10 @@ func TestWebhookAPILifecycle(t *testing.T) {
 	if str(m, "id") != id || !strings.HasPrefix(rotated, "whsec_") || rotated == secret {
 		t.Fatalf("rotated %v", m)
 	}
-	var ep struct {
-		Secret   string `db:"secret"`
-		Previous string `db:"previous_secret"`
-	}
-	if err := e.DB.Get(&ep, `SELECT secret, previous_secret FROM webhook_endpoints WHERE id = $1`, id); err != nil {
-		t.Fatal(err)
-	}
-	if ep.Secret != rotated || ep.Previous != secret {
-		t.Fatalf("after rotation: secret %q previous %q", ep.Secret, ep.Previous)
+	stored := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id)
+	previous := e.opened(t, `SELECT previous_secret FROM webhook_endpoints WHERE id = $1`, id)
+	if stored != rotated || previous != secret {
+		t.Fatalf("after rotation: secret %q previous %q", stored, previous)
 	}
 
 	// Delete: 204, then gone.

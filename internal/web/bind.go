@@ -47,6 +47,12 @@ func parseBody(data []byte) (*body, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, &APIError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The request body must be a JSON object."}
 	}
+	if p := scanBody(data); p != nil {
+		if p.field == "" {
+			return nil, &APIError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The request body's field names must be valid UTF-8 text."}
+		}
+		return nil, invalidField(p.field, p.msg)
+	}
 	b := &body{errs: Fields{}}
 	if err := json.Unmarshal(data, &b.raw); err != nil {
 		return nil, &APIError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The request body is not valid JSON: " + jsonProblem(err)}
@@ -191,7 +197,7 @@ func (b *body) text(name string, required bool, maxLen int) (string, bool) {
 	return s, true
 }
 
-// timestamp reads an RFC 3339 time field.
+// timestamp reads an RFC 3339 time field, refusing implausible ones (plausibleTime).
 func (b *body) timestamp(name string) (time.Time, bool) {
 	s, ok := b.str(name)
 	if !ok {
@@ -202,7 +208,26 @@ func (b *body) timestamp(name string) (time.Time, bool) {
 		b.errs.Add(name, "must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
 		return time.Time{}, false
 	}
+	if msg := plausibleTime(t, time.Now()); msg != "" {
+		b.errs.Add(name, msg)
+		return time.Time{}, false
+	}
 	return t.UTC(), true
+}
+
+// Times Partli takes are between earliestTime and latestAhead from now: a
+// sale of year 0 or 9999 is a client's bug, and one the database would
+// store and sort among the rest.
+var earliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const latestAhead = 5 * 365 * 24 * time.Hour
+
+// plausibleTime says what is wrong with t as an input time, "" when nothing.
+func plausibleTime(t, now time.Time) string {
+	if t.Before(earliestTime) || t.After(now.Add(latestAhead)) {
+		return "must be a time between 2000-01-01 and 5 years from now"
+	}
+	return ""
 }
 
 // err returns the collected validation error, if any.

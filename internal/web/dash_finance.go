@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,13 +146,13 @@ func (s *Server) PartnerSuggestions(c echo.Context) error {
 	return s.render(c, http.StatusOK, dashboard.PartnerPicker(f))
 }
 
-// parseDay reads a YYYY-MM-DD date as midnight UTC.
+// parseDay reads a YYYY-MM-DD date as midnight UTC, within plausibleTime.
 func parseDay(v string) (*time.Time, bool) {
 	if v == "" {
 		return nil, true
 	}
 	t, err := time.Parse(time.DateOnly, v)
-	if err != nil {
+	if err != nil || plausibleTime(t, time.Now()) != "" {
 		return nil, false
 	}
 	return &t, true
@@ -172,10 +170,10 @@ func (s *Server) salesFilter(c echo.Context) (dashboard.SalesView, store.SalesQu
 	q := store.SalesQuery{ProgramID: v.Filter.ProgramID, CustomerExternalID: v.Filter.Customer}
 	var ok bool
 	if q.From, ok = parseDay(v.Filter.From); !ok {
-		v.Errors["from"] = "Enter a date as YYYY-MM-DD."
+		v.Errors["from"] = "Enter a date as YYYY-MM-DD, from 2000 to 5 years from now."
 	}
 	if q.To, ok = parseDay(v.Filter.To); !ok {
-		v.Errors["to"] = "Enter a date as YYYY-MM-DD."
+		v.Errors["to"] = "Enter a date as YYYY-MM-DD, from 2000 to 5 years from now."
 	} else if q.To != nil {
 		end := q.To.AddDate(0, 0, 1) // the whole day is included
 		q.To = &end
@@ -238,10 +236,7 @@ func (s *Server) SalePage(c echo.Context) error {
 	}
 	v := dashboard.SaleView{Sale: sale, Commissions: cs}
 	if len(sale.Metadata) > 0 && string(sale.Metadata) != "null" {
-		var buf bytes.Buffer
-		if json.Indent(&buf, sale.Metadata, "", "  ") == nil {
-			v.Metadata = buf.String()
-		}
+		v.Metadata = compactJSON(sale.Metadata)
 	}
 	return s.page(c, http.StatusOK, s.meta(c, "Sale "+sale.ExternalID, "sales"), dashboard.Sale(v))
 }

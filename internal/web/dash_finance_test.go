@@ -239,8 +239,8 @@ func TestDashFinanceSaleDetail(t *testing.T) {
 		t.Fatalf("customer %q", got)
 	}
 	meta := testid(d, "sale-metadata").Find("pre").Text()
-	if !strings.Contains(meta, "\"plan\": \"pro\"") || !strings.Contains(meta, "\n") {
-		t.Fatalf("metadata not pretty-printed: %q", meta)
+	if meta != `{"plan":"pro","seats":3}` {
+		t.Fatalf("metadata %q, want compact JSON", meta)
 	}
 	rows := testid(d, "sale-commission")
 	if rows.Length() != 1 || rows.AttrOr("data-id", "") != cmID || finText(rows.Find(`[data-testid="status"]`)) != "paid" {

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -436,12 +434,7 @@ func (s *Server) whDeliveryView(c echo.Context) (dashboard.WebhookDeliveryView, 
 	if next != nil {
 		v.AttemptsNext = "/webhooks/" + e.ID + "/deliveries/" + d.ID + "?" + url.Values{"cursor": {*next}}.Encode()
 	}
-	var buf bytes.Buffer
-	if json.Indent(&buf, d.Payload, "", "  ") == nil {
-		v.Payload = buf.String()
-	} else {
-		v.Payload = string(d.Payload)
-	}
+	v.Payload = compactJSON(d.Payload)
 	return v, nil
 }
 

@@ -171,11 +171,7 @@ func TestDashWebhooksCreateShowsSecretOnce(t *testing.T) {
 	if !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("secret shown %q", secret)
 	}
-	var stored string
-	if err := e.DB.Get(&stored, `SELECT secret FROM webhook_endpoints WHERE workspace_id = $1`, e.WS.Workspace.ID); err != nil {
-		t.Fatal(err)
-	}
-	if stored != secret {
+	if stored := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE workspace_id = $1`, e.WS.Workspace.ID); stored != secret {
 		t.Fatal("the secret shown is not the endpoint's")
 	}
 	if testid(d, "flash").Length() != 1 {
@@ -419,7 +415,7 @@ func TestDashWebhooksTestEventAndResend(t *testing.T) {
 	if got := whText(testid(d, "delivery-event-id")); got != rc.got()[0] {
 		t.Fatalf("event id %q, want the webhook-id %q", got, rc.got()[0])
 	}
-	if p := testid(d, "delivery-payload").Text(); !strings.Contains(p, `"type": "webhook.test"`) || !strings.Contains(p, id) {
+	if p := testid(d, "delivery-payload").Text(); !strings.Contains(p, `"type":"webhook.test"`) || !strings.Contains(p, id) {
 		t.Fatalf("payload %q", p)
 	}
 	if n := testid(d, "attempt-row").Length(); n != 2 {
@@ -443,15 +439,10 @@ func TestDashWebhooksRotateEditDisableDelete(t *testing.T) {
 		t.Fatalf("rotate: %d %q", r.Status, r.Header.Get("Cache-Control"))
 	}
 	secret := testid(r.Doc(t), "new-webhook-secret").AttrOr("value", "")
-	var ep struct {
-		Secret   string `db:"secret"`
-		Previous string `db:"previous_secret"`
-	}
-	if err := e.DB.Get(&ep, `SELECT secret, previous_secret FROM webhook_endpoints WHERE id = $1`, id); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(secret, "whsec_") || secret == old || ep.Secret != secret || ep.Previous != old {
-		t.Fatalf("rotated secret %q (stored %q, previous %q, old %q)", secret, ep.Secret, ep.Previous, old)
+	stored := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id)
+	previous := e.opened(t, `SELECT previous_secret FROM webhook_endpoints WHERE id = $1`, id)
+	if !strings.HasPrefix(secret, "whsec_") || secret == old || stored != secret || previous != old {
+		t.Fatalf("rotated secret %q (stored %q, previous %q, old %q)", secret, stored, previous, old)
 	}
 	if !strings.Contains(whText(testid(r.Doc(t), "new-secret-box")), "24 hours") {
 		t.Fatal("the rotation does not explain the overlap")

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages"
 )
@@ -117,6 +118,10 @@ func (s *Server) classify(err error, c echo.Context) *APIError {
 		return &APIError{Status: http.StatusConflict, Code: "invalid_transition", Message: capitalize(err.Error()) + "."}
 	case errors.Is(err, store.ErrConflict):
 		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "This clashes with an existing resource."}
+	case errors.Is(err, secret.ErrNoKey):
+		s.log.Warn("a secret cannot be stored without PARTLI_ENCRYPTION_KEY", "request_id", requestID(c))
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "This server cannot store secrets (webhook and Stripe signing secrets) until its operator sets PARTLI_ENCRYPTION_KEY."}
 	case store.IsBadInput(err):
 		return &APIError{Status: http.StatusBadRequest, Code: "validation_failed",
 			Message: "The request contains a value that cannot be stored (for example a NUL character or a number out of range)."}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/partli/partli/internal/apispec"
+	"github.com/partli/partli/internal/secret"
 )
 
 // Fixtures: the API calls most tests start with. Each fails the test unless
@@ -98,6 +99,27 @@ func (e *env) sale(t testing.TB, key string, body map[string]any) map[string]any
 	t.Helper()
 	b := merge(map[string]any{"externalId": uniq("order"), "customerExternalId": "cust-1", "amountCents": 10000}, body)
 	return e.call("POST", "/api/track/sale", key, b).must(t, http.StatusOK).Map(t)
+}
+
+// opened is a secret as stored (query selects one column of one row),
+// which must be sealed, opened with the tests' key; "" stays "".
+func (e *env) opened(t testing.TB, query string, args ...any) string {
+	t.Helper()
+	var stored string
+	if err := e.DB.GetContext(context.Background(), &stored, query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	if stored == "" {
+		return ""
+	}
+	if _, sealed := secret.SealedBy(stored); !sealed || strings.Contains(stored, "whsec_") {
+		t.Fatalf("%s: %q is stored in plain text", query, stored)
+	}
+	plain, err := testKeys.Open(stored)
+	if err != nil {
+		t.Fatalf("%s: opening %q: %v", query, stored, err)
+	}
+	return plain
 }
 
 // count runs a SELECT count(*) … and returns the number.

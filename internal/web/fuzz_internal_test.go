@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/tracking"
 )
@@ -53,6 +55,10 @@ func FuzzReadSale(f *testing.F) {
 		`{"externalId":"` + strings.Repeat("é", 255) + `","customerExternalId":"` + strings.Repeat("x", 256) + `","amountCents":5}`,
 		`{"externalId":"a","customerExternalId":"b","amountCents":5,"metadata":{"k":"` + strings.Repeat("v", MaxMetadataBytes) + `"}}`,
 		`{"externalId":"a\u0000","customerExternalId":"\xff\xfe","amountCents":5,"unknown":{"x":1}}`,
+		`{"externalId":"a\ud800","customerExternalId":"b\udc00x","amountCents":5,"metadata":{"k":["\ud83d\ude00","\ud83d"]}}`,
+		`{"externalId":"a","customerExternalId":"b","amountCents":5,"metadata":{"k":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}}`,
+		`{"externalId":"a","customerExternalId":"b","amountCents":5,"occurredAt":"1999-12-31T23:59:59Z","x\xff":1}`,
+		`{"0":"` + "\xff" + `0`, `{"a":[1,"` + "\xff" + `"],"b":tru}`, `{"a":` + strings.Repeat("[", 20) + `,`,
 		`{}`, `[]`, `null`, ``, `{"externalId":`, ` {"amountCents":1} `, "\u00a0{}", `{"a":1}{}`,
 	} {
 		f.Add([]byte(seed))
@@ -64,6 +70,17 @@ func FuzzReadSale(f *testing.F) {
 			t.Fatalf("validation is not deterministic for %q:\n%+v, %v\n%+v, %v", data, in, err, in2, err2)
 		}
 		raw, isObject := fuzzObject(data)
+		if isObject && (fuzzBadText(data) || fuzzDepth(data) > MaxJSONDepth+1) {
+			// Text that is not Unicode, or nesting deeper than any field may
+			// go: one 400, naming the field (invalid_json for a field name
+			// of the body itself).
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Status != 400 ||
+				!(apiErr.Code == "invalid_json" || apiErr.Code == "validation_failed" && len(apiErr.Fields) == 1) {
+				t.Fatalf("%q holds invalid text or nests too deep: %+v, %v; want one 400", data, in, err)
+			}
+			return
+		}
 		if err != nil {
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) {
@@ -131,6 +148,32 @@ func fuzzObject(data []byte) (map[string]json.RawMessage, bool) {
 		return nil, false
 	}
 	return m, true
+}
+
+// fuzzBadText reports whether a JSON text holds invalid UTF-8 or a lone
+// surrogate escape, as the JSON v2 prototype judges it.
+func fuzzBadText(data []byte) bool {
+	return !jsontext.Value(bytes.TrimSpace(data)).IsValid(jsontext.AllowDuplicateNames(true))
+}
+
+// fuzzDepth is how deeply a JSON text nests arrays and objects (the body's
+// object is 1).
+func fuzzDepth(data []byte) int {
+	d := json.NewDecoder(bytes.NewReader(data))
+	depth, deepest := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
 
 // fuzzField decodes one field: absent and null are both "not given".
@@ -201,7 +244,7 @@ func fuzzSaleProblems(t *testing.T, raw map[string]json.RawMessage) (want, maybe
 	if v, given := fuzzField(raw, "occurredAt"); given {
 		s, ok := v.(string)
 		at, err := time.Parse(time.RFC3339Nano, s)
-		want["occurredAt"] = !ok || err != nil || at.After(fuzzNow.Add(5*time.Minute))
+		want["occurredAt"] = !ok || err != nil || at.After(fuzzNow.Add(5*time.Minute)) || at.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
 	}
 	return want, maybe
 }
@@ -322,4 +365,38 @@ func fuzzCheckSale(t *testing.T, data []byte, raw map[string]json.RawMessage, in
 	if _, given := fuzzField(raw, "occurredAt"); !given && !in.OccurredAt.Equal(fuzzNow) {
 		fail("occurredAt %s, want now (%s)", in.OccurredAt, fuzzNow)
 	}
+}
+
+// FuzzScanBody checks the scan every JSON body goes through against the
+// JSON v2 prototype's validation and a depth count by encoding/json's
+// tokens: on well-formed JSON it finds a problem exactly when the text holds
+// invalid UTF-8 or a lone surrogate escape, or nests more than MaxJSONDepth
+// levels below a field; it never panics.
+func FuzzScanBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"a":"b"}`, `{"a":"\ud83d\ude00","b":"\ud83d"}`, `{"a":"\udc00"}`, `{"a":["x","\ud800\u0041"]}`,
+		`{"a":` + strings.Repeat("[", 16) + strings.Repeat("]", 16) + `}`,
+		`{"a":` + strings.Repeat("[", 17) + strings.Repeat("]", 17) + `}`,
+		`{"a":{"b":{"c":1e5,"d":-0.5,"e":[true,false,null]}}}`, `{"a\u00e9":"\u00e9"}`,
+		"{\"a\":\"\xff\"}", "{\"\xc3\":1}", "{\"a\":{\"\xed\xa0\x80\":1}}", `{"a":tru}`, `{"a":01}`, `{"a":"\x"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := scanBody(data)
+		trimmed := bytes.TrimSpace(data)
+		if !json.Valid(trimmed) {
+			if p != nil && len(data) < 10000 { // longer texts may be valid but nested past encoding/json's limit
+				t.Fatalf("%q is not JSON, yet scanBody found %+v (parseBody must say invalid_json)", data, p)
+			}
+			return
+		}
+		want := fuzzBadText(data) || fuzzDepth(data) > MaxJSONDepth+1
+		if (p != nil) != want {
+			t.Fatalf("%q: scanBody found %+v; want a problem: %v", data, p, want)
+		}
+		if p != nil && p.msg == "" {
+			t.Fatalf("%q: a problem without a message", data)
+		}
+	})
 }

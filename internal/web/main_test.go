@@ -20,6 +20,7 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/apispec"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/web"
@@ -57,14 +58,43 @@ type env struct {
 	Key   string
 	// NoRedirect is a client that stops at redirects (for /r/{slug}).
 	NoRedirect *http.Client
+	// Log is everything the server logged (Info and above).
+	Log *logBuffer
 }
+
+// logBuffer keeps a server's log for a test to read while it runs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testKeys seal the secrets the tests store (a fixed key: a failure replays).
+var testKeys = func() *secret.Keys {
+	k, err := secret.New([]byte("partli web tests' encryption key"), nil)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // testConfig is the configuration tests serve with.
 func testConfig() config.Config {
 	return config.Config{
 		Addr: "127.0.0.1:0", BaseURL: "http://partli.test", SessionSecret: "test-secret-test-secret-test-secret",
 		Env: "development", ApproveEvery: 0, TrackRate: 100000, ClickRate: 100000, DBMaxConns: 20,
-		WebhookAllowPrivate: true,
+		WebhookAllowPrivate: true, SecretKeys: testKeys,
 	}
 }
 
@@ -81,14 +111,16 @@ func newEnv(t testing.TB, opts ...func(*config.Config)) *env {
 
 func newEnvOn(t testing.TB, db *sqlx.DB, cfg config.Config) *env {
 	t.Helper()
-	st := store.New(db)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := store.New(db).WithSecrets(cfg.SecretKeys)
+	logs := &logBuffer{}
+	var h slog.Handler = slog.NewTextHandler(logs, nil)
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	log := slog.New(h)
 	srv := httptest.NewServer(web.New(cfg, st, log))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, DB: db, Store: st, Cfg: cfg, URL: srv.URL,
+	e := &env{t: t, DB: db, Store: st, Cfg: cfg, URL: srv.URL, Log: logs,
 		NoRedirect: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	e.WS, e.Key = e.newWorkspace("Acme")
 	return e

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"time"
@@ -61,4 +63,15 @@ func (s *Server) rateLimit(ratePerSec float64, identify func(echo.Context) strin
 		},
 		ErrorHandler: func(c echo.Context, err error) error { return err },
 	})
+}
+
+// compactJSON is stored JSON as pages show it: compact, never indented.
+// Indenting multiplies the size of nested values (each level adds a line
+// and its indentation), so a page showing input could grow without bound.
+func compactJSON(raw []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) != nil {
+		return string(raw)
+	}
+	return buf.String()
 }

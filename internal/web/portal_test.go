@@ -199,6 +199,11 @@ func TestPortalInvite(t *testing.T) {
 	if !strings.HasPrefix(path, "/partner/invite/") {
 		t.Fatalf("invite link %q", link)
 	}
+	// The log says an invite was made, never its token.
+	token := strings.TrimPrefix(path, "/partner/invite/")
+	if logs := e.Log.String(); !strings.Contains(logs, "partner invite created") || strings.Contains(logs, token) {
+		t.Fatalf("the log does not record the invite, or holds its token %q:\n%s", token, logs)
+	}
 	ivy := e.anonymous(t)
 	if d := ivy.page(path); testid(d, "invite-form").Length() != 1 {
 		t.Fatal("no invite form")

@@ -27,6 +27,7 @@ import (
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/outbox"
+	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/tracking"
@@ -35,6 +36,14 @@ import (
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 
 var (
+	// testKeys seal the endpoints' secrets (a fixed key: a failure replays).
+	testKeys = func() *secret.Keys {
+		k, err := secret.New([]byte("partli webhook tests' sealing ke"), nil)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
 	devCfg  = config.Config{Env: "development"}
 	prodCfg = config.Config{Env: "production"}
 )
@@ -64,7 +73,7 @@ func newFixture(t testing.TB) *fixture {
 	// workers would open a new connection per transaction.
 	db.SetMaxOpenConns(40)
 	db.SetMaxIdleConns(40)
-	st := store.New(db)
+	st := store.New(db).WithSecrets(testKeys)
 	created, err := accounts.CreateWorkspace(context.Background(), st, accounts.NewWorkspace{
 		Name: "Shop", OwnerEmail: "owner@shop.example.com", OwnerPassword: "correct horse battery"})
 	if err != nil {
@@ -270,6 +279,65 @@ func TestDeliveryIsSignedPerStandardWebhooks(t *testing.T) {
 		if err := wh.Verify(got.body, got.header); err != nil {
 			t.Errorf("after rotation, secret %s…: %v", s[:10], err)
 		}
+	}
+}
+
+// Endpoint secrets are stored sealed, never in plain text; a worker whose
+// keys cannot open them records why and sends nothing unsigned.
+func TestSecretsAreStoredSealed(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, nil)
+	e := f.endpoint(rc.URL)
+	if _, err := f.svc.RotateSecret(context.Background(), f.ws, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	var row struct {
+		Secret   string `db:"secret"`
+		Previous string `db:"previous_secret"`
+	}
+	if err := f.st.DB().Get(&row, `SELECT secret, previous_secret FROM webhook_endpoints WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{row.Secret, row.Previous} {
+		if id, ok := secret.SealedBy(v); !ok || id != testKeys.CurrentID() || strings.Contains(v, "whsec_") {
+			t.Fatalf("stored secret %q: want it sealed under the tests' key", v)
+		}
+	}
+	if prev, err := testKeys.Open(row.Previous); err != nil || prev != e.Secret {
+		t.Fatalf("the previous secret opens to %q (%v), want the one created", prev, err)
+	}
+	// The database refuses a secret in plain text (migration 00009).
+	if _, err := f.st.DB().Exec(`UPDATE webhook_endpoints SET secret = 'whsec_plain' WHERE id = $1`, e.ID); err == nil {
+		t.Fatal("the database took a secret in plain text")
+	}
+
+	other, err := secret.New([]byte("another key: not the one sealing"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.events(1)
+	opts := fastOpts()
+	opts.Schedule = slices.Repeat([]time.Duration{20 * time.Millisecond}, 15) // retries left for the right worker
+	w := NewWorker(store.New(f.st.DB()).WithSecrets(other), devCfg, slog.New(slog.NewTextHandler(testLog{t}, nil)), opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	waitFor(t, "a failed attempt", func() bool {
+		ds := f.deliveries(e.ID)
+		return len(ds) == 1 && ds[0].Attempts > 0
+	})
+	cancel()
+	<-done
+	d := f.deliveries(e.ID)[0]
+	if rc.count() != 0 || !strings.Contains(d.LastError, "cannot be opened") {
+		t.Fatalf("with another key: %d requests sent, last error %q", rc.count(), d.LastError)
+	}
+	// With the key, the delivery goes out, signed.
+	f.worker(devCfg, fastOpts())
+	waitFor(t, "the delivery", func() bool { return rc.count() == 1 })
+	wh, _ := standardwebhooks.NewWebhook(e.Secret)
+	if got := rc.requests()[0]; wh.Verify(got.body, got.header) != nil {
+		t.Fatal("the delivery does not verify with the (previous) secret")
 	}
 }
 

@@ -259,6 +259,9 @@ func (w *Worker) backoff(n int) (time.Duration, bool) {
 
 // send makes one HTTP attempt.
 func (w *Worker) send(ctx context.Context, d store.ClaimedDelivery) attempt {
+	if d.SecretError != "" {
+		return attempt{err: d.SecretError} // never unsigned; retried like any failure
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Payload))
 	if err != nil {
 		return attempt{err: "invalid URL: " + err.Error()}

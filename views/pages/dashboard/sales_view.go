@@ -40,7 +40,7 @@ type SalesView struct {
 // SaleView is one sale's page.
 type SaleView struct {
 	Sale        *store.SaleDetail
-	Metadata    string // indented JSON, empty when the sale has none
+	Metadata    string // compact JSON, empty when the sale has none
 	Commissions []store.CommissionRow
 }
 

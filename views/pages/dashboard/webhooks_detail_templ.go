@@ -1402,14 +1402,14 @@ func WebhookDelivery(v WebhookDeliveryView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "</section></div><section class=\"card mt-6\"><h2 class=\"text-sm font-medium text-gray-500\">Body</h2><pre class=\"mt-2 max-h-96 overflow-auto rounded-md bg-gray-50 p-3 font-mono text-xs text-gray-800\" data-testid=\"delivery-payload\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "</section></div><section class=\"card mt-6\"><h2 class=\"text-sm font-medium text-gray-500\">Body</h2><pre class=\"mt-2 max-h-96 overflow-auto whitespace-pre-wrap break-all rounded-md bg-gray-50 p-3 font-mono text-xs text-gray-800\" data-testid=\"delivery-payload\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var70 string
 		templ_7745c5c3_Var70, templ_7745c5c3_Err = templ.JoinStringErrs(v.Payload)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages/dashboard/webhooks_detail.templ`, Line: 292, Col: 143}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages/dashboard/webhooks_detail.templ`, Line: 292, Col: 173}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var70))
 		if templ_7745c5c3_Err != nil {

@@ -76,7 +76,7 @@ type WebhookDeliveryView struct {
 	FlashError   string
 	Endpoint     store.WebhookEndpoint
 	Delivery     store.WebhookDelivery
-	Payload      string // the body sent, indented
+	Payload      string // the body sent, compact JSON
 	Attempts     []store.WebhookAttempt
 	AttemptsNext string
 	Now          time.Time
