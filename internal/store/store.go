@@ -115,7 +115,9 @@ func (s *Store) WithSecrets(keys *secret.Keys) *Store {
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error { return inTx(ctx, s.db, s.secrets, fn) }
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	return inTx(ctx, s.db, s.secrets, fn)
+}
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
 // as a deadlock victim or a serialization failure before it gives up.

@@ -59,9 +59,10 @@ func TestPortalApplyApproveSignInAndEarn(t *testing.T) {
 	if status != "pending" {
 		t.Fatalf("applied partner status %q, want pending", status)
 	}
-	// A pending partner's link does not work yet, and the portal says why.
-	if r := e.call(http.MethodGet, "/r/"+slug, "", nil); r.Status != http.StatusNotFound {
-		t.Fatalf("pending partner's link: %d", r.Status)
+	// A pending partner's link takes visitors to the site but credits
+	// nothing yet, and the portal says why.
+	if r := e.call(http.MethodGet, "/r/"+slug, "", nil); r.Status != http.StatusFound || strings.Contains(r.Header.Get("Location"), "pref_cid") {
+		t.Fatalf("pending partner's link: %d %q, want a 302 without a click", r.Status, r.Header.Get("Location"))
 	}
 	ps := e.signInPartner(t, "jane@example.com", "jane password")
 	if got := testid(ps.page("/partner/programs/"+partnerID), "not-approved").Length(); got != 1 {

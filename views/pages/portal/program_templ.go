@@ -78,7 +78,7 @@ func Program(v ProgramView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.Status == "pending" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "Your application is waiting for the program owner's approval. Your link starts working once you are approved.")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "Your application is waiting for the program owner's approval. Until then your link takes visitors to the site but earns nothing.")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
