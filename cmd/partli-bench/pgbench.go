@@ -52,6 +52,7 @@ func (e *env) pgbenchScript() (string, error) {
 		22: "ARRAY['evt_' || " + nowPrefix + " || substr(md5(:r1::text), 5, 16), 'evt_' || " + nowPrefix + " || substr(md5(:r1::text), 7, 16)]",
 		23: "ARRAY[:ws, :ws]", 24: "ARRAY['sale.created', 'commission.created']",
 		25: "ARRAY[:payload_sale, :payload_commission]", 26: "ARRAY[now()::text, now()::text]",
+		27: "'USD'",
 	})
 	if err != nil {
 		return "", err

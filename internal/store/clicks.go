@@ -221,7 +221,7 @@ func dbText(s string) string {
 // the connection keeps its setting (a test checks it). The velocity flag is decided
 // per click from this IP hash's recent clicks on the partner, plus prior:
 // those earlier in the same batch.
-const clickBatchSQL = `
+var clickBatchSQL = `
 	WITH i AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[],
 			$8::text[], $9::text[], $10::bigint[], $11::float8[], $12::bigint[])
@@ -242,6 +242,7 @@ const clickBatchSQL = `
 				LIMIT l.threshold) recent) >= l.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
 		FROM l
 		RETURNING id, flags, created_at
+	), a AS (` + activityUpsert(`SELECT l.workspace_id, `+utcDay("c.created_at")+`, l.program_id, l.partner_id, 1, 0 FROM c JOIN l ON l.id = c.id`) + `
 	)
 	SELECT c.id, l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
 		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",

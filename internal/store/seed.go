@@ -64,6 +64,10 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 			progress(done + size)
 		}
 	}
-	_, err := s.exec(ctx, `ANALYZE customers, events, commissions`)
+	// The roll-ups of the overview, recounted once for the whole seed.
+	if err := s.RebuildStats(ctx, workspaceID); err != nil {
+		return err
+	}
+	_, err := s.exec(ctx, `ANALYZE customers, events, commissions, daily_stats`)
 	return err
 }

@@ -86,11 +86,17 @@ func (tx *Tx) UpsertCustomer(ctx context.Context, c *Customer) error {
 // the workspace already has one with that external id (a repeat).
 func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
 	err := tx.get(ctx, &e.CreatedAt, `
-		INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
-			click_id, amount_cents, currency, event_name, metadata, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-		ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
-		RETURNING created_at`,
+		WITH e AS (
+			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
+				click_id, amount_cents, currency, event_name, metadata, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
+			RETURNING *
+		), a AS (`+activityUpsert(`SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`)+`
+		), st AS (`+statsUpsert(`SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 1, amount_cents, '', 0, 0::bigint
+			FROM e WHERE kind = 'sale'`)+`
+		)
+		SELECT created_at FROM e`,
 		e.ID, e.WorkspaceID, e.Kind, e.ExternalID, e.CustomerID, e.ProgramID, e.PartnerID,
 		e.ClickID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt)
 	if errors.Is(err, ErrNotFound) {
@@ -225,6 +231,7 @@ func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string)
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
+		), st AS (`+statsUpsert(commissionDeltas("c"))+`
 		)
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
@@ -296,7 +303,7 @@ type hotStmt struct {
 }
 
 // hotQueries are the statements HotPath prepares.
-var hotQueries = []string{SaleLookupSQL, RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordEventsSQL, clickBatchSQL}
+var hotQueries = []string{SaleLookupSQL, RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordSaleEventsSQL, clickBatchSQL}
 
 // HotPath returns the tracking hot path over the store's pool: one per
 // Store, so its statements are prepared once and its clicks share a batch.
@@ -366,7 +373,7 @@ type SaleTx struct {
 // statements are prepared first, on the pool: a transaction that waited
 // for a second connection while holding one could wait forever.
 func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
-	for _, q := range []string{RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordEventsSQL} {
+	for _, q := range []string{RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordSaleEventsSQL} {
 		if _, err := p.stmt(ctx, q); err != nil {
 			return err
 		}
@@ -575,14 +582,32 @@ const recordEventsSQL = `
 	), d AS (` + webhookFanOutSQL + `
 	) SELECT count(*) FROM w`
 
+// recordSaleEventsSQL is recordEventsSQL for a sale that earns no
+// commission: the outbox events, and the sale in the day's roll-up ($6
+// workspace, $7 program, $8 partner, $9 currency, $10 amount).
+var recordSaleEventsSQL = `
+	WITH w AS (
+		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
+		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
+		RETURNING id, workspace_id, type
+	), d AS (` + webhookFanOutSQL + `
+	), st AS (` + statsUpsert(saleDelta("$6", "$7", "$8", "$9", "$10")) + `
+	) SELECT count(*) FROM w`
+
+// saleDelta is the roll-up delta row of a sale made by this transaction.
+func saleDelta(workspace, program, partner, currency, amount string) string {
+	return `SELECT ` + workspace + `::text, ` + utcDay("now()") + `, ` + program + `::text, ` + partner + `::text, ` +
+		currency + `::bpchar, 1, ` + amount + `::bigint, '', 0, 0::bigint`
+}
+
 // RecordCommissionSQL is the statement of RecordCommission with a commission.
-const RecordCommissionSQL = `
+var RecordCommissionSQL = `
 		WITH c AS (
 			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
 				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
 				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-			RETURNING workspace_id, id, status
+			RETURNING *
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, '', $21 FROM c
@@ -591,20 +616,29 @@ const RecordCommissionSQL = `
 			SELECT *, now() FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
 			RETURNING id, workspace_id, type
 		), d AS (` + webhookFanOutSQL + `
+		), st AS (` + statsUpsert(commissionDeltas("c")+` UNION ALL `+saleDelta("$2", "$3", "$4", "$27", "$19")) + `
 		)
 		SELECT count(*) FROM c`
 
+// SaleStat is what a sale adds to its day's roll-up (daily_stats).
+type SaleStat struct {
+	WorkspaceID, ProgramID, PartnerID, Currency string
+	AmountCents                                 int64
+}
+
 // RecordCommission inserts a new pending commission, its first history
-// entry and the outbox events with their deliveries (as
-// InsertWebhookEvents), in one statement. c must be complete, with
-// CreatedAt and UpdatedAt the transaction's now() (what the columns default
-// to) and times in whole microseconds, so that it equals the stored row.
-// Without a commission (c nil) it inserts the events only.
-func (tx *SaleTx) RecordCommission(ctx context.Context, c *Commission, actor string, events ...WebhookEvent) error {
+// entry, the outbox events with their deliveries (as InsertWebhookEvents)
+// and the sale and commission in the day's roll-up, in one statement. c
+// must be complete, with CreatedAt and UpdatedAt the transaction's now()
+// (what the columns default to) and times in whole microseconds, so that it
+// equals the stored row. Without a commission (c nil) it writes the events
+// and the sale's roll-up only.
+func (tx *SaleTx) RecordCommission(ctx context.Context, sale SaleStat, c *Commission, actor string, events ...WebhookEvent) error {
 	ids, wss, types, payloads, ats := webhookArrays(events)
 	if c == nil {
 		var n int
-		err := tx.get(ctx, &n, recordEventsSQL, ids, wss, types, payloads, ats)
+		err := tx.get(ctx, &n, recordSaleEventsSQL, ids, wss, types, payloads, ats,
+			sale.WorkspaceID, sale.ProgramID, sale.PartnerID, sale.Currency, sale.AmountCents)
 		if err != nil {
 			return fmt.Errorf("store: insert webhook events: %w", err)
 		}
@@ -614,8 +648,8 @@ func (tx *SaleTx) RecordCommission(ctx context.Context, c *Commission, actor str
 	err := tx.get(ctx, &n, RecordCommissionSQL,
 		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
 		c.RewardID, c.Type, c.AmountCents, c.Currency, c.Status, c.PayableAt, c.RewardType, c.RewardPercentBP,
-		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, c.SaleAmountCents, c.OccurredAt,
-		actor, ids, wss, types, payloads, ats)
+		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, sale.AmountCents, c.OccurredAt,
+		actor, ids, wss, types, payloads, ats, sale.Currency)
 	if err != nil {
 		return fmt.Errorf("store: insert commission: %w", err)
 	}

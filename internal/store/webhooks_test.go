@@ -19,8 +19,9 @@ func TestOutboxStatementsKeepTheirParameters(t *testing.T) {
 		query  string
 		params int
 	}{
-		{"RecordCommissionSQL", RecordCommissionSQL, 26},
+		{"RecordCommissionSQL", RecordCommissionSQL, 27},
 		{"recordEventsSQL", recordEventsSQL, 5},
+		{"recordSaleEventsSQL", recordSaleEventsSQL, 10},
 	} {
 		if strings.Contains(c.query, "--") {
 			t.Errorf("%s holds an SQL comment", c.name)

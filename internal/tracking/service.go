@@ -89,7 +89,9 @@ var errRepeat = errors.New("tracking: external id already recorded")
 //  4. the commission's unique keys (one per event, one-time, lead) and,
 //     through its foreign keys, key-share locks on the partner, customer
 //     and event rows;
-//  5. the webhook endpoints, key-share with SKIP LOCKED: never waited on.
+//  5. the webhook endpoints, key-share with SKIP LOCKED: never waited on;
+//  6. the day's roll-up rows of the partner (daily_stats), in key order,
+//     in the transaction's last statement (store/stats.go).
 //
 // No Go lock is taken while a transaction is open, and no second pool
 // connection is asked for inside one (store.HotPath).
@@ -191,7 +193,9 @@ func (s *Service) recordSale(ctx context.Context, tx *store.SaleTx, workspaceID 
 	if err := s.markVerified(ctx, tx.Tx, workspaceID, ev.ProgramID); err != nil {
 		return nil, err
 	}
-	return res, tx.RecordCommission(ctx, res.Commission, "system", events...)
+	stat := store.SaleStat{WorkspaceID: workspaceID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
+		Currency: currency, AmountCents: in.AmountCents}
+	return res, tx.RecordCommission(ctx, stat, res.Commission, "system", events...)
 }
 
 // TrackLead runs the lead pipeline: as a sale, but the commission comes only
