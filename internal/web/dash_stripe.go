@@ -35,7 +35,7 @@ const (
 	// valid for stripeStateTTL in the dashboard session that started it.
 	stripeStateKey   = "stripe_oauth_state"
 	stripeFlowCookie = "partli_flow"
-	stripeStateTTL = time.Hour
+	stripeStateTTL   = time.Hour
 )
 
 // stripeFlashes are the confirmations a redirect may ask for with ?done=.
