@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"log/slog"
@@ -55,7 +56,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		flows:       newFlowStore(cfg.SessionSecret, cfg.SecureCookies()),
 		csrfKey:     csrfKeyFrom(cfg.SessionSecret),
 
-		passwordAttempts: newAttemptLimiter(cfg.SignInLimit, signInWindow),
+		passwordAttempts: newAttemptLimiter(cmp.Or(cfg.SignInLimit, config.DefaultSignInLimit), signInWindow),
 	}
 	s.connector = newStripeConnector(s)
 	e := echo.New()
