@@ -61,10 +61,12 @@ func sessionTokenHash(token string) []byte {
 // that cookie, if any, ends.
 func (s *Server) startSession(c echo.Context, cookie string, sess *store.Session) error {
 	ctx := c.Request().Context()
-	if old, err := s.liveSession(c, cookie); err != nil {
-		return err
-	} else if old != nil {
-		if err := s.store.EndSession(ctx, old.ID); err != nil {
+	if ck, err := c.Cookie(cookie); err == nil && ck.Value != "" {
+		old, err := s.store.LiveSession(ctx, sessionTokenHash(ck.Value))
+		if err == nil {
+			err = s.store.EndSession(ctx, old.ID)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
