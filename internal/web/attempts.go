@@ -65,6 +65,8 @@ func (l *attemptLimiter) take(key string, now time.Time) (bool, time.Duration) {
 
 // limitAttempts answers 429 with Retry-After once the client address has
 // used up its attempts at l; each request it lets through is one attempt.
+// Put it on the POST route of any form that checks or sets a password,
+// before csrf: e.POST(path, handler, s.limitAttempts(s.passwordAttempts), s.csrf).
 func (s *Server) limitAttempts(l *attemptLimiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
