@@ -83,7 +83,7 @@ test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every 
 # Fuzz targets as package:FuzzName. `go test -fuzz` takes one target per
 # package run, so they run one after another; seed corpora are committed in
 # each package's testdata/fuzz/<FuzzName>/.
-FUZZ_TARGETS := ./internal/web:FuzzReadSale ./internal/web:FuzzScanBody ./internal/money:FuzzPercentOf ./internal/money:FuzzProRata \
+FUZZ_TARGETS := ./internal/web:FuzzReadSale ./internal/web:FuzzScanBody ./internal/web:FuzzLocalPath ./internal/money:FuzzPercentOf ./internal/money:FuzzProRata \
 	./internal/tracking:FuzzAmount ./internal/tracking:FuzzDecideSale ./internal/tracking:FuzzAddMonths
 FUZZTIME ?= 60s
 

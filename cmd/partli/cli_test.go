@@ -39,7 +39,7 @@ func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
 var configVars = []string{
 	"DATABASE_URL", "PARTLI_ADDR", "PARTLI_BASE_URL", "PARTLI_SESSION_SECRET", "PARTLI_ENV",
 	"PARTLI_TRUST_PROXY", "PARTLI_AUTO_APPROVE_INTERVAL", "PARTLI_TRACK_RATE_LIMIT",
-	"PARTLI_CLICK_RATE_LIMIT", "PARTLI_DB_MAX_CONNS", "PARTLI_WEBHOOK_ALLOW_PRIVATE", "PARTLI_DEBUG_ADDR",
+	"PARTLI_CLICK_RATE_LIMIT", "PARTLI_SIGNIN_LIMIT", "PARTLI_DB_MAX_CONNS", "PARTLI_WEBHOOK_ALLOW_PRIVATE", "PARTLI_DEBUG_ADDR",
 	"PARTLI_ENCRYPTION_KEY", "PARTLI_ENCRYPTION_KEY_PREVIOUS",
 }
 
@@ -329,6 +329,23 @@ func TestWorkspaceCreate(t *testing.T) {
 	got = nil
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got["slug"] != "beta-shop" {
 		t.Fatalf("workspace create --slug beta-shop printed %q (%v)", out, err)
+	}
+}
+
+// A password bcrypt cannot take (over 72 bytes) was an internal error; now
+// the same rule as every form, with its words, and nothing is created.
+func TestWorkspaceCreatePasswordRule(t *testing.T) {
+	db, dbURL := testdb.New(t)
+	cleanEnv(t, "DATABASE_URL", dbURL)
+	for pw, want := range map[string]string{strings.Repeat("p", 73): "at most 72 bytes", "short": "at least 8 characters"} {
+		out, _, err := runCmd(t, "workspace", "create", "--name", "Acme", "--owner-email", "owner@acme.test", "--owner-password", pw)
+		if err == nil || !strings.Contains(err.Error(), "owner password must be "+want) || out != "" {
+			t.Errorf("a %d-byte owner password: error %v, printed %q; want an error saying %q", len(pw), err, out, want)
+		}
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM workspaces`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d workspaces (%v) after refused passwords", n, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -22,8 +23,32 @@ import (
 // KeyPrefix starts every API key.
 const KeyPrefix = "pk_live_"
 
-// MinPasswordLen is the shortest password accepted.
-const MinPasswordLen = 8
+// The rule for every new password, wherever it is chosen (the application
+// form, an invitation, a user added in settings, `partli workspace create`):
+// at least MinPasswordLen characters and at most MaxPasswordBytes bytes.
+// bcrypt reads no further than 72 bytes, so a longer password would be cut
+// silently; it is refused instead.
+const (
+	MinPasswordLen   = 8
+	MaxPasswordBytes = 72
+)
+
+// PasswordError says why a new password is refused, as a phrase that
+// follows "The password" or starts a field's message ("must be …").
+type PasswordError string
+
+func (e PasswordError) Error() string { return string(e) }
+
+// CheckNewPassword applies the password rule: nil, or a PasswordError.
+func CheckNewPassword(password string) error {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return PasswordError(fmt.Sprintf("must be at least %d characters", MinPasswordLen))
+	case len(password) > MaxPasswordBytes:
+		return PasswordError(fmt.Sprintf("must be at most %d bytes (letters, digits and punctuation are one byte each; accented letters and emoji take two to four)", MaxPasswordBytes))
+	}
+	return nil
+}
 
 const keyAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -51,7 +76,8 @@ func NewAPIKey(workspaceID, name string, createdBy *string) (string, *store.APIK
 	}
 }
 
-// HashPassword hashes a password with bcrypt.
+// HashPassword hashes a password with bcrypt. Check it with
+// CheckNewPassword first: bcrypt refuses one over MaxPasswordBytes.
 func HashPassword(password string) (string, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
@@ -60,8 +86,15 @@ func HashPassword(password string) (string, error) {
 	return string(h), nil
 }
 
-// CheckPassword reports whether password matches hash.
+// CheckPassword reports whether password matches hash. A password over
+// MaxPasswordBytes never does: no such password was ever hashed, and bcrypt
+// would compare only its first 72 bytes. It still takes bcrypt's time, so
+// the reply's timing does not tell a known email from an unknown one.
 func CheckPassword(hash, password string) bool {
+	if len(password) > MaxPasswordBytes {
+		_ = bcrypt.CompareHashAndPassword([]byte(hash), []byte(password[:MaxPasswordBytes]))
+		return false
+	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
@@ -95,8 +128,8 @@ func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Cr
 	if a, err := mail.ParseAddress(in.OwnerEmail); err != nil || a.Address != in.OwnerEmail {
 		return nil, fmt.Errorf("%w: owner email %q is not an email address", ErrInvalid, in.OwnerEmail)
 	}
-	if len(in.OwnerPassword) < MinPasswordLen {
-		return nil, fmt.Errorf("%w: owner password must be at least %d characters", ErrInvalid, MinPasswordLen)
+	if err := CheckNewPassword(in.OwnerPassword); err != nil {
+		return nil, fmt.Errorf("%w: owner password %v", ErrInvalid, err)
 	}
 	slug, generated := in.Slug, in.Slug == ""
 	if generated {

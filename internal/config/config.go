@@ -25,6 +25,7 @@ type Config struct {
 	ApproveEvery  time.Duration // PARTLI_AUTO_APPROVE_INTERVAL, default 1m
 	TrackRate     float64       // PARTLI_TRACK_RATE_LIMIT: requests/s per API key on /api/track/*, default 5000
 	ClickRate     float64       // PARTLI_CLICK_RATE_LIMIT: requests/s per client IP on /api/track/click, default 20
+	SignInLimit   int           // PARTLI_SIGNIN_LIMIT: password attempts per client IP per 10 minutes, default DefaultSignInLimit (0 means the default)
 	DBMaxConns    int           // PARTLI_DB_MAX_CONNS, default 20
 	DebugAddr     string        // PARTLI_DEBUG_ADDR: loopback address serving net/http/pprof; empty: off
 
@@ -48,6 +49,11 @@ type Config struct {
 	StripeConnectBase string // PARTLI_STRIPE_CONNECT_BASE, default https://connect.stripe.com (authorize, token, deauthorize)
 	StripeAPIBase     string // PARTLI_STRIPE_API_BASE, default https://api.stripe.com
 }
+
+// DefaultSignInLimit is PARTLI_SIGNIN_LIMIT's default: 20 password attempts
+// per client address per 10 minutes, plenty for people who mistype, few
+// for a script (one attempt every 30 seconds once spent).
+const DefaultSignInLimit = 20
 
 // FromEnv reads the environment. It fails on values it cannot parse, naming them.
 func FromEnv() (Config, error) {
@@ -73,13 +79,14 @@ func FromEnv() (Config, error) {
 			}
 		}
 	}
-	c.ApproveEvery, c.TrackRate, c.ClickRate, c.DBMaxConns = time.Minute, 5000, 20, 20
+	c.ApproveEvery, c.TrackRate, c.ClickRate, c.DBMaxConns, c.SignInLimit = time.Minute, 5000, 20, 20, DefaultSignInLimit
 	parse("PARTLI_TRUST_PROXY", func(v string) (err error) { c.TrustProxy, err = strconv.ParseBool(v); return })
 	parse("PARTLI_WEBHOOK_ALLOW_PRIVATE", func(v string) (err error) { c.WebhookAllowPrivate, err = strconv.ParseBool(v); return })
 	parse("PARTLI_AUTO_APPROVE_INTERVAL", func(v string) (err error) { c.ApproveEvery, err = time.ParseDuration(v); return })
 	parse("PARTLI_TRACK_RATE_LIMIT", func(v string) (err error) { c.TrackRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_CLICK_RATE_LIMIT", func(v string) (err error) { c.ClickRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return })
+	parse("PARTLI_SIGNIN_LIMIT", func(v string) (err error) { c.SignInLimit, err = strconv.Atoi(v); return })
 	for _, base := range [][2]string{{"PARTLI_BASE_URL", c.BaseURL}, {"PARTLI_STRIPE_CONNECT_BASE", c.StripeConnectBase}, {"PARTLI_STRIPE_API_BASE", c.StripeAPIBase}} {
 		if u, err := url.Parse(base[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))
@@ -97,8 +104,8 @@ func FromEnv() (Config, error) {
 	if c.Env != "production" && c.Env != "development" {
 		errs = append(errs, fmt.Sprintf("PARTLI_ENV=%q: must be production or development", c.Env))
 	}
-	if c.ApproveEvery <= 0 || c.TrackRate <= 0 || c.ClickRate <= 0 || c.DBMaxConns <= 0 {
-		errs = append(errs, "intervals, rate limits and PARTLI_DB_MAX_CONNS must be positive")
+	if c.ApproveEvery <= 0 || c.TrackRate <= 0 || c.ClickRate <= 0 || c.DBMaxConns <= 0 || c.SignInLimit <= 0 {
+		errs = append(errs, "intervals, rate limits, PARTLI_SIGNIN_LIMIT and PARTLI_DB_MAX_CONNS must be positive")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))

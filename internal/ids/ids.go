@@ -58,6 +58,7 @@ const (
 	Partner      = "ptn"
 	Account      = "acct"
 	Invite       = "inv"
+	Session      = "sess"
 	Click        = "c"
 	Customer     = "cus"
 	Event        = "evt"

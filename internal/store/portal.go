@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -16,14 +17,62 @@ type PartnerAccount struct {
 	FailedLogins int        `db:"failed_logins"`
 	LockedUntil  *time.Time `db:"locked_until"`
 	CreatedAt    time.Time  `db:"created_at"`
+	// EmailVerifiedAt is when the account proved it receives mail at Email
+	// (ProvePartnerAccount); nil for an account made by the public
+	// application form, which anyone can fill in with anyone's address.
+	EmailVerifiedAt *time.Time `db:"email_verified_at"`
 }
 
-// CreatePartnerAccount inserts a portal account; a taken email is ErrConflict.
+// Verified reports whether the account's email address was proven.
+func (a *PartnerAccount) Verified() bool { return a.EmailVerifiedAt != nil }
+
+// CreatePartnerAccount inserts a portal account whose email address is not
+// proven (the public application form); a taken email is ErrConflict.
 func (q Queries) CreatePartnerAccount(ctx context.Context, a *PartnerAccount) error {
 	err := q.get(ctx, &a.CreatedAt, `INSERT INTO partner_accounts (id, email, name, password_hash)
 		VALUES ($1, $2, $3, $4) RETURNING created_at`, a.ID, a.Email, a.Name, a.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("store: create partner account: %w", err)
+	}
+	return nil
+}
+
+// ProvePartnerAccount is what proof of an email address does (an accepted
+// invitation; a mailed verification link later): the account of a.Email,
+// with a.PasswordHash as its password and marked verified. With no account
+// for the address it creates one (a.ID, a.Name). An unproven account of
+// the address is taken over: its password and name are replaced and its
+// sign-in count cleared; took says so, and the caller ends the account's
+// sessions (whoever made it may not own the address). A proven account of
+// the address is left alone: ErrConflict (its password is required
+// instead). It fills in a.ID and the rest of the row.
+func (q Queries) ProvePartnerAccount(ctx context.Context, a *PartnerAccount) (took bool, err error) {
+	var row struct {
+		PartnerAccount
+		Created bool `db:"created"`
+	}
+	err = q.get(ctx, &row, `INSERT INTO partner_accounts AS pa (id, email, name, password_hash, email_verified_at)
+		VALUES ($1, $2, $3, $4, now())
+		ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, name = EXCLUDED.name,
+			email_verified_at = now(), failed_logins = 0, locked_until = NULL
+		WHERE pa.email_verified_at IS NULL
+		RETURNING pa.*, (xmax = 0) AS created`, a.ID, a.Email, a.Name, a.PasswordHash)
+	if errors.Is(err, ErrNotFound) { // the address's account is proven already
+		return false, fmt.Errorf("store: prove partner account: %w: partner_accounts_email_key", ErrConflict)
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: prove partner account: %w", err)
+	}
+	*a = row.PartnerAccount
+	return !row.Created, nil
+}
+
+// UnlinkEnrollments detaches every enrollment from a portal account: the
+// partners stay in their programs, without portal access until an
+// invitation links them again.
+func (q Queries) UnlinkEnrollments(ctx context.Context, accountID string) error {
+	if _, err := q.exec(ctx, `UPDATE partners SET account_id = NULL, updated_at = now() WHERE account_id = $1`, accountID); err != nil {
+		return fmt.Errorf("store: unlink enrollments: %w", err)
 	}
 	return nil
 }

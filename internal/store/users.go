@@ -2,34 +2,54 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
-// RecordLoginFailure counts a failed sign-in; at maxFailures the account is
-// locked until now+lockFor and the count starts again.
-func (q Queries) RecordLoginFailure(ctx context.Context, table, id string, maxFailures int, lockFor time.Duration) error {
+// ClaimSignInAttempt counts a sign-in attempt on a row of users or
+// partner_accounts before its password is checked, and reports whether this
+// attempt may be checked. The count and the decision are one UPDATE: the
+// row lock orders concurrent attempts, so of any number sent at once at
+// most maxFailures are checked. The attempt that reaches maxFailures locks
+// the account until now+lockFor; later ones are refused unchecked (and
+// told lockedUntil). A lock that has run out starts a new count. A right
+// password clears the count (ResetSignInAttempts).
+func (q Queries) ClaimSignInAttempt(ctx context.Context, table, id string, maxFailures int, lockFor time.Duration) (ok bool, lockedUntil *time.Time, err error) {
 	if table != "users" && table != "partner_accounts" {
-		return fmt.Errorf("store: login failure: unknown table %q", table)
+		return false, nil, fmt.Errorf("store: sign-in attempt: unknown table %q", table)
 	}
-	_, err := q.exec(ctx, `
+	var row struct {
+		OK          bool       `db:"ok"`
+		LockedUntil *time.Time `db:"locked_until"`
+	}
+	// In SET, the columns hold the row as it was before this UPDATE (its
+	// newest version: a concurrent attempt's UPDATE is waited for and then
+	// seen). failed_logins becomes this attempt's number in the count, one
+	// past the limit at most, so RETURNING can tell: checked iff within it.
+	const n = `CASE WHEN locked_until <= now() THEN 1 ELSE least(failed_logins + 1, $2::int + 1) END`
+	err = q.get(ctx, &row, `
 		UPDATE `+table+` SET
-			failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-			locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN now() + $3 * interval '1 second' ELSE locked_until END
-		WHERE id = $1`, id, maxFailures, lockFor.Seconds())
+			failed_logins = `+n+`,
+			locked_until  = CASE WHEN locked_until > now() THEN locked_until
+			                     WHEN `+n+` >= $2::int THEN now() + $3::float8 * interval '1 second' END
+		WHERE id = $1
+		RETURNING failed_logins <= $2::int AS ok, locked_until`, id, maxFailures, lockFor.Seconds())
 	if err != nil {
-		return fmt.Errorf("store: login failure: %w", err)
+		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}
-	return nil
+	return row.OK, row.LockedUntil, nil
 }
 
-// ResetLoginFailures clears the failure count after a successful sign-in.
-func (q Queries) ResetLoginFailures(ctx context.Context, table, id string) error {
+// ResetSignInAttempts clears the count after a right password.
+func (q Queries) ResetSignInAttempts(ctx context.Context, table, id string) error {
 	if table != "users" && table != "partner_accounts" {
-		return fmt.Errorf("store: login reset: unknown table %q", table)
+		return fmt.Errorf("store: sign-in reset: unknown table %q", table)
 	}
-	_, err := q.exec(ctx, `UPDATE `+table+` SET failed_logins = 0, locked_until = NULL WHERE id = $1`, id)
-	return err
+	if _, err := q.exec(ctx, `UPDATE `+table+` SET failed_logins = 0, locked_until = NULL WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("store: sign-in reset: %w", err)
+	}
+	return nil
 }
 
 // ListUsers lists a workspace's dashboard users.
@@ -37,4 +57,62 @@ func (q Queries) ListUsers(ctx context.Context, workspaceID string) ([]User, err
 	var us []User
 	err := q.sel(ctx, &us, `SELECT * FROM users WHERE workspace_id = $1 ORDER BY created_at, id`, workspaceID)
 	return us, err
+}
+
+// ErrLastOwner refuses a change that would leave a workspace without an owner.
+var ErrLastOwner = errors.New("store: the workspace's last owner")
+
+// SetUserRole gives a user of the workspace another role and ends the
+// user's sessions, so the new role holds from the next request on. The
+// workspace's owners are locked while it runs: two owners demoting each
+// other at once cannot leave it with none (ErrLastOwner).
+func (s *Store) SetUserRole(ctx context.Context, workspaceID, userID, role string) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.keepAnOwner(ctx, workspaceID, userID, role == "owner"); err != nil {
+			return err
+		}
+		n, err := tx.exec(ctx, `UPDATE users SET role = $3 WHERE workspace_id = $1 AND id = $2`, workspaceID, userID, role)
+		if err != nil {
+			return fmt.Errorf("store: set user role: %w", err)
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.EndUserSessions(ctx, userID, "")
+		return err
+	})
+}
+
+// RemoveUser deletes a user of the workspace and ends the user's sessions
+// (ErrLastOwner if that would leave the workspace without an owner).
+func (s *Store) RemoveUser(ctx context.Context, workspaceID, userID string) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.keepAnOwner(ctx, workspaceID, userID, false); err != nil {
+			return err
+		}
+		if _, err := tx.EndUserSessions(ctx, userID, ""); err != nil {
+			return err
+		}
+		n, err := tx.exec(ctx, `DELETE FROM users WHERE workspace_id = $1 AND id = $2`, workspaceID, userID)
+		if err != nil {
+			return fmt.Errorf("store: remove user: %w", err)
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// keepAnOwner locks the workspace's owners and refuses (ErrLastOwner) when
+// userID is the only one and would stop being an owner.
+func (tx *Tx) keepAnOwner(ctx context.Context, workspaceID, userID string, staysOwner bool) error {
+	var owners []string
+	if err := tx.sel(ctx, &owners, `SELECT id FROM users WHERE workspace_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE`, workspaceID); err != nil {
+		return fmt.Errorf("store: lock owners: %w", err)
+	}
+	if staysOwner || len(owners) != 1 || owners[0] != userID {
+		return nil
+	}
+	return ErrLastOwner
 }

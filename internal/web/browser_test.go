@@ -39,6 +39,7 @@ func (e *env) signInAs(t testing.TB, email, password string) *session {
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("sign in as %s: status %d\n%s", email, r.Status, r.Body)
 	}
+	s.get(r.Header.Get("Location")) // as a browser does: the page carries the session's CSRF token
 	return s
 }
 

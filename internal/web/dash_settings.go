@@ -15,12 +15,15 @@ import (
 )
 
 // settingsPages registers the settings page: everyone signed in can look;
-// owners create and revoke API keys and add finance users.
+// owners create and revoke API keys, add finance users, change other
+// users' roles and remove them.
 func (s *Server) settingsPages(d, owner *echo.Group) {
 	d.GET("/settings", s.SettingsPage)
 	owner.POST("/settings/keys", s.CreateKeyForm)
 	owner.POST("/settings/keys/:id/revoke", s.RevokeKeyForm)
 	owner.POST("/settings/users", s.AddUserForm)
+	owner.POST("/settings/users/:id/role", s.ChangeRoleForm)
+	owner.POST("/settings/users/:id/remove", s.RemoveUserForm)
 }
 
 const (
@@ -67,6 +70,10 @@ func (s *Server) SettingsPage(c echo.Context) error {
 		v.Flash = "API key revoked: requests that use it are refused from now on."
 	case "user-added":
 		v.Flash = "User added. They can sign in with the email address and password you chose."
+	case "role-changed":
+		v.Flash = "Role changed. The user was signed out and has the new role from their next sign-in."
+	case "user-removed":
+		v.Flash = "User removed and signed out."
 	}
 	return s.settingsPage(c, http.StatusOK, v)
 }
@@ -137,10 +144,8 @@ func (s *Server) AddUserForm(c echo.Context) error {
 	if len([]rune(form.Name)) > 200 {
 		form.Errors["name"] = "Must be at most 200 characters."
 	}
-	if len(password) < accounts.MinPasswordLen {
-		form.Errors["password"] = "Must be at least " + strconv.Itoa(accounts.MinPasswordLen) + " characters."
-	} else if len(password) > 72 {
-		form.Errors["password"] = "Must be at most 72 bytes." // bcrypt's limit
+	if err := accounts.CheckNewPassword(password); err != nil {
+		form.Errors["password"] = capitalize(err.Error()) + "."
 	}
 	fail := func(status int) error {
 		v, err := s.settingsView(c)
@@ -168,4 +173,52 @@ func (s *Server) AddUserForm(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/settings?done=user-added#users")
+}
+
+// userChange is the one rule of the role and removal forms: an owner
+// changes other users, never their own account (so a workspace always
+// keeps the owner doing it; the store guards concurrent changes too).
+func userChange(c echo.Context, what string) error {
+	if c.Param("id") == currentUser(c).ID {
+		return echo.NewHTTPError(http.StatusConflict, "You cannot "+what+" yourself: ask another owner.")
+	}
+	return nil
+}
+
+func userChangeErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("user")
+	case errors.Is(err, store.ErrLastOwner):
+		return echo.NewHTTPError(http.StatusConflict, "The workspace must keep at least one owner.")
+	}
+	return err
+}
+
+// ChangeRoleForm handles POST /settings/users/:id/role (role=owner|finance).
+// The user's sessions end, so the new role holds from their next sign-in.
+func (s *Server) ChangeRoleForm(c echo.Context) error {
+	if err := userChange(c, "change the role of"); err != nil {
+		return err
+	}
+	role := c.FormValue("role")
+	if role != "owner" && role != "finance" {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "The role must be owner or finance.")
+	}
+	if err := s.store.SetUserRole(c.Request().Context(), workspaceOf(c), c.Param("id"), role); err != nil {
+		return userChangeErr(err)
+	}
+	return redirect(c, "/settings?done=role-changed#users")
+}
+
+// RemoveUserForm handles POST /settings/users/:id/remove: the user is
+// deleted and signed out everywhere.
+func (s *Server) RemoveUserForm(c echo.Context) error {
+	if err := userChange(c, "remove"); err != nil {
+		return err
+	}
+	if err := s.store.RemoveUser(c.Request().Context(), workspaceOf(c), c.Param("id")); err != nil {
+		return userChangeErr(err)
+	}
+	return redirect(c, "/settings?done=user-removed#users")
 }

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/partli/partli/internal/store"
 )
 
 func TestDashSettingsPage(t *testing.T) {
@@ -219,5 +223,95 @@ func TestDashSettingsAddFinanceUser(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM users WHERE workspace_id = $1`, e.WS.Workspace.ID); n != 2 {
 		t.Fatalf("%d users after finance's attempt to add one, want 2", n)
+	}
+}
+
+func TestDashSettingsChangeRoleAndRemoveUser(t *testing.T) {
+	e := newEnv(t)
+	owner := e.signIn(t)
+	for _, email := range []string{"fin@acme.example", "ops@acme.example"} {
+		if r := owner.post("/settings/users", url.Values{"email": {email}, "password": {"finance password"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("add %s: %d", email, r.Status)
+		}
+	}
+	userID := func(email string) string {
+		var id string
+		if err := e.DB.QueryRow(`SELECT id FROM users WHERE email = $1`, email).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	fin, ops := userID("fin@acme.example"), userID("ops@acme.example")
+	row := func(d *goquery.Document, email string) *goquery.Selection {
+		return d.Find(`[data-testid="user-row"][data-email="` + email + `"]`)
+	}
+
+	// The owner's own row has no buttons; the others' have.
+	d := owner.page("/settings")
+	if row(d, e.WS.Owner.Email).Find(`[data-testid="change-role"]`).Length() != 0 {
+		t.Fatal("the owner can change their own role")
+	}
+	if got := strings.TrimSpace(row(d, "fin@acme.example").Find(`[data-testid="change-role"]`).Text()); got != "Make owner" {
+		t.Fatalf("finance user's role button %q", got)
+	}
+	r := owner.post("/settings/users/"+fin+"/role", url.Values{"role": {"owner"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("make owner: %d", r.Status)
+	}
+	d = owner.page(r.Header.Get("Location"))
+	if got := strings.TrimSpace(row(d, "fin@acme.example").Find(`[data-testid="user-role-badge"]`).Text()); got != "owner" || testid(d, "flash").Length() != 1 {
+		t.Fatalf("after make owner: role %q", got)
+	}
+
+	// Refused: a bad role, one's own account, finance staff, another workspace's user.
+	for _, c := range []struct {
+		who    *session
+		path   string
+		form   url.Values
+		status int
+	}{
+		{owner, "/settings/users/" + ops + "/role", url.Values{"role": {"admin"}}, http.StatusUnprocessableEntity},
+		{owner, "/settings/users/" + e.WS.Owner.ID + "/role", url.Values{"role": {"finance"}}, http.StatusConflict},
+		{owner, "/settings/users/" + e.WS.Owner.ID + "/remove", nil, http.StatusConflict},
+		{e.signInAs(t, "ops@acme.example", "finance password"), "/settings/users/" + fin + "/remove", nil, http.StatusForbidden},
+	} {
+		if r := c.who.post(c.path, c.form); r.Status != c.status {
+			t.Errorf("POST %s %v: %d, want %d", c.path, c.form, r.Status, c.status)
+		}
+	}
+	other, _ := e.newWorkspace("Globex")
+	for _, path := range []string{"/settings/users/" + other.Owner.ID + "/role", "/settings/users/" + other.Owner.ID + "/remove"} {
+		if r := owner.post(path, url.Values{"role": {"finance"}}); r.Status != http.StatusNotFound {
+			t.Errorf("POST %s for another workspace's owner: %d, want 404", path, r.Status)
+		}
+	}
+
+	r = owner.post("/settings/users/"+ops+"/remove", nil)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("remove: %d", r.Status)
+	}
+	if d := owner.page(r.Header.Get("Location")); row(d, "ops@acme.example").Length() != 0 {
+		t.Fatal("a removed user is still listed")
+	}
+	if r := e.anonymous(t).post("/login", url.Values{"email": {"ops@acme.example"}, "password": {"finance password"}}); r.Status != http.StatusUnauthorized {
+		t.Fatalf("a removed user signs in: %d", r.Status)
+	}
+	if n := e.count(t, `SELECT count(*) FROM users WHERE workspace_id = $1`, other.Workspace.ID); n != 1 {
+		t.Fatal("Globex's owner was touched")
+	}
+}
+
+// The store keeps a workspace's last owner, whatever the caller.
+func TestDashSettingsKeepsTheLastOwner(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.Store.SetUserRole(ctx, e.WS.Workspace.ID, e.WS.Owner.ID, "finance"); !errors.Is(err, store.ErrLastOwner) {
+		t.Fatalf("demoting the last owner: %v, want ErrLastOwner", err)
+	}
+	if err := e.Store.RemoveUser(ctx, e.WS.Workspace.ID, e.WS.Owner.ID); !errors.Is(err, store.ErrLastOwner) {
+		t.Fatalf("removing the last owner: %v, want ErrLastOwner", err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM users WHERE workspace_id = $1 AND role = 'owner'`, e.WS.Workspace.ID); n != 1 {
+		t.Fatalf("%d owners", n)
 	}
 }

@@ -30,10 +30,12 @@ func (s *Server) stripePages(d, owner *echo.Group) {
 }
 
 const (
-	// stripeStateKey holds the pending OAuth state in the dashboard
-	// session: "<random>.<unix time>", single-use, valid for stripeStateTTL.
-	stripeStateKey = "stripe_oauth_state"
-	stripeStateTTL = time.Hour
+	// stripeStateKey holds the pending OAuth state in the flow cookie
+	// stripeFlowCookie: "<random>.<unix time>.<session id>", single-use,
+	// valid for stripeStateTTL in the dashboard session that started it.
+	stripeStateKey   = "stripe_oauth_state"
+	stripeFlowCookie = "partli_flow"
+	stripeStateTTL   = time.Hour
 )
 
 // stripeFlashes are the confirmations a redirect may ask for with ?done=.
@@ -119,8 +121,8 @@ func (s *Server) StripeConnect(c echo.Context) error {
 		return s.stripeFail(c, http.StatusConflict, "Connecting Stripe is not set up on this Partli installation: the operator must set PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY.")
 	}
 	state := ids.Random(32)
-	sess, _ := s.sessions.Get(c.Request(), userSession)
-	sess.Values[stripeStateKey] = state + "." + strconv.FormatInt(time.Now().Unix(), 10)
+	sess, _ := s.flows.Get(c.Request(), stripeFlowCookie)
+	sess.Values[stripeStateKey] = state + "." + strconv.FormatInt(time.Now().Unix(), 10) + "." + currentSession(c).ID
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
@@ -174,7 +176,7 @@ func (s *Server) StripeCallback(c echo.Context) error {
 // stripeTakeState removes the session's pending state and reports whether
 // got is that state, issued within stripeStateTTL.
 func (s *Server) stripeTakeState(c echo.Context, got string) (bool, error) {
-	sess, _ := s.sessions.Get(c.Request(), userSession)
+	sess, _ := s.flows.Get(c.Request(), stripeFlowCookie)
 	want, _ := sess.Values[stripeStateKey].(string)
 	if want == "" {
 		return false, nil
@@ -183,9 +185,13 @@ func (s *Server) stripeTakeState(c echo.Context, got string) (bool, error) {
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return false, err
 	}
-	state, issued, found := strings.Cut(want, ".")
-	at, err := strconv.ParseInt(issued, 10, 64)
-	if !found || err != nil || time.Since(time.Unix(at, 0)) > stripeStateTTL || got == "" {
+	parts := strings.Split(want, ".")
+	if len(parts) != 3 || parts[2] != currentSession(c).ID {
+		return false, nil
+	}
+	state := parts[0]
+	at, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || time.Since(time.Unix(at, 0)) > stripeStateTTL || got == "" {
 		return false, nil
 	}
 	return subtle.ConstantTimeCompare([]byte(state), []byte(got)) == 1, nil

@@ -93,7 +93,7 @@ var testKeys = func() *secret.Keys {
 func testConfig() config.Config {
 	return config.Config{
 		Addr: "127.0.0.1:0", BaseURL: "http://partli.test", SessionSecret: "test-secret-test-secret-test-secret",
-		Env: "development", ApproveEvery: 0, TrackRate: 100000, ClickRate: 100000, DBMaxConns: 20,
+		Env: "development", ApproveEvery: 0, TrackRate: 100000, ClickRate: 100000, SignInLimit: 20, DBMaxConns: 20,
 		WebhookAllowPrivate: true, SecretKeys: testKeys,
 	}
 }

@@ -5,14 +5,15 @@ import (
 )
 
 // dashboardRoutes is the route table of the merchant dashboard: sign-in for
-// anyone, pages for signed-in users, changes to configuration for owners.
+// anyone (at most PARTLI_SIGNIN_LIMIT attempts per client address per 10
+// minutes), pages for signed-in users, changes to configuration for owners.
 func (s *Server) dashboardRoutes(e *echo.Echo) {
-	csrf := s.csrf()
-	e.GET("/login", s.LoginPage, csrf)
-	e.POST("/login", s.Login, csrf)
-	e.POST("/logout", s.Logout, csrf)
+	// requireUser runs before csrf: the token is bound to the session.
+	e.GET("/login", s.LoginPage, s.csrf)
+	e.POST("/login", s.Login, s.limitAttempts(s.passwordAttempts), s.csrf)
+	e.POST("/logout", s.Logout, s.requireUser, s.csrf)
 
-	d := e.Group("", csrf, s.requireUser)
+	d := e.Group("", s.requireUser, s.csrf)
 	owner := d.Group("", s.requireOwner)
 
 	d.GET("/", s.OverviewPage)

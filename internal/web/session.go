@@ -1,81 +1,151 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/layouts"
-	"github.com/partli/partli/views/pages"
 )
 
+// Sessions are server-side (store.Session): the cookie holds a random
+// token, the database the token's hash, so ending a session on the server
+// (sign-out, a password set, a role change, a user removed) signs that
+// browser out on every replica at once.
 const (
-	userSession    = "partli_session"
-	sessionUserKey = "uid"
-	userKey        = "user"
-	csrfKey        = "csrf"
-	maxFailures    = 5
-	lockFor        = 15 * time.Minute
+	userCookie    = "partli_session" // a dashboard user's session
+	partnerCookie = "partli_partner" // a partner-portal account's session
+	sessionKey    = "session"
+	userKey       = "user"
+
+	// A session ends after sessionIdle without a request, and sessionLifetime
+	// after its sign-in however busy it is; the cookie's Max-Age follows the
+	// first of the two.
+	sessionIdle     = 12 * time.Hour
+	sessionLifetime = 7 * 24 * time.Hour
+	// sessionTouchEvery bounds the writes a busy session costs: its idle
+	// clock moves at most once a minute.
+	sessionTouchEvery = time.Minute
+	// deadSessionsSwept is how many expired sessions each sign-in deletes.
+	deadSessionsSwept = 100
 )
 
-// newCookieStore makes the one session store, its keys derived from the
-// session secret: signed (HMAC) and encrypted (AES-256).
-func newCookieStore(secret string, secure bool) *sessions.CookieStore {
+// newFlowStore makes the signed (HMAC) and encrypted (AES-256) cookie store
+// for the short-lived state of a flow that leaves Partli and comes back
+// (Stripe Connect's OAuth state); its keys are derived from the session
+// secret. Sign-in sessions are not kept in it.
+func newFlowStore(secret string, secure bool) *sessions.CookieStore {
 	hashKey := sha256.Sum256([]byte("partli session hash\x00" + secret))
 	blockKey := sha256.Sum256([]byte("partli session block\x00" + secret))
 	cs := sessions.NewCookieStore(hashKey[:], blockKey[:])
-	cs.Options = &sessions.Options{Path: "/", MaxAge: 12 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+	cs.Options = &sessions.Options{Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+	cs.MaxAge(int(stripeStateTTL.Seconds()))
 	return cs
 }
 
-// csrf protects every state-changing request of the browser surfaces. The
-// token travels in the form field _csrf or, for HTMX, the X-CSRF-Token
-// header that the layout sets on <body hx-headers>.
-func (s *Server) csrf() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		ContextKey:     csrfKey,
-		CookieName:     "partli_csrf",
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   s.cfg.SecureCookies(),
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Partli. Go back, reload the page and try again.")
-		},
-	})
+func sessionTokenHash(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
 }
 
-func csrfToken(c echo.Context) string {
-	t, _ := c.Get(csrfKey).(string)
-	return t
+// startSession signs the browser in as sess.UserID or sess.AccountID: a new
+// session with a new token in cookie. The browser's previous session of
+// that cookie, if any, ends.
+func (s *Server) startSession(c echo.Context, cookie string, sess *store.Session) error {
+	ctx := c.Request().Context()
+	if ck, err := c.Cookie(cookie); err == nil && ck.Value != "" {
+		old, err := s.store.LiveSession(ctx, sessionTokenHash(ck.Value))
+		if err == nil {
+			err = s.store.EndSession(ctx, old.ID)
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	token := ids.Random(32)
+	sess.ID = ids.New(ids.Session)
+	if err := s.store.CreateSession(ctx, sess, sessionTokenHash(token), sessionIdle, sessionLifetime); err != nil {
+		return err
+	}
+	if err := s.store.DeleteDeadSessions(ctx, deadSessionsSwept); err != nil {
+		s.log.Warn("sweeping expired sessions failed", "request_id", requestID(c), "err", err)
+	}
+	s.setSessionCookie(c, cookie, token, sess.ExpiresAt)
+	return nil
+}
+
+// liveSession returns the browser's live session in cookie (nil when there
+// is none), moving its idle clock and the cookie's expiry along.
+func (s *Server) liveSession(c echo.Context, cookie string) (*store.Session, error) {
+	ck, err := c.Cookie(cookie)
+	if err != nil || ck.Value == "" {
+		return nil, nil
+	}
+	ctx := c.Request().Context()
+	sess, err := s.store.LiveSession(ctx, sessionTokenHash(ck.Value))
+	if err == nil && time.Since(sess.SeenAt) >= sessionTouchEvery {
+		if err = s.store.TouchSession(ctx, sess, sessionIdle); err == nil {
+			s.setSessionCookie(c, cookie, ck.Value, sess.ExpiresAt)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		s.clearCookie(c, cookie) // expired or ended: the browser may forget it
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+func (s *Server) setSessionCookie(c echo.Context, name, token string, expires time.Time) {
+	c.SetCookie(&http.Cookie{Name: name, Value: token, Path: "/", MaxAge: max(1, int(time.Until(expires).Seconds())),
+		HttpOnly: true, Secure: s.cfg.SecureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
+func (s *Server) clearCookie(c echo.Context, name string) {
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.cfg.SecureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
+// currentSession is the session requireUser or requirePartner loaded.
+func currentSession(c echo.Context) *store.Session {
+	sess, _ := c.Get(sessionKey).(*store.Session)
+	return sess
+}
+
+// signedIn marks a reply of a signed-in page: it holds one person's data,
+// so no cache (the browser's included) keeps it.
+func signedIn(c echo.Context, sess *store.Session) {
+	c.Set(sessionKey, sess)
+	c.Response().Header().Set("Cache-Control", "no-store")
 }
 
 // requireUser loads the signed-in dashboard user, or sends the visitor to
 // the sign-in page (303, or HX-Redirect for HTMX requests).
 func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess, _ := s.sessions.Get(c.Request(), userSession)
-		id, _ := sess.Values[sessionUserKey].(string)
-		if id != "" {
-			u, err := s.store.UserByID(c.Request().Context(), id)
+		ctx := c.Request().Context()
+		sess, err := s.liveSession(c, userCookie)
+		if err != nil {
+			return err
+		}
+		if sess != nil && sess.UserID != nil {
+			u, err := s.store.UserByID(ctx, *sess.UserID)
 			if err == nil {
-				ws, err := s.store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
+				ws, err := s.store.WorkspaceByID(ctx, u.WorkspaceID)
 				if err != nil {
 					return err
 				}
+				signedIn(c, sess)
 				c.Set(userKey, u)
 				c.Set("workspace", ws)
 				c.Set(workspaceKey, u.WorkspaceID)
@@ -85,12 +155,17 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
-		target := "/login"
-		if c.Request().Method == http.MethodGet && c.Request().URL.Path != "/" {
-			target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
-		}
-		return redirect(c, target)
+		return redirect(c, signInTarget(c, "/login"))
 	}
+}
+
+// signInTarget is the sign-in page at path, with ?next= bringing a GET
+// back to the page it asked for.
+func signInTarget(c echo.Context, path string) string {
+	if c.Request().Method == http.MethodGet && c.Request().URL.Path != "/" && c.Request().URL.Path != "/partner" {
+		return path + "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
+	}
+	return path
 }
 
 // requireOwner lets only owners through: finance staff see configuration
@@ -113,95 +188,6 @@ func redirect(c echo.Context, target string) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, target)
-}
-
-// LoginPage handles GET /login.
-func (s *Server) LoginPage(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.Login(pages.LoginView{CSRF: csrfToken(c), Next: safeNext(c.QueryParam("next"))}))
-}
-
-// dummyHash keeps sign-in with an unknown email as slow as with a known one.
-var dummyHash, _ = accounts.HashPassword("partli-timing-equalizer")
-
-// Login handles POST /login: email and password, with a lockout after
-// repeated failures.
-func (s *Server) Login(c echo.Context) error {
-	ctx := c.Request().Context()
-	email := strings.TrimSpace(c.FormValue("email"))
-	password := c.FormValue("password")
-	view := pages.LoginView{CSRF: csrfToken(c), Email: email, Next: safeNext(c.FormValue("next"))}
-	fail := func(status int, msg string) error {
-		view.Error = msg
-		return s.render(c, status, pages.Login(view))
-	}
-	if email == "" || password == "" {
-		return fail(http.StatusBadRequest, "Enter your email address and password.")
-	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		accounts.CheckPassword(dummyHash, password)
-		return fail(http.StatusUnauthorized, wrongPassword)
-	}
-	if err != nil {
-		return err
-	}
-	if status, msg, err := s.checkPassword(ctx, "users", u.ID, u.PasswordHash, u.LockedUntil, password); err != nil || status != 0 {
-		if err != nil {
-			return err
-		}
-		return fail(status, msg)
-	}
-	sess, _ := s.sessions.New(c.Request(), userSession)
-	sess.Values[sessionUserKey] = u.ID
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		return err
-	}
-	return redirect(c, orRoot(view.Next))
-}
-
-// checkPassword applies the lockout and checks a password for a row of
-// users or partner_accounts. A refusal comes back as a status and message
-// for the form; a status of 0 means signed in (the failure count is reset).
-func (s *Server) checkPassword(ctx context.Context, table, id, hash string, lockedUntil *time.Time, password string) (int, string, error) {
-	if lockedUntil != nil && lockedUntil.After(time.Now()) {
-		mins := int(time.Until(*lockedUntil).Minutes()) + 1
-		return http.StatusTooManyRequests, "Too many failed attempts. Try again in " + strconv.Itoa(mins) + " minutes.", nil
-	}
-	if hash == "" || !accounts.CheckPassword(hash, password) {
-		if err := s.store.RecordLoginFailure(ctx, table, id, maxFailures, lockFor); err != nil {
-			return 0, "", err
-		}
-		return http.StatusUnauthorized, wrongPassword, nil
-	}
-	return 0, "", s.store.ResetLoginFailures(ctx, table, id)
-}
-
-const wrongPassword = "That email and password do not match an account."
-
-// Logout handles POST /logout.
-func (s *Server) Logout(c echo.Context) error {
-	sess, _ := s.sessions.Get(c.Request(), userSession)
-	sess.Options.MaxAge = -1
-	delete(sess.Values, sessionUserKey)
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		return err
-	}
-	return redirect(c, "/login")
-}
-
-// safeNext keeps only local paths, so ?next= cannot send people elsewhere.
-func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return ""
-	}
-	return next
-}
-
-func orRoot(s string) string {
-	if s == "" {
-		return "/"
-	}
-	return s
 }
 
 // meta is the layout's view of the signed-in user and the page.

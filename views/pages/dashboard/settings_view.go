@@ -43,6 +43,14 @@ func settingsKeyName(k store.APIKey) string {
 	return k.Name
 }
 
+// settingsOtherRole is the role a user's role button offers.
+func settingsOtherRole(role string) string {
+	if role == "owner" {
+		return "finance"
+	}
+	return "owner"
+}
+
 func settingsRoleClass(role string) string {
 	if role == "owner" {
 		return "badge badge-green"

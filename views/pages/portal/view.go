@@ -11,9 +11,9 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// LoginView is the portal sign-in form.
+// LoginView is the portal sign-in form; Next is the local path to go on to.
 type LoginView struct {
-	CSRF, Email, Error, Notice string
+	CSRF, Email, Error, Notice, Next string
 }
 
 // ApplyView is the public application form of a program.
@@ -26,15 +26,21 @@ type ApplyView struct {
 	Errors        map[string]string
 	Done          bool
 	AutoApproved  bool
+	// Unlinked: the address has a portal account with another password,
+	// so the application is not in it until an invitation links it.
+	Unlinked bool
 }
 
 func (v ApplyView) val(k string) string { return v.Form[k] }
 func (v ApplyView) err(k string) string { return v.Errors[k] }
 
 // InviteView is the page where an invited partner sets a password.
+// HasAccount: the address has a proven account, whose password joins.
+// Unproven: it has an account made by the application form, which the
+// password chosen here takes over (the same password keeps its applications).
 type InviteView struct {
 	CSRF, Token, Email, Name, Program, Error string
-	HasAccount                               bool
+	HasAccount, Unproven                     bool
 }
 
 // Balance is one currency's earnings split by status.

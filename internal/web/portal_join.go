@@ -1,0 +1,323 @@
+package web
+
+import (
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/views/pages/portal"
+)
+
+// How a person joins a program: the public application form, or an
+// invitation from the program's owner. Both lead to a portal account,
+// which is global (one per email address, across workspaces).
+//
+// The application form proves nothing about the email address typed into
+// it, so the account it makes is unproven (store.PartnerAccount.Verified):
+// it may sign in, but it cannot keep the address from its owner. An
+// invitation to the address takes such an account over (its password is
+// set, and whoever made it is signed out and loses the applications it
+// filed unless the same password is entered); a proven account needs its
+// password for both forms.
+
+// applyTarget loads the workspace and program of /apply/{ws}/{program}.
+func (s *Server) applyTarget(c echo.Context) (*store.Workspace, *store.Program, []string, error) {
+	ctx := c.Request().Context()
+	ws, err := s.store.WorkspaceBySlug(ctx, c.Param("ws"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil, echo.NewHTTPError(http.StatusNotFound, "This program does not exist or does not take applications.")
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := s.store.ProgramBySlug(ctx, ws.ID, c.Param("program"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil, echo.NewHTTPError(http.StatusNotFound, "This program does not exist or does not take applications.")
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rewards, err := s.store.PartnerRewards(ctx, ws.ID, p.ID, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ws, p, portal.Terms(rewards, nil, p.HoldingPeriodDays), nil
+}
+
+// ApplyPage handles GET /apply/{workspaceSlug}/{programSlug}.
+func (s *Server) ApplyPage(c echo.Context) error {
+	ws, p, terms, err := s.applyTarget(c)
+	if err != nil {
+		return err
+	}
+	v := portal.ApplyView{CSRF: csrfToken(c), WorkspaceName: ws.Name, Program: p, Terms: terms}
+	return s.portalPage(c, http.StatusOK, "Apply to "+p.Name, portal.Apply(v))
+}
+
+// Apply handles POST /apply/{workspaceSlug}/{programSlug}: a pending partner
+// (approved at once when the program auto-approves) with a portal account.
+func (s *Server) Apply(c echo.Context) error {
+	ws, p, terms, err := s.applyTarget(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	form := map[string]string{}
+	for _, k := range []string{"name", "email", "website", "country", "pitch"} {
+		form[k] = strings.TrimSpace(c.FormValue(k))
+	}
+	password := c.FormValue("password")
+	errs := map[string]string{}
+	switch {
+	case form["name"] == "":
+		errs["name"] = "Enter your name."
+	case len(form["name"]) > 200:
+		errs["name"] = "At most 200 characters."
+	}
+	if !validEmail(form["email"]) {
+		errs["email"] = "Enter an email address such as jane@example.com."
+	}
+	if w := form["website"]; w != "" {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(w) > 500 {
+			errs["website"] = "Enter a full address starting with https://."
+		}
+	}
+	if len(form["country"]) > 100 {
+		errs["country"] = "At most 100 characters."
+	}
+	if len(form["pitch"]) > 2000 {
+		errs["pitch"] = "At most 2000 characters."
+	}
+	if err := accounts.CheckNewPassword(password); err != nil {
+		errs["password"] = capitalize(err.Error()) + "."
+	}
+	v := portal.ApplyView{CSRF: csrfToken(c), WorkspaceName: ws.Name, Program: p, Terms: terms, Form: form, Errors: errs}
+	if len(errs) == 0 {
+		account, msg, err := s.accountFor(c, form["email"], form["name"], password)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			errs["password"] = msg
+		} else {
+			pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: ws.ID, ProgramID: p.ID,
+				Email: form["email"], Name: form["name"], Status: "pending",
+				Website: form["website"], Country: form["country"], Pitch: form["pitch"]}
+			if account != nil {
+				pa.AccountID = &account.ID
+			}
+			if p.AutoApprove {
+				pa.Status = "approved"
+			}
+			err := s.insertPartner(ctx, pa)
+			var apiErr *APIError
+			if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
+				errs["email"] = "You have already applied to this program with this email address."
+			} else if err != nil {
+				return err
+			} else {
+				v.Done, v.AutoApproved, v.Unlinked = true, pa.Status == "approved", account == nil
+				s.log.Info("partner application", "workspace", ws.ID, "program", p.ID, "partner", pa.ID, "status", pa.Status)
+			}
+		}
+	}
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	return s.portalPage(c, status, "Apply to "+p.Name, portal.Apply(v))
+}
+
+const accountTaken = "This email already has a partner account: enter its password."
+
+// accountFor returns the portal account an application joins: a new
+// (unproven) one, or the existing one when password is its password. When
+// the existing account is proven, any other password is refused (msg); when
+// it is unproven, whoever made it may not own the address, so it cannot
+// block the application either: the application is taken without an
+// account (nil), and an invitation links it later.
+func (s *Server) accountFor(c echo.Context, email, name, password string) (*store.PartnerAccount, string, error) {
+	ctx := c.Request().Context()
+	a, err := s.store.PartnerAccountByEmail(ctx, email)
+	if err == nil {
+		status, _, err := s.checkPassword(ctx, "partner_accounts", a.ID, accountHash(a), password)
+		switch {
+		case err != nil:
+			return nil, "", err
+		case status == 0:
+			return a, "", nil
+		case a.Verified():
+			return nil, accountTaken, nil
+		}
+		return nil, "", nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, "", err
+	}
+	hash, err := accounts.HashPassword(password)
+	if err != nil {
+		return nil, "", err
+	}
+	a = &store.PartnerAccount{ID: ids.New(ids.Account), Email: email, Name: name, PasswordHash: &hash}
+	if err := s.store.CreatePartnerAccount(ctx, a); err != nil {
+		if errors.Is(err, store.ErrConflict) { // created by a concurrent request
+			return nil, accountTaken, nil
+		}
+		return nil, "", err
+	}
+	return a, "", nil
+}
+
+// NewInvite makes an invite link for a partner; the token is stored hashed
+// and the link is shown to the owner who asked for it. The log records that
+// an invite was made, never its link: the token signs the partner in.
+func (s *Server) NewInvite(c echo.Context, p *store.Partner) (string, error) {
+	token := accounts.RandomText(32)
+	sum := sha256.Sum256([]byte(token))
+	id := ids.New(ids.Invite)
+	if err := s.store.CreateInvite(c.Request().Context(), id, p.WorkspaceID, p.ID, sum[:], time.Now().Add(inviteTTL)); err != nil {
+		return "", err
+	}
+	s.log.Info("partner invite created", "request_id", requestID(c), "workspace", p.WorkspaceID, "partner", p.ID, "invite", id)
+	return s.cfg.BaseURL + "/partner/invite/" + token, nil
+}
+
+func (s *Server) invite(c echo.Context) (*store.Invite, error) {
+	sum := sha256.Sum256([]byte(c.Param("token")))
+	inv, err := s.store.InviteByTokenHash(c.Request().Context(), sum[:])
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (inv.AcceptedAt != nil || inv.ExpiresAt.Before(time.Now()))) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "This invitation link is not valid any more. Ask the program owner for a new one.")
+	}
+	return inv, err
+}
+
+// inviteView is the invitation page for inv: asking for the password of
+// the address's proven account, or for a new one.
+func (s *Server) inviteView(c echo.Context, inv *store.Invite) (portal.InviteView, *store.PartnerAccount, error) {
+	v := portal.InviteView{CSRF: csrfToken(c), Email: inv.Email, Name: inv.Name, Program: inv.ProgramName}
+	a, err := s.store.PartnerAccountByEmail(c.Request().Context(), inv.Email)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, nil, nil
+	}
+	if err != nil {
+		return v, nil, err
+	}
+	v.HasAccount, v.Unproven = a.Verified(), !a.Verified()
+	return v, a, nil
+}
+
+// InvitePage handles GET /partner/invite/{token}.
+func (s *Server) InvitePage(c echo.Context) error {
+	inv, err := s.invite(c)
+	if err != nil {
+		return err
+	}
+	v, _, err := s.inviteView(c, inv)
+	if err != nil {
+		return err
+	}
+	return s.portalPage(c, http.StatusOK, "Join "+inv.ProgramName, portal.Invite(v))
+}
+
+// errProvenMeanwhile: the address's account was proven by another request
+// while this one was setting its password.
+var errProvenMeanwhile = errors.New("web: account proven meanwhile")
+
+// AcceptInvite handles POST /partner/invite/{token}: it links the
+// enrollment to the address's portal account and signs in. A proven
+// account needs its password. Otherwise the invitation proves the address:
+// the password entered becomes the account's, made now or taken over from
+// an unproven one (see the top of this file).
+func (s *Server) AcceptInvite(c echo.Context) error {
+	inv, err := s.invite(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	password := c.FormValue("password")
+	v, existing, err := s.inviteView(c, inv)
+	if err != nil {
+		return err
+	}
+	fail := func(msg string) error {
+		v.Error = msg
+		return s.portalPage(c, http.StatusUnprocessableEntity, "Join "+inv.ProgramName, portal.Invite(v))
+	}
+	link := func(tx *store.Tx, accountID string) error {
+		if ok, err := tx.AcceptInvite(ctx, inv.ID); err != nil {
+			return err
+		} else if !ok {
+			return echo.NewHTTPError(http.StatusConflict, "This invitation was already used.")
+		}
+		return tx.LinkPartnerAccount(ctx, inv.WorkspaceID, inv.PartnerID, accountID)
+	}
+
+	var accountID string
+	if existing != nil && existing.Verified() {
+		status, msg, err := s.checkPassword(ctx, "partner_accounts", existing.ID, accountHash(existing), password)
+		if err != nil {
+			return err
+		}
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				msg = accountTaken
+			}
+			return fail(msg)
+		}
+		accountID = existing.ID
+		if err := s.store.InTx(ctx, func(tx *store.Tx) error { return link(tx, accountID) }); err != nil {
+			return err
+		}
+	} else {
+		if err := accounts.CheckNewPassword(password); err != nil {
+			return fail("The password " + err.Error() + ".")
+		}
+		// The same password as the unproven account's: the person who
+		// applied is the one invited, and keeps the applications.
+		same := existing != nil && accounts.CheckPassword(accountHash(existing), password)
+		hash, err := accounts.HashPassword(password)
+		if err != nil {
+			return err
+		}
+		a := &store.PartnerAccount{ID: ids.New(ids.Account), Email: inv.Email, Name: inv.Name, PasswordHash: &hash}
+		err = s.store.InTx(ctx, func(tx *store.Tx) error {
+			took, err := tx.ProvePartnerAccount(ctx, a)
+			if errors.Is(err, store.ErrConflict) {
+				return errProvenMeanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if took && !same {
+				if _, err := tx.EndPartnerSessions(ctx, a.ID, ""); err != nil {
+					return err
+				}
+				if err := tx.UnlinkEnrollments(ctx, a.ID); err != nil {
+					return err
+				}
+				s.log.Info("invitation took over an unproven partner account", "account", a.ID, "workspace", inv.WorkspaceID, "partner", inv.PartnerID)
+			}
+			return link(tx, a.ID)
+		})
+		if errors.Is(err, errProvenMeanwhile) {
+			v.HasAccount, v.Unproven = true, false
+			return fail(accountTaken)
+		}
+		if err != nil {
+			return err
+		}
+		accountID = a.ID
+	}
+	if err := s.signInPartner(c, accountID); err != nil {
+		return err
+	}
+	return redirect(c, "/partner")
+}
