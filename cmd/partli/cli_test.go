@@ -40,7 +40,7 @@ var configVars = []string{
 	"DATABASE_URL", "PARTLI_ADDR", "PARTLI_BASE_URL", "PARTLI_SESSION_SECRET", "PARTLI_ENV",
 	"PARTLI_TRUST_PROXY", "PARTLI_AUTO_APPROVE_INTERVAL", "PARTLI_TRACK_RATE_LIMIT",
 	"PARTLI_CLICK_RATE_LIMIT", "PARTLI_SIGNIN_LIMIT", "PARTLI_DB_MAX_CONNS", "PARTLI_WEBHOOK_ALLOW_PRIVATE", "PARTLI_DEBUG_ADDR",
-	"PARTLI_ENCRYPTION_KEY", "PARTLI_ENCRYPTION_KEY_PREVIOUS",
+	"PARTLI_ENCRYPTION_KEY", "PARTLI_ENCRYPTION_KEY_PREVIOUS", "PARTLI_METRICS_ADDR",
 }
 
 // cleanEnv empties every config variable for the test and sets the given
@@ -633,4 +633,55 @@ func TestDevAsRootFromAPrivateFolder(t *testing.T) {
 	}
 	second.stop(t)
 	assertStopped(t, filepath.Join(alt, "data"))
+}
+
+// partli serve with PARTLI_METRICS_ADDR serves the Prometheus text format
+// there: requests by route and status, the database pool, the outboxes;
+// a public address is refused at start.
+func TestServeMetrics(t *testing.T) {
+	_, dbURL := testdb.New(t)
+	addr, maddr := freeAddr(t), freeAddr(t)
+	cleanEnv(t, "DATABASE_URL", dbURL, "PARTLI_ADDR", addr, "PARTLI_SESSION_SECRET", testSecret, "PARTLI_METRICS_ADDR", maddr)
+	b := runInBackground(t, "serve")
+	b.waitHealthy(t, "http://"+addr, 60*time.Second)
+	client := &http.Client{Timeout: 30 * time.Second}
+	if resp, err := client.Get("http://" + addr + "/r/no-such-link"); err == nil {
+		resp.Body.Close()
+	}
+	resp, err := client.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`partli_http_requests_total{method="GET",route="/healthz",status="200"}`,
+		`partli_http_requests_total{method="GET",route="/r/:slug",status="404"} 1`,
+		`partli_http_request_duration_seconds_bucket{route="/healthz",status="200",le="`,
+		`go_sql_in_use_connections{db_name="partli"}`,
+		`go_sql_wait_count_total{db_name="partli"}`,
+		`partli_outbox_pending{outbox="webhook"} 0`,
+		`partli_worker_lag_seconds{outbox="webhook"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The metrics are not on the public address.
+	if resp, err := client.Get("http://" + addr + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "partli_http_requests_total") {
+			t.Error("/metrics is served on PARTLI_ADDR")
+		}
+	}
+	b.stop(t)
+
+	cleanEnv(t, "DATABASE_URL", dbURL, "PARTLI_SESSION_SECRET", testSecret, "PARTLI_METRICS_ADDR", "8.8.8.8:9090")
+	if _, _, err := runCmd(t, "serve"); err == nil || !strings.Contains(err.Error(), "PARTLI_METRICS_ADDR") {
+		t.Fatalf("serve with a public metrics address: %v", err)
+	}
 }

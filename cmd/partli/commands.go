@@ -16,6 +16,7 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/metrics"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/web"
 	"github.com/partli/partli/internal/webhook"
@@ -134,15 +135,34 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		webhook.NewWorker(st, cfg, log, webhook.Options{}).Run(workers)
 	}()
 
+	errc := make(chan error, 3)
+	var webOpts []web.Option
+	if cfg.MetricsAddr != "" {
+		m := metrics.New(db.DB, func(ctx context.Context) ([]metrics.Outbox, error) {
+			ds, err := st.OutboxDepths(ctx)
+			out := make([]metrics.Outbox, len(ds))
+			for i, d := range ds {
+				out[i] = metrics.Outbox{Name: d.Name, Pending: d.Pending, Oldest: d.Oldest, Lag: d.Lag}
+			}
+			return out, err
+		}, log)
+		st.HotPath().SetMetrics(m)
+		webOpts = append(webOpts, web.WithMetrics(m))
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- fmt.Errorf("PARTLI_METRICS_ADDR: %w", msrv.ListenAndServe()) }()
+		defer msrv.Close()
+		log.Info("metrics on", "addr", cfg.MetricsAddr, "path", "/metrics")
+	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           web.New(cfg, st, log),
+		Handler:           web.New(cfg, st, log, webOpts...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.DebugAddr != "" {
 		debug := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}

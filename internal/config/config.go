@@ -28,6 +28,7 @@ type Config struct {
 	SignInLimit   int           // PARTLI_SIGNIN_LIMIT: password attempts per client IP per 10 minutes, default DefaultSignInLimit (0 means the default)
 	DBMaxConns    int           // PARTLI_DB_MAX_CONNS, default 20
 	DebugAddr     string        // PARTLI_DEBUG_ADDR: loopback address serving net/http/pprof; empty: off
+	MetricsAddr   string        // PARTLI_METRICS_ADDR: loopback or private address serving GET /metrics; empty: off
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
 
@@ -64,6 +65,7 @@ func FromEnv() (Config, error) {
 		SessionSecret: os.Getenv("PARTLI_SESSION_SECRET"),
 		Env:           envOr("PARTLI_ENV", "production"),
 		DebugAddr:     os.Getenv("PARTLI_DEBUG_ADDR"),
+		MetricsAddr:   os.Getenv("PARTLI_METRICS_ADDR"),
 
 		StripeConnectWebhookSecret: os.Getenv("PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET"),
 		StripeClientID:             os.Getenv("PARTLI_STRIPE_CLIENT_ID"),
@@ -97,6 +99,9 @@ func FromEnv() (Config, error) {
 	}
 	if (c.StripeClientID == "") != (c.StripeSecretKey == "") {
 		errs = append(errs, "PARTLI_STRIPE_CLIENT_ID and PARTLI_STRIPE_SECRET_KEY must be set together (Stripe Connect needs both)")
+	}
+	if c.MetricsAddr != "" && !privateAddr(c.MetricsAddr) {
+		errs = append(errs, fmt.Sprintf("PARTLI_METRICS_ADDR=%q: must be a loopback or private host:port such as 127.0.0.1:9090 or 10.0.0.5:9090 (not a public address)", c.MetricsAddr))
 	}
 	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
 		errs = append(errs, fmt.Sprintf("PARTLI_DEBUG_ADDR=%q: must be a loopback host:port such as 127.0.0.1:6060 (profiles expose the process)", c.DebugAddr))
@@ -160,4 +165,18 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// privateAddr reports whether addr is host:port on a loopback or private
+// (RFC 1918, RFC 4193) address.
+func privateAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }

@@ -46,6 +46,7 @@ type pendingClick struct {
 	click     *Click
 	window    time.Duration
 	threshold int
+	queued    time.Time
 
 	link *Link
 	err  error
@@ -69,7 +70,7 @@ func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window
 	if !slugPattern.MatchString(slug) {
 		return nil, fmt.Errorf("store: record click: %w", ErrNotFound)
 	}
-	pc := &pendingClick{slug: slug, click: c, window: window, threshold: threshold, done: make(chan struct{})}
+	pc := &pendingClick{slug: slug, click: c, window: window, threshold: threshold, queued: time.Now(), done: make(chan struct{})}
 	b := &p.clicks
 	b.mu.Lock()
 	b.queue = append(b.queue, pc)
@@ -109,6 +110,9 @@ func (p *HotPath) flushClicks(ctx context.Context) {
 			b.queue = nil
 		}
 		b.mu.Unlock()
+		if p.metrics != nil {
+			p.metrics.ObserveBatch("click", len(batch), time.Since(batch[0].queued))
+		}
 		p.writeClicks(ctx, batch)
 	}
 }

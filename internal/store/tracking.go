@@ -293,8 +293,17 @@ type HotPath struct {
 	db    *sqlx.DB
 	stmts map[string]*hotStmt
 
-	clicks clickBatcher
+	clicks  clickBatcher
+	metrics BatchObserver
 }
+
+// BatchObserver records the hot path's batches (metrics.Metrics).
+type BatchObserver interface {
+	ObserveBatch(kind string, n int, wait time.Duration)
+}
+
+// SetMetrics records the hot path's batches in m from now on.
+func (p *HotPath) SetMetrics(m BatchObserver) { p.metrics = m }
 
 // hotStmt is one prepared statement of the hot path.
 type hotStmt struct {

@@ -550,3 +550,37 @@ func (s *Store) CreateDirectWebhookDelivery(ctx context.Context, ev WebhookEvent
 	}
 	return id, nil
 }
+
+// OutboxDepth is one outbox's backlog: rows waiting, the age of the oldest,
+// and how long the oldest due row has been due (how far its workers lag).
+type OutboxDepth struct {
+	Name    string        `db:"name"`
+	Pending int64         `db:"pending"`
+	Oldest  time.Duration `db:"-"`
+	Lag     time.Duration `db:"-"`
+}
+
+// OutboxDepths reads the backlog of every outbox, across workspaces, from
+// their partial indexes of pending rows (for /metrics).
+func (s *Store) OutboxDepths(ctx context.Context) ([]OutboxDepth, error) {
+	var rows []struct {
+		Name    string  `db:"name"`
+		Pending int64   `db:"pending"`
+		Oldest  float64 `db:"oldest"`
+		Lag     float64 `db:"lag"`
+	}
+	err := s.sel(ctx, &rows, `
+		SELECT 'webhook' AS name, count(*) AS pending,
+			coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest,
+			coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8 AS lag
+		FROM webhook_deliveries WHERE status = 'pending'`)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox depths: %w", err)
+	}
+	out := make([]OutboxDepth, len(rows))
+	for i, r := range rows {
+		out[i] = OutboxDepth{Name: r.Name, Pending: r.Pending,
+			Oldest: time.Duration(r.Oldest * float64(time.Second)), Lag: time.Duration(r.Lag * float64(time.Second))}
+	}
+	return out, nil
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/metrics"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/stripe"
 	"github.com/partli/partli/internal/tracking"
@@ -40,10 +41,18 @@ type Server struct {
 	// passwordAttempts bounds password attempts per client address on
 	// every form that checks or sets a password.
 	passwordAttempts *attemptLimiter
+	// metrics counts requests for GET /metrics; nil when off.
+	metrics *metrics.Metrics
 }
 
+// Option configures New.
+type Option func(*Server)
+
+// WithMetrics records every request in m (PARTLI_METRICS_ADDR).
+func WithMetrics(m *metrics.Metrics) Option { return func(s *Server) { s.metrics = m } }
+
 // New builds the echo app with every route.
-func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
+func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *echo.Echo {
 	salt := sha256.Sum256([]byte("partli click ip salt\x00" + cfg.SessionSecret))
 	s := &Server{
 		cfg:         cfg,
@@ -57,6 +66,9 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		csrfKey:     csrfKeyFrom(cfg.SessionSecret),
 
 		passwordAttempts: newAttemptLimiter(cmp.Or(cfg.SignInLimit, config.DefaultSignInLimit), signInWindow),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.connector = newStripeConnector(s)
 	e := echo.New()
@@ -117,6 +129,11 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
+			route := v.RoutePath
+			if route == "" {
+				route = "unmatched"
+			}
+			s.metrics.Observe(route, v.Method, v.Status, v.Latency)
 			s.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
 				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
