@@ -246,8 +246,7 @@ var clickBatchSQL = `
 				LIMIT l.threshold) recent) >= l.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
 		FROM l
 		RETURNING id, flags, created_at
-	), a AS (` + activityUpsert(`SELECT l.workspace_id, `+utcDay("c.created_at")+`, l.program_id, l.partner_id, 1, 0 FROM c JOIN l ON l.id = c.id`) + `
-	)
+	), ` + activityCTE("a", `SELECT l.workspace_id, `+utcDay("c.created_at")+`, l.program_id, l.partner_id, 1, 0 FROM c JOIN l ON l.id = c.id`) + `
 	SELECT c.id, l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
 		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",
 		c.flags, c.created_at

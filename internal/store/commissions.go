@@ -107,10 +107,9 @@ func (tx *Tx) SetCommissionStatus(ctx context.Context, c *Commission, to, reason
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT $1, old.id, old.status, $3, $4, $5 FROM old
-		), st AS (`+statsUpsert(`
+		), `+statsCTEs("st", `
 			SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 0, 0::bigint, status, -1, -amount_cents FROM old
 			UNION ALL `+commissionDeltas("c"))+`
-		)
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
 		c.WorkspaceID, c.ID, to, reason, actor)

@@ -259,8 +259,7 @@ func (tx *Tx) InsertAdjustment(ctx context.Context, c *Commission, reason, actor
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
-		), st AS (`+statsUpsert(commissionDeltas("c"))+`
-		)
+		), `+statsCTEs("st", commissionDeltas("c"))+`
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
 		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -89,17 +90,17 @@ type Overview struct {
 	SalesCount  int64 // in every currency
 }
 
-// Overview sums a workspace's range from the daily roll-ups (store/stats.go):
-// one row per partner, day and currency, read in one pass (grouping sets)
-// for the totals, the top partners and the charts, and one for clicks and
-// leads. Sums are per currency: amounts in different currencies are never
-// added together.
+// Overview sums a workspace's range from the roll-ups (store/stats.go):
+// daily_totals in one pass (grouping sets) for the totals and the charts,
+// daily_activity for clicks and leads, and for the top partners the whole
+// months of the range from monthly_partner_earnings and the days at its
+// ends from daily_partner_earnings. Sums are per currency: amounts in
+// different currencies are never added together.
 func (q Queries) Overview(ctx context.Context, workspaceID string, oq OverviewQuery) (*Overview, error) {
 	o := &Overview{Query: oq}
 	step := oq.Step()
 	var rows []struct {
 		Bucket    *time.Time `db:"bucket"`
-		PartnerID *string    `db:"partner_id"`
 		Currency  string     `db:"currency"`
 		Sales     int64      `db:"sales"`
 		SaleCents int64      `db:"sale_cents"`
@@ -111,28 +112,24 @@ func (q Queries) Overview(ctx context.Context, workspaceID string, oq OverviewQu
 		PaidC     int64      `db:"paid_cents"`
 		ClawedN   int64      `db:"clawed_back_n"`
 		ClawedC   int64      `db:"clawed_back_cents"`
-		Grouping  int        `db:"g"`
 	}
 	err := q.sel(ctx, &rows, `
-		SELECT date_trunc($5, day)::date AS bucket, partner_id, currency,
+		SELECT date_trunc($5, day)::date AS bucket, currency,
 			sum(sales) AS sales, sum(sale_cents) AS sale_cents,
 			sum(pending_n) AS pending_n, sum(pending_cents) AS pending_cents,
 			sum(approved_n) AS approved_n, sum(approved_cents) AS approved_cents,
 			sum(paid_n) AS paid_n, sum(paid_cents) AS paid_cents,
-			sum(clawed_back_n) AS clawed_back_n, sum(clawed_back_cents) AS clawed_back_cents,
-			GROUPING(date_trunc($5, day)::date, partner_id) AS g
-		FROM daily_stats
+			sum(clawed_back_n) AS clawed_back_n, sum(clawed_back_cents) AS clawed_back_cents
+		FROM daily_totals
 		WHERE workspace_id = $1 AND day >= $2 AND day < $3 AND ($4 = '' OR program_id = $4)
-		GROUP BY GROUPING SETS ((currency), (partner_id, currency), (date_trunc($5, day)::date, currency))`,
+		GROUP BY GROUPING SETS ((currency), (date_trunc($5, day)::date, currency))`,
 		workspaceID, oq.From, oq.To, oq.ProgramID, step)
 	if err != nil {
 		return nil, fmt.Errorf("store: overview: %w", err)
 	}
 	series := map[string]map[time.Time]Bucket{}
-	var partners []PartnerAmount
 	for _, r := range rows {
-		switch r.Grouping {
-		case 3: // per currency
+		if r.Bucket == nil { // per currency
 			if r.Sales > 0 {
 				o.Sales = append(o.Sales, Amount{Currency: r.Currency, Count: r.Sales, Cents: r.SaleCents})
 			}
@@ -145,29 +142,44 @@ func (q Queries) Overview(ctx context.Context, workspaceID string, oq OverviewQu
 					o.Commissions = append(o.Commissions, s)
 				}
 			}
-		case 2: // per partner and currency
-			if n := r.PendingN + r.ApprovedN + r.PaidN; n > 0 {
-				partners = append(partners, PartnerAmount{PartnerID: *r.PartnerID,
-					Amount: Amount{Currency: r.Currency, Count: n, Cents: r.PendingC + r.ApprovedC + r.PaidC}})
-			}
-		case 1: // per bucket and currency
-			if series[r.Currency] == nil {
-				series[r.Currency] = map[time.Time]Bucket{}
-			}
-			series[r.Currency][r.Bucket.UTC()] = Bucket{Start: r.Bucket.UTC(), SaleCents: r.SaleCents, Sales: r.Sales,
-				CommissionCents: r.PendingC + r.ApprovedC + r.PaidC}
+			continue
 		}
+		if series[r.Currency] == nil {
+			series[r.Currency] = map[time.Time]Bucket{}
+		}
+		series[r.Currency][r.Bucket.UTC()] = Bucket{Start: r.Bucket.UTC(), SaleCents: r.SaleCents, Sales: r.Sales,
+			CommissionCents: r.PendingC + r.ApprovedC + r.PaidC}
 	}
 	sort.Slice(o.Sales, func(i, j int) bool { return o.Sales[i].Cents > o.Sales[j].Cents })
 	sort.SliceStable(o.Commissions, func(i, j int) bool { return o.Commissions[i].Currency < o.Commissions[j].Currency })
-	sort.Slice(partners, func(i, j int) bool { return partners[i].Cents > partners[j].Cents })
-	if len(partners) > 5 {
-		partners = partners[:5]
+
+	// Top partners: the range as whole months of monthly_partner_earnings
+	// plus or minus a few days of daily_partner_earnings (earningsParts).
+	var parts []string
+	args := []any{workspaceID, oq.ProgramID}
+	for _, pt := range earningsParts(oq.From, oq.To) {
+		args = append(args, pt.From, pt.To)
+		table, col := "daily_partner_earnings", "day"
+		if pt.Months {
+			table, col = "monthly_partner_earnings", "month"
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT partner_id, currency, %[1]d * earned_n AS n, %[1]d * earned_cents AS cents
+			FROM %[2]s WHERE workspace_id = $1 AND ($2 = '' OR program_id = $2) AND %[3]s >= $%[4]d AND %[3]s < $%[5]d`,
+			pt.Sign, table, col, len(args)-1, len(args)))
 	}
-	if err := q.partnerNames(ctx, workspaceID, partners); err != nil {
-		return nil, err
+	if len(parts) > 0 {
+		if err := q.sel(ctx, &o.TopPartners, `
+			SELECT e.partner_id, pa.name, e.currency, e.n, e.cents FROM (
+				SELECT partner_id, currency, sum(n) AS n, sum(cents) AS cents FROM (`+strings.Join(parts, " UNION ALL ")+`) u
+				GROUP BY partner_id, currency
+				HAVING sum(n) > 0
+				ORDER BY sum(cents) DESC, partner_id LIMIT 5
+			) e JOIN partners pa ON pa.workspace_id = $1 AND pa.id = e.partner_id
+			ORDER BY e.cents DESC, e.partner_id`, args...); err != nil {
+			return nil, fmt.Errorf("store: overview top partners: %w", err)
+		}
 	}
-	o.TopPartners = partners
+
 	starts := bucketStarts(oq, step)
 	for _, a := range o.Sales {
 		cs := CurrencySeries{Currency: a.Currency}
@@ -196,46 +208,79 @@ func (q Queries) Overview(ctx context.Context, workspaceID string, oq OverviewQu
 		o.Clicks += a.Clicks
 		o.Leads += a.Leads
 	}
+	salesAt := map[time.Time]int64{}
+	for _, s := range o.Series {
+		for _, b := range s.Buckets {
+			salesAt[b.Start] += b.Sales
+		}
+	}
 	for _, t := range starts {
 		b := byStart[t]
-		b.Start = t
-		for _, s := range o.Series {
-			for _, sb := range s.Buckets {
-				if sb.Start.Equal(t) {
-					b.Sales += sb.Sales
-				}
-			}
-		}
+		b.Start, b.Sales = t, salesAt[t]
 		o.Activity = append(o.Activity, b)
 	}
 	return o, nil
 }
 
-// partnerNames fills in the names of ps.
-func (q Queries) partnerNames(ctx context.Context, workspaceID string, ps []PartnerAmount) error {
-	if len(ps) == 0 {
+// earningsPart is a range of monthly (Months) or daily rows of the
+// partners' earnings, added (Sign 1) or taken away (Sign -1).
+type earningsPart struct {
+	Months   bool
+	From, To time.Time
+	Sign     int
+}
+
+// earningsParts writes the days [from, to) as whole months plus or minus
+// the fewest days: a month's start or end that the range cuts is either
+// added day by day or, when that is more days, taken as the whole month
+// less the days outside the range. So a range costs at most about a month
+// of daily rows, whatever its length: "Feb 3 – Mar 29" is February minus
+// Feb 1–2 plus March minus Mar 30–31.
+func earningsParts(from, to time.Time) []earningsPart {
+	if !from.Before(to) {
 		return nil
 	}
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.PartnerID
-	}
-	var names []struct {
-		ID   string `db:"id"`
-		Name string `db:"name"`
-	}
-	if err := q.sel(ctx, &names, `SELECT id, name FROM partners WHERE workspace_id = $1 AND id = ANY($2)`,
-		workspaceID, partnerIDs(ids)); err != nil {
-		return fmt.Errorf("store: overview partner names: %w", err)
-	}
-	for i := range ps {
-		for _, n := range names {
-			if n.ID == ps[i].PartnerID {
-				ps[i].Name = n.Name
-			}
+	month := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+	days := func(a, b time.Time) int { return int(b.Sub(a).Hours() / 24) }
+	var parts []earningsPart
+	add := func(months bool, a, b time.Time, sign int) {
+		if a.Before(b) {
+			parts = append(parts, earningsPart{Months: months, From: a, To: b, Sign: sign})
 		}
 	}
-	return nil
+	// cover adds the days [a, b), all within the month starting at m.
+	cover := func(m, a, b time.Time) {
+		next := m.AddDate(0, 1, 0)
+		if days(a, b) <= days(m, a)+days(b, next) {
+			add(false, a, b, 1)
+			return
+		}
+		add(true, m, next, 1)
+		add(false, m, a, -1)
+		add(false, b, next, -1)
+	}
+	first, last := month(from), month(to)
+	if first.Equal(last) || (first.AddDate(0, 1, 0).Equal(last) && to.Equal(last)) {
+		cover(first, from, minTime(to, first.AddDate(0, 1, 0)))
+		return parts
+	}
+	whole := first
+	if from.After(first) {
+		cover(first, from, first.AddDate(0, 1, 0))
+		whole = first.AddDate(0, 1, 0)
+	}
+	add(true, whole, last, 1)
+	if to.After(last) {
+		cover(last, last, to)
+	}
+	return parts
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // bucketStarts are the starts of the range's buckets, as date_trunc makes

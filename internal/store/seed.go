@@ -68,6 +68,6 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 	if err := s.RebuildStats(ctx, workspaceID); err != nil {
 		return err
 	}
-	_, err := s.exec(ctx, `ANALYZE customers, events, commissions, daily_stats`)
+	_, err := s.exec(ctx, `ANALYZE customers, events, commissions, daily_totals, daily_partner_earnings, monthly_partner_earnings`)
 	return err
 }

@@ -92,10 +92,9 @@ func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
 			RETURNING *
-		), a AS (`+activityUpsert(`SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`)+`
-		), st AS (`+statsUpsert(`SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 1, amount_cents, '', 0, 0::bigint
+		), `+activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`)+`
+		, `+statsCTEs("st", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 1, amount_cents, '', 0, 0::bigint
 			FROM e WHERE kind = 'sale'`)+`
-		)
 		SELECT created_at FROM e`,
 		e.ID, e.WorkspaceID, e.Kind, e.ExternalID, e.CustomerID, e.ProgramID, e.PartnerID,
 		e.ClickID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt)
@@ -231,8 +230,7 @@ func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string)
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
-		), st AS (`+statsUpsert(commissionDeltas("c"))+`
-		)
+		), `+statsCTEs("st", commissionDeltas("c"))+`
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
 		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
@@ -600,8 +598,8 @@ var recordSaleEventsSQL = `
 		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
 		RETURNING id, workspace_id, type
 	), d AS (` + webhookFanOutSQL + `
-	), st AS (` + statsUpsert(saleDelta("$6", "$7", "$8", "$9", "$10")) + `
-	) SELECT count(*) FROM w`
+	), ` + statsCTEs("st", saleDelta("$6", "$7", "$8", "$9", "$10")) + `
+	 SELECT count(*) FROM w`
 
 // saleDelta is the roll-up delta row of a sale made by this transaction.
 func saleDelta(workspace, program, partner, currency, amount string) string {
@@ -625,11 +623,10 @@ var RecordCommissionSQL = `
 			SELECT *, now() FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
 			RETURNING id, workspace_id, type
 		), d AS (` + webhookFanOutSQL + `
-		), st AS (` + statsUpsert(commissionDeltas("c")+` UNION ALL `+saleDelta("$2", "$3", "$4", "$27", "$19")) + `
-		)
+		), ` + statsCTEs("st", commissionDeltas("c")+` UNION ALL `+saleDelta("$2", "$3", "$4", "$27", "$19")) + `
 		SELECT count(*) FROM c`
 
-// SaleStat is what a sale adds to its day's roll-up (daily_stats).
+// SaleStat is what a sale adds to its day's roll-ups (store/stats.go).
 type SaleStat struct {
 	WorkspaceID, ProgramID, PartnerID, Currency string
 	AmountCents                                 int64

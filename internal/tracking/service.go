@@ -90,7 +90,7 @@ var errRepeat = errors.New("tracking: external id already recorded")
 //     through its foreign keys, key-share locks on the partner, customer
 //     and event rows;
 //  5. the webhook endpoints, key-share with SKIP LOCKED: never waited on;
-//  6. the day's roll-up rows of the partner (daily_stats), in key order,
+//  6. the day's roll-up rows (daily_totals, the partner's earnings), in key order,
 //     in the transaction's last statement (store/stats.go).
 //
 // No Go lock is taken while a transaction is open, and no second pool

@@ -13,22 +13,29 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// rollups reads a workspace's daily roll-ups as comparable text.
+// rollups reads a workspace's roll-ups as comparable text, leaving out
+// rows that sum to nothing.
 func rollups(t *testing.T, db *sqlx.DB, ws string) string {
 	t.Helper()
-	var stats, activity []string
-	if err := db.Select(&stats, `SELECT concat_ws(' ', day, program_id, partner_id, currency, sales, sale_cents,
-			pending_n, pending_cents, approved_n, approved_cents, paid_n, paid_cents, clawed_back_n, clawed_back_cents)
-		FROM daily_stats WHERE workspace_id = $1
-		  AND (sales, pending_n, approved_n, paid_n, clawed_back_n) <> (0, 0, 0, 0, 0)
-		ORDER BY 1`, ws); err != nil {
-		t.Fatal(err)
+	var out []string
+	for _, q := range []string{
+		`SELECT concat_ws(' ', 'totals', day, program_id, currency, slot, sales, sale_cents, pending_n, pending_cents,
+			approved_n, approved_cents, paid_n, paid_cents, clawed_back_n, clawed_back_cents)
+		FROM daily_totals WHERE workspace_id = $1 AND (sales, pending_n, approved_n, paid_n, clawed_back_n) <> (0, 0, 0, 0, 0)`,
+		`SELECT concat_ws(' ', 'activity', day, program_id, slot, clicks, leads) FROM daily_activity
+		WHERE workspace_id = $1 AND (clicks, leads) <> (0, 0)`,
+		`SELECT concat_ws(' ', 'day', day, program_id, partner_id, currency, earned_n, earned_cents) FROM daily_partner_earnings
+		WHERE workspace_id = $1 AND (earned_n, earned_cents) <> (0, 0)`,
+		`SELECT concat_ws(' ', 'month', month, program_id, partner_id, currency, earned_n, earned_cents) FROM monthly_partner_earnings
+		WHERE workspace_id = $1 AND (earned_n, earned_cents) <> (0, 0)`,
+	} {
+		var rows []string
+		if err := db.Select(&rows, q+` ORDER BY 1`, ws); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rows...)
 	}
-	if err := db.Select(&activity, `SELECT concat_ws(' ', day, program_id, partner_id, clicks, leads)
-		FROM daily_activity WHERE workspace_id = $1 AND (clicks, leads) <> (0, 0) ORDER BY 1`, ws); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(stats, "\n") + "\n--\n" + strings.Join(activity, "\n")
+	return strings.Join(out, "\n")
 }
 
 // The roll-ups the overview reads are kept by every write: after sales in
@@ -110,6 +117,14 @@ func TestOverviewRanges(t *testing.T) {
 	want := fmt.Sprintf("$%s", groupDollars(cents))
 	if got := strings.TrimSpace(testid(d, "sales-amount").Text()); got != want {
 		t.Errorf("sales from %s to %s: %q, want %s (%d sales)", from.Format(time.DateOnly), to.Format(time.DateOnly), got, want, n)
+	}
+	var earned int64
+	if err := e.DB.QueryRow(`SELECT coalesce(sum(amount_cents), 0) FROM commissions WHERE workspace_id = $1 AND status <> 'clawed_back'
+		AND created_at >= $2 AND created_at < $3`, e.WS.Workspace.ID, from, to.AddDate(0, 0, 1)).Scan(&earned); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.TrimSpace(testid(d, "top-partners").Find("li span").First().Text()), "$"+groupDollars(earned); got != want {
+		t.Errorf("the top partner earned %q in the range, want %s", got, want)
 	}
 	if got := testid(d, "chart").Find(`[data-testid="chart-column"]`).Length(); got != 61 {
 		t.Errorf("a 61-day range has %d chart columns, want one a day", got)
