@@ -19,7 +19,8 @@ import (
 
 // pgbenchScript is one sale as the database sees it: the very statements
 // POST /api/track/sale runs for a new customer who came through a click
-// (internal/store.SaleLookupSQL, RecordSaleSQL, RecordCommissionSQL), in
+// (internal/store.SaleLookupSQL, RecordSalesSQL, RecordCommissionsSQL, as
+// a batch of one), in
 // the same order and transaction, prepared (-M prepared) as Partli prepares
 // them. Only the parameters differ: what Partli computes in Go (ids, the
 // amount, the outbox payloads) pgbench computes in SQL or takes from -D.
@@ -34,25 +35,28 @@ func (e *env) pgbenchScript() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	record, err := bind(store.RecordSaleSQL, map[int]string{
-		1: "('cus_' || " + nowPrefix + " || substr(md5(:r2::text), 1, 16))", 2: ":ws", 3: "('cus_' || :r2)", 4: "''", 5: "''",
-		6: ":program_id", 7: ":partner_id", 8: ":click_id",
-		9: "('sale_' || " + nowPrefix + " || substr(md5(:r1::text), 1, 16))", 10: "'sale'", 11: "('in_' || :r1)", 12: ":amount",
-		13: "'USD'", 14: "'sale'", 15: "NULL", 16: "now()",
+	// A batch of one sale: Partli's batches are these statements with
+	// longer arrays.
+	one := func(v string) string { return "ARRAY[" + v + "]" }
+	record, err := bind(store.RecordSalesSQL, map[int]string{
+		1: one("('cus_' || " + nowPrefix + " || substr(md5(:r2::text), 1, 16))"), 2: one(":ws"), 3: one("('cus_' || :r2)"),
+		4: one(":program_id"), 5: one(":partner_id"), 6: one(":click_id"),
+		7: one("('sale_' || " + nowPrefix + " || substr(md5(:r1::text), 1, 16))"), 8: one("('in_' || :r1)"), 9: one(":amount"),
+		10: one("'USD'"), 11: one("'sale'"), 12: "ARRAY[NULL]::text[]", 13: one("now()::text"),
 	})
 	if err != nil {
 		return "", err
 	}
-	commission, err := bind(store.RecordCommissionSQL, map[int]string{
-		1: "('cm_' || " + nowPrefix + " || substr(md5(:r1::text), 3, 16))", 2: ":ws", 3: ":program_id", 4: ":partner_id", 5: ":cu_id",
-		6: "('sale_' || " + nowPrefix + " || substr(md5(:r1::text), 1, 16))", 7: "NULL", 8: ":reward_id", 9: "'sale'",
-		10: "(:amount::bigint / 5)", 11: "'USD'", 12: "'pending'", 13: "(now() + interval '30 days')",
-		14: "'percentage'", 15: "2000", 16: "NULL", 17: "'recurring'", 18: "12", 19: ":amount", 20: "now()",
-		21: "'system'",
-		22: "ARRAY['evt_' || " + nowPrefix + " || substr(md5(:r1::text), 5, 16), 'evt_' || " + nowPrefix + " || substr(md5(:r1::text), 7, 16)]",
-		23: "ARRAY[:ws, :ws]", 24: "ARRAY['sale.created', 'commission.created']",
-		25: "ARRAY[:payload_sale, :payload_commission]", 26: "ARRAY[now()::text, now()::text]",
-		27: "'USD'",
+	commission, err := bind(store.RecordCommissionsSQL, map[int]string{
+		1: one("('cm_' || " + nowPrefix + " || substr(md5(:r1::text), 3, 16))"), 2: one(":ws"), 3: one(":program_id"), 4: one(":partner_id"),
+		5: one(":cu_id"), 6: one("('sale_' || " + nowPrefix + " || substr(md5(:r1::text), 1, 16))"), 7: one(":reward_id"),
+		8: one("(:amount::bigint / 5)"), 9: one("'USD'"), 10: one("(now() + interval '30 days')::text"),
+		11: one("'percentage'"), 12: one("2000"), 13: "ARRAY[NULL]::bigint[]", 14: one("'recurring'"), 15: one("12"),
+		16: one(":amount"), 17: one("now()::text"),
+		18: "ARRAY['evt_' || " + nowPrefix + " || substr(md5(:r1::text), 5, 16), 'evt_' || " + nowPrefix + " || substr(md5(:r1::text), 7, 16)]",
+		19: "ARRAY[:ws, :ws]", 20: "ARRAY['sale.created', 'commission.created']",
+		21: "ARRAY[:payload_sale, :payload_commission]", 22: "ARRAY[now()::text, now()::text]",
+		23: one(":ws"), 24: one(":program_id"), 25: one(":partner_id"), 26: one("'USD'"), 27: one(":amount"),
 	})
 	if err != nil {
 		return "", err

@@ -300,8 +300,12 @@ type BatchObserver interface {
 	ObserveBatch(kind string, n int, wait time.Duration)
 }
 
-// SetMetrics records the hot path's batches in m from now on.
+// SetMetrics records the hot path's batches in m from now on. Call it
+// before the first request.
 func (p *HotPath) SetMetrics(m BatchObserver) { p.metrics = m }
+
+// Metrics is what SetMetrics set, nil before.
+func (p *HotPath) Metrics() BatchObserver { return p.metrics }
 
 // hotStmt is one prepared statement of the hot path.
 type hotStmt struct {
@@ -310,7 +314,7 @@ type hotStmt struct {
 }
 
 // hotQueries are the statements HotPath prepares.
-var hotQueries = []string{SaleLookupSQL, RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordSaleEventsSQL, clickBatchSQL}
+var hotQueries = []string{SaleLookupSQL, RecordSalesSQL, priorCommissionsOfSQL, markProgramsVerifiedSQL, RecordCommissionsSQL, clickBatchSQL}
 
 // HotPath returns the tracking hot path over the store's pool: one per
 // Store, so its statements are prepared once and its clicks share a batch.
@@ -380,7 +384,7 @@ type SaleTx struct {
 // statements are prepared first, on the pool: a transaction that waited
 // for a second connection while holding one could wait forever.
 func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
-	for _, q := range []string{RecordSaleSQL, priorCommissionsSQL, RecordCommissionSQL, recordSaleEventsSQL} {
+	for _, q := range []string{RecordSalesSQL, priorCommissionsOfSQL, markProgramsVerifiedSQL, RecordCommissionsSQL} {
 		if _, err := p.stmt(ctx, q); err != nil {
 			return err
 		}
@@ -401,6 +405,15 @@ func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) 
 		return ErrNotFound
 	}
 	return mapErr(err)
+}
+
+// sel is get for statements that return rows.
+func (tx *SaleTx) sel(ctx context.Context, dest any, query string, args ...any) error {
+	st := tx.p.prepared(query)
+	if st == nil {
+		return tx.Tx.sel(ctx, dest, query, args...)
+	}
+	return mapErr(tx.tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...))
 }
 
 // SaleLookup is what a sale needs to know before it writes anything.
@@ -504,7 +517,7 @@ func (p *HotPath) LookupSale(ctx context.Context, workspaceID, customerExternalI
 	return &l, nil
 }
 
-// RecordedSale is what RecordSale wrote.
+// RecordedSale is what RecordSales wrote for one sale.
 type RecordedSale struct {
 	Customer Customer `db:"cu"`
 	// CustomerIsNew: the customer was inserted now, so has no history.
@@ -516,71 +529,8 @@ type RecordedSale struct {
 	Now time.Time `db:"tx_now"`
 }
 
-// RecordSaleSQL is the statement of RecordSale.
-const RecordSaleSQL = `
-		WITH cu AS (
-			INSERT INTO customers AS cu (id, workspace_id, external_id, email, name, program_id, partner_id, click_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (workspace_id, external_id) DO UPDATE SET
-				partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
-				program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
-				click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
-				email      = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE cu.email END,
-				name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE cu.name END,
-				updated_at = now()
-			RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at,
-				id = $1 AS inserted
-		), ev AS (
-			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
-				click_id, amount_cents, currency, event_name, metadata, occurred_at)
-			SELECT $9, cu.workspace_id, $10, $11, cu.id, cu.program_id, cu.partner_id, cu.click_id, $12, $13, $14, $15, $16
-			FROM cu
-			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
-			RETURNING created_at
-		)
-		SELECT cu.id AS "cu.id", cu.workspace_id AS "cu.workspace_id", cu.external_id AS "cu.external_id",
-			cu.email AS "cu.email", cu.name AS "cu.name", cu.program_id AS "cu.program_id",
-			cu.partner_id AS "cu.partner_id", cu.click_id AS "cu.click_id", cu.created_at AS "cu.created_at",
-			cu.inserted AS customer_is_new, ev.created_at AS event_created_at, now() AS tx_now
-		FROM cu LEFT JOIN ev ON true`
-
-// RecordSale upserts the customer as UpsertCustomer does (taking its row
-// lock) and inserts the sale event as InsertEvent does, with the customer's
-// stored partner, program and first click, in one statement. The customer
-// is new when the stored row has the id we proposed (ids are random).
-// The statement must hold no SQL comments: the benchmark runs it as one line.
-func (tx *SaleTx) RecordSale(ctx context.Context, c *Customer, e *Event) (*RecordedSale, error) {
-	var r RecordedSale
-	err := tx.get(ctx, &r, RecordSaleSQL,
-		c.ID, c.WorkspaceID, c.ExternalID, c.Email, c.Name, c.ProgramID, c.PartnerID, c.ClickID,
-		e.ID, e.Kind, e.ExternalID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt)
-	if err != nil {
-		return nil, fmt.Errorf("store: record sale: %w", err)
-	}
-	return &r, nil
-}
-
-// PriorCommissions is Queries.PriorCommissions, prepared.
-func (tx *SaleTx) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
-	var row struct {
-		N     int        `db:"n"`
-		First *time.Time `db:"first"`
-	}
-	err := tx.get(ctx, &row, priorCommissionsSQL, workspaceID, programID, customerID, kind)
-	if err != nil {
-		return false, nil, fmt.Errorf("store: prior commissions: %w", err)
-	}
-	return row.N > 0, row.First, nil
-}
-
-const priorCommissionsSQL = `
-	SELECT count(*) AS n, min(occurred_at) AS first FROM commissions
-	WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
-	  AND adjusts_id IS NULL AND status <> 'clawed_back'`
-
-// recordEventsSQL is RecordCommission's statement without a commission
-// (and InsertWebhookEvents'): the outbox events, written dispatched, and
-// their deliveries (webhookFanOutSQL).
+// recordEventsSQL is InsertWebhookEvents' statement: the outbox events,
+// written dispatched, and their deliveries (webhookFanOutSQL).
 const recordEventsSQL = `
 	WITH w AS (
 		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
@@ -589,77 +539,10 @@ const recordEventsSQL = `
 	), d AS (` + webhookFanOutSQL + `
 	) SELECT count(*) FROM w`
 
-// recordSaleEventsSQL is recordEventsSQL for a sale that earns no
-// commission: the outbox events, and the sale in the day's roll-up ($6
-// workspace, $7 program, $8 partner, $9 currency, $10 amount).
-var recordSaleEventsSQL = `
-	WITH w AS (
-		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
-		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
-		RETURNING id, workspace_id, type
-	), d AS (` + webhookFanOutSQL + `
-	), ` + statsCTEs("st", saleDelta("$6", "$7", "$8", "$9", "$10")) + `
-	 SELECT count(*) FROM w`
-
-// saleDelta is the roll-up delta row of a sale made by this transaction.
-func saleDelta(workspace, program, partner, currency, amount string) string {
-	return `SELECT ` + workspace + `::text, ` + utcDay("now()") + `, ` + program + `::text, ` + partner + `::text, ` +
-		currency + `::bpchar, 1, ` + amount + `::bigint, '', 0, 0::bigint`
-}
-
-// RecordCommissionSQL is the statement of RecordCommission with a commission.
-var RecordCommissionSQL = `
-		WITH c AS (
-			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
-				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
-				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-			RETURNING *
-		), h AS (
-			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
-			SELECT workspace_id, id, NULL, status, '', $21 FROM c
-		), w AS (
-			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
-			SELECT *, now() FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]::jsonb[], $26::text[]::timestamptz[])
-			RETURNING id, workspace_id, type
-		), d AS (` + webhookFanOutSQL + `
-		), ` + statsCTEs("st", commissionDeltas("c")+` UNION ALL `+saleDelta("$2", "$3", "$4", "$27", "$19")) + `
-		SELECT count(*) FROM c`
-
 // SaleStat is what a sale adds to its day's roll-ups (store/stats.go).
 type SaleStat struct {
 	WorkspaceID, ProgramID, PartnerID, Currency string
 	AmountCents                                 int64
-}
-
-// RecordCommission inserts a new pending commission, its first history
-// entry, the outbox events with their deliveries (as InsertWebhookEvents)
-// and the sale and commission in the day's roll-up, in one statement. c
-// must be complete, with CreatedAt and UpdatedAt the transaction's now()
-// (what the columns default to) and times in whole microseconds, so that it
-// equals the stored row. Without a commission (c nil) it writes the events
-// and the sale's roll-up only.
-func (tx *SaleTx) RecordCommission(ctx context.Context, sale SaleStat, c *Commission, actor string, events ...WebhookEvent) error {
-	ids, wss, types, payloads, ats := webhookArrays(events)
-	if c == nil {
-		var n int
-		err := tx.get(ctx, &n, recordSaleEventsSQL, ids, wss, types, payloads, ats,
-			sale.WorkspaceID, sale.ProgramID, sale.PartnerID, sale.Currency, sale.AmountCents)
-		if err != nil {
-			return fmt.Errorf("store: insert webhook events: %w", err)
-		}
-		return nil
-	}
-	var n int
-	err := tx.get(ctx, &n, RecordCommissionSQL,
-		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
-		c.RewardID, c.Type, c.AmountCents, c.Currency, c.Status, c.PayableAt, c.RewardType, c.RewardPercentBP,
-		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, sale.AmountCents, c.OccurredAt,
-		actor, ids, wss, types, payloads, ats, sale.Currency)
-	if err != nil {
-		return fmt.Errorf("store: insert commission: %w", err)
-	}
-	return nil
 }
 
 func webhookArrays(events []WebhookEvent) (ids, wss, types, payloads, ats any) {

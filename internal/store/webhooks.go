@@ -41,7 +41,7 @@ import (
 // statement and only when there is a delivery to write, then 16 hex digits
 // (characters of the same alphabet) of a random UUID's random half, made
 // per row. So they sort by time as the ids made in Go do. No SQL comments
-// and no parameters: the benchmark runs RecordCommissionSQL as one line and
+// and no parameters: the benchmark runs RecordCommissionsSQL as one line and
 // numbers its parameters.
 const webhookFanOutSQL = `
 			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)

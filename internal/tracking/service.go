@@ -21,11 +21,15 @@ type Service struct {
 	// verified holds the programs this process knows are verified (see
 	// markVerified in verify.go).
 	verified sync.Map
+	// sales queues sales for their batch (batch.go).
+	sales saleBatcher
+	// observe records the batches, when metrics are on.
+	observe store.BatchObserver
 }
 
 // New returns the tracking service over st.
 func New(st *store.Store) *Service {
-	return &Service{store: st, hot: st.HotPath(), now: time.Now}
+	return &Service{store: st, hot: st.HotPath(), now: time.Now, observe: st.HotPath().Metrics()}
 }
 
 // SaleInput is a validated POST /api/track/sale body.
@@ -68,10 +72,11 @@ var errRepeat = errors.New("tracking: external id already recorded")
 // in one transaction. A repeat of an external id changes nothing.
 //
 // It is the hot path of Partli, so it runs few statements, each prepared
-// (store.HotPath): one read that finds a repeat, the partner and the
-// reward context; then, in the transaction, one statement for the customer
-// and the sale, one for the commission, its history and the outbox, and, for
-// a customer seen before, one for their earlier commissions.
+// (store.HotPath): one read per sale that finds a repeat, the partner and
+// the reward context; then the sale joins a batch (batch.go), whose
+// transaction runs one statement for the customers and sales, one for the
+// earlier commissions of returning customers, and one for the commissions,
+// their history, the outbox and the roll-ups, however many sales it holds.
 //
 // Lock order. Every sale and lead transaction takes its locks in this order,
 // and nothing else locks these rows in another order, so they queue and
@@ -108,94 +113,7 @@ func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInpu
 	if look.PartnerID == nil {
 		return &Result{}, nil // nothing attributes: a no-op
 	}
-	var res *Result
-	err = s.hot.InTx(ctx, func(tx *store.SaleTx) error {
-		var err error
-		res, err = s.recordSale(ctx, tx, workspaceID, in, look, s.now().UTC())
-		return err
-	})
-	if errors.Is(err, errRepeat) || store.ConflictOn(err, "commissions_one_per_event") {
-		res, err = s.repeat(ctx, workspaceID, "sale", in.ExternalID)
-		if res == nil && err == nil {
-			err = errors.New("tracking: repeat vanished")
-		}
-	}
-	return res, err
-}
-
-func (s *Service) recordSale(ctx context.Context, tx *store.SaleTx, workspaceID string, in SaleInput, look *store.SaleLookup, now time.Time) (*Result, error) {
-	currency := in.Currency
-	cust := &store.Customer{ID: ids.New(ids.Customer), WorkspaceID: workspaceID, ExternalID: in.CustomerExternalID,
-		PartnerID: look.PartnerID, ProgramID: look.ProgramID, ClickID: look.ClickID}
-	ev := &store.Event{
-		ID: ids.New(ids.Sale), WorkspaceID: workspaceID, Kind: "sale", ExternalID: in.ExternalID,
-		AmountCents: in.AmountCents, Currency: &currency, EventName: in.EventName, Metadata: in.Metadata,
-		OccurredAt: in.OccurredAt,
-	}
-	// The customer upsert takes the customer's row lock and returns the
-	// stored customer: if a concurrent call attributed it first, that
-	// call's partner wins, as it would have sequentially.
-	rec, err := tx.RecordSale(ctx, cust, ev)
-	if err != nil {
-		return nil, err
-	}
-	if rec.EventCreatedAt == nil {
-		return nil, errRepeat
-	}
-	*cust = rec.Customer
-	ev.CustomerID, ev.ProgramID, ev.PartnerID, ev.ClickID = &cust.ID, *cust.ProgramID, *cust.PartnerID, cust.ClickID
-	ev.CreatedAt = *rec.EventCreatedAt
-	rc := &look.Reward
-	if ev.PartnerID != *look.PartnerID {
-		if rc, err = tx.RewardContextFor(ctx, workspaceID, ev.PartnerID, "sale"); err != nil {
-			return nil, err
-		}
-	}
-	reward := ResolveReward(rewardOf(rc.GroupReward), rewardOf(rc.DefaultReward))
-	facts := SaleFacts{Reward: reward, AmountCents: in.AmountCents, Currency: currency,
-		ProgramCurrency: rc.ProgramCurrency, OccurredAt: in.OccurredAt}
-	if reward != nil && rc.PartnerStatus == "approved" {
-		// A customer inserted by this transaction has no commissions yet.
-		if !rec.CustomerIsNew {
-			facts.PriorCommission, facts.FirstCommissionedAt, err = tx.PriorCommissions(ctx, workspaceID, ev.ProgramID, cust.ID, "sale")
-			if err != nil {
-				return nil, err
-			}
-		}
-	} else {
-		facts.Reward = nil // a partner who is not approved earns nothing
-	}
-	sale := store.Sale{
-		ID: ev.ID, WorkspaceID: workspaceID, ExternalID: ev.ExternalID, CustomerID: cust.ID,
-		CustomerExternalID: cust.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID, ClickID: ev.ClickID,
-		AmountCents: ev.AmountCents, Currency: currency, EventName: ev.EventName, Metadata: ev.Metadata,
-		OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt,
-	}
-	saleEvent, err := outbox.New(workspaceID, outbox.SaleCreated, now, outbox.SaleData{Sale: sale, Customer: customerRef(cust)})
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{EventID: &ev.ID, Attributed: true}
-	events := []store.WebhookEvent{saleEvent}
-	if d := DecideSale(facts); d.Pay {
-		c := newCommission(ev, cust, reward, rc, d.AmountCents, d.Currency, now)
-		c.SaleAmountCents = in.AmountCents
-		// As the row will be: the columns default to the transaction's now().
-		c.CustomerExternalID = &cust.ExternalID
-		c.CreatedAt, c.UpdatedAt = rec.Now, rec.Now
-		e, err := outbox.New(workspaceID, outbox.CommissionCreated, now,
-			outbox.CommissionData{Commission: *c, Partner: rc.Partner, Customer: customerRef(cust)})
-		if err != nil {
-			return nil, err
-		}
-		res.Commission, events = c, append(events, e)
-	}
-	if err := s.markVerified(ctx, tx.Tx, workspaceID, ev.ProgramID); err != nil {
-		return nil, err
-	}
-	stat := store.SaleStat{WorkspaceID: workspaceID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
-		Currency: currency, AmountCents: in.AmountCents}
-	return res, tx.RecordCommission(ctx, stat, res.Commission, "system", events...)
+	return s.recordSale(ctx, workspaceID, in, look)
 }
 
 // TrackLead runs the lead pipeline: as a sale, but the commission comes only
