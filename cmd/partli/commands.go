@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	go commission.New(st).RunAutoApprover(workers, cfg.ApproveEvery, log)
+	go runMaintenance(workers, st, log)
 	webhooksDone := make(chan struct{})
 	go func() {
 		defer close(webhooksDone)
@@ -228,4 +229,21 @@ func debugHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// runMaintenance does the housekeeping every replica may do at once (each
+// step is idempotent): old link changes are pruned.
+func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if err := st.PruneLinkChanges(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("maintenance: pruning link changes", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -64,13 +64,16 @@ type clickBatcher struct {
 // link. c needs its ID and what the request tells (IPHash, UserAgent,
 // Referer, URL, Country, City, Flags); the rest is filled in, and "velocity"
 // is added to the flags when this IP hash already made threshold clicks on
-// the partner within window. It returns ErrNotFound, recording nothing,
-// when no approved partner has that slug.
+// the partner within window. It records nothing and returns ErrNotFound
+// when no partner has that slug, and the link with ErrLinkInactive when its
+// partner is not approved. The link comes from memory (links.go).
 func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window time.Duration, threshold int) (*Link, error) {
-	if !slugPattern.MatchString(slug) {
-		return nil, fmt.Errorf("store: record click: %w", ErrNotFound)
+	link, err := p.Link(ctx, slug)
+	if err != nil {
+		return link, err
 	}
-	pc := &pendingClick{slug: slug, click: c, window: window, threshold: threshold, queued: time.Now(), done: make(chan struct{})}
+	c.WorkspaceID, c.ProgramID, c.PartnerID = link.WorkspaceID, link.ProgramID, link.PartnerID
+	pc := &pendingClick{slug: slug, click: c, link: link, window: window, threshold: threshold, queued: time.Now(), done: make(chan struct{})}
 	b := &p.clicks
 	b.mu.Lock()
 	b.queue = append(b.queue, pc)
@@ -89,7 +92,7 @@ func (p *HotPath) RecordClick(ctx context.Context, slug string, c *Click, window
 	if pc.err != nil {
 		return nil, fmt.Errorf("store: record click: %w", pc.err)
 	}
-	return pc.link, nil
+	return link, nil
 }
 
 // flushClicks writes queued clicks, a batch at a time, until the queue is
@@ -133,15 +136,13 @@ func (p *HotPath) writeClicks(ctx context.Context, batch []*pendingClick) {
 	for _, pc := range batch {
 		if err != nil {
 			pc.err = mapErr(err)
-		} else if pc.link == nil {
-			pc.err = ErrNotFound
 		}
 		close(pc.done)
 	}
 }
 
-// insertClicks runs clickBatchSQL for the batch and fills in each found
-// click and its link.
+// insertClicks runs clickBatchSQL for the batch and fills in each click's
+// flags and time.
 func (p *HotPath) insertClicks(ctx context.Context, batch []*pendingClick) error {
 	st, err := p.stmt(ctx, clickBatchSQL)
 	if err != nil {
@@ -149,41 +150,40 @@ func (p *HotPath) insertClicks(ctx context.Context, batch []*pendingClick) error
 	}
 	n := len(batch)
 	var (
-		ids, slugs, uas, referers, urls, countries, cities = make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		hashes     = make([][]byte, n)
-		flags      = make([]string, n)
-		prior      = make([]int64, n)
-		windows    = make([]float64, n)
-		thresholds = make([]int64, n)
-		seen       = map[string]int64{}
-		byID       = make(map[string]*pendingClick, n)
+		ids, wss, programs, partners = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		uas, referers, urls          = make([]string, n), make([]string, n), make([]string, n)
+		countries, cities, flags     = make([]string, n), make([]string, n), make([]string, n)
+		hashes                       = make([][]byte, n)
+		prior, thresholds            = make([]int64, n), make([]int64, n)
+		windows                      = make([]float64, n)
+		seen                         = map[string]int64{}
+		byID                         = make(map[string]*pendingClick, n)
 	)
 	for i, pc := range batch {
 		c := pc.click
-		ids[i], slugs[i], hashes[i] = c.ID, pc.slug, c.IPHash
+		ids[i], wss[i], programs[i], partners[i], hashes[i] = c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.IPHash
 		uas[i], referers[i], urls[i] = dbText(c.UserAgent), dbText(c.Referer), dbText(c.URL)
 		countries[i], cities[i] = dbText(c.Country), dbText(c.City)
 		flags[i] = strings.Join(c.Flags, ",") // flags are words: no commas
 		// Earlier clicks of this batch from the same IP hash on the same
-		// link count towards the velocity flag: the statement cannot see them.
-		key := pc.slug + "\x00" + string(c.IPHash)
+		// partner count towards the velocity flag: the statement cannot see them.
+		key := c.PartnerID + "\x00" + string(c.IPHash)
 		prior[i] = seen[key]
 		seen[key]++
 		windows[i], thresholds[i] = pc.window.Seconds(), int64(pc.threshold)
 		byID[c.ID] = pc
 	}
-	rows, err := st.QueryxContext(ctx, pq.Array(ids), pq.Array(slugs), pq.Array(hashes), pq.Array(uas),
-		pq.Array(referers), pq.Array(urls), pq.Array(countries), pq.Array(cities), pq.Array(flags),
+	rows, err := st.QueryxContext(ctx, pq.Array(ids), pq.Array(wss), pq.Array(programs), pq.Array(partners), pq.Array(hashes),
+		pq.Array(uas), pq.Array(referers), pq.Array(urls), pq.Array(countries), pq.Array(cities), pq.Array(flags),
 		pq.Array(prior), pq.Array(windows), pq.Array(thresholds))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	got := 0
 	for rows.Next() {
 		var row struct {
 			ID        string         `db:"id"`
-			Link      Link           `db:"l"`
 			Flags     pq.StringArray `db:"flags"`
 			CreatedAt time.Time      `db:"created_at"`
 		}
@@ -194,17 +194,14 @@ func (p *HotPath) insertClicks(ctx context.Context, batch []*pendingClick) error
 		if pc == nil {
 			return fmt.Errorf("click %s came back from a batch it was not in", row.ID)
 		}
-		c := pc.click
-		c.WorkspaceID, c.ProgramID, c.PartnerID = row.Link.WorkspaceID, row.Link.ProgramID, row.Link.PartnerID
-		c.Flags, c.CreatedAt = row.Flags, row.CreatedAt
-		link := row.Link
-		pc.link = &link
+		pc.click.Flags, pc.click.CreatedAt = row.Flags, row.CreatedAt
+		got++
 	}
 	if err := rows.Err(); err != nil {
-		for _, pc := range batch {
-			pc.link = nil
-		}
 		return err
+	}
+	if got != n {
+		return fmt.Errorf("%d of a batch of %d clicks were recorded", got, n)
 	}
 	return nil
 }
@@ -218,36 +215,27 @@ func dbText(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// clickBatchSQL resolves each click's slug to an approved partner's link
-// and records the clicks, in one statement; a click whose slug resolves to
-// nothing is not recorded and not returned. set_config(…, true) turns off
+// clickBatchSQL records a batch of clicks of known links, in one
+// statement, with their day in the roll-ups. set_config(…, true) turns off
 // synchronous_commit for the statement's own (implicit) transaction only:
-// the connection keeps its setting (a test checks it). The velocity flag is decided
-// per click from this IP hash's recent clicks on the partner, plus prior:
-// those earlier in the same batch.
+// the connection keeps its setting (a test checks it). The velocity flag is
+// decided per click from this IP hash's recent clicks on the partner, plus
+// prior: those earlier in the same batch.
 var clickBatchSQL = `
 	WITH i AS (
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::bigint[], $11::float8[], $12::bigint[])
-			AS i (id, slug, ip_hash, user_agent, referer, url, country, city, flags, prior, window_s, threshold)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::text[], $12::bigint[], $13::float8[], $14::bigint[])
+			AS i (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags, prior, window_s, threshold)
 		CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) async_commit
-	), l AS (
-		SELECT i.*, pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
-		FROM i
-		JOIN partners pa ON pa.slug = i.slug AND pa.status = 'approved'
-		JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
 	), c AS (
 		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
-		SELECT l.id, l.workspace_id, l.program_id, l.partner_id, l.ip_hash, l.user_agent, l.referer, l.url, l.country, l.city,
-			coalesce(string_to_array(nullif(l.flags, ''), ','), ARRAY[]::text[]) ||
-			CASE WHEN l.prior + (SELECT count(*) FROM (
-				SELECT 1 FROM clicks WHERE partner_id = l.partner_id AND ip_hash = l.ip_hash
-				  AND created_at > now() - l.window_s * interval '1 second'
-				LIMIT l.threshold) recent) >= l.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
-		FROM l
-		RETURNING id, flags, created_at
-	), ` + activityCTE("a", `SELECT l.workspace_id, `+utcDay("c.created_at")+`, l.program_id, l.partner_id, 1, 0 FROM c JOIN l ON l.id = c.id`) + `
-	SELECT c.id, l.partner_id AS "l.partner_id", l.workspace_id AS "l.workspace_id", l.program_id AS "l.program_id",
-		l.status AS "l.status", l.destination_url AS "l.destination_url", l.cookie_days AS "l.cookie_days",
-		c.flags, c.created_at
-	FROM c JOIN l ON l.id = c.id`
+		SELECT i.id, i.workspace_id, i.program_id, i.partner_id, i.ip_hash, i.user_agent, i.referer, i.url, i.country, i.city,
+			coalesce(string_to_array(nullif(i.flags, ''), ','), ARRAY[]::text[]) ||
+			CASE WHEN i.prior + (SELECT count(*) FROM (
+				SELECT 1 FROM clicks WHERE partner_id = i.partner_id AND ip_hash = i.ip_hash
+				  AND created_at > now() - i.window_s * interval '1 second'
+				LIMIT i.threshold) recent) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+		FROM i
+		RETURNING id, workspace_id, program_id, partner_id, flags, created_at
+	), ` + activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 1, 0 FROM c`) + `
+	SELECT id, flags, created_at FROM c`

@@ -12,28 +12,36 @@ const partnerCols = `id, workspace_id, program_id, account_id, group_id, email, 
 // (constraints partners_slug_key and partners_program_email_key).
 func (q Queries) CreatePartner(ctx context.Context, p *Partner) error {
 	err := q.get(ctx, p, `
-		INSERT INTO partners (id, workspace_id, program_id, account_id, group_id, email, name, slug,
-			status, website, country, pitch)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		RETURNING `+partnerCols,
+		WITH p AS (
+			INSERT INTO partners (id, workspace_id, program_id, account_id, group_id, email, name, slug,
+				status, website, country, pitch)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			RETURNING `+partnerCols+`
+		), `+linkChangedBySlug("p")+`
+		SELECT * FROM p`,
 		p.ID, p.WorkspaceID, p.ProgramID, p.AccountID, p.GroupID, p.Email, p.Name, p.Slug,
 		p.Status, p.Website, p.Country, p.Pitch)
 	if err != nil {
 		return fmt.Errorf("store: create partner: %w", err)
 	}
+	q.links.forget(p.Slug, "")
 	return nil
 }
 
 // UpdatePartner writes a partner's name, group and status.
 func (q Queries) UpdatePartner(ctx context.Context, p *Partner) error {
 	err := q.get(ctx, p, `
-		UPDATE partners SET name = $3, group_id = $4, status = $5, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2
-		RETURNING `+partnerCols,
+		WITH p AS (
+			UPDATE partners SET name = $3, group_id = $4, status = $5, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING `+partnerCols+`
+		), `+linkChangedBySlug("p")+`
+		SELECT * FROM p`,
 		p.WorkspaceID, p.ID, p.Name, p.GroupID, p.Status)
 	if err != nil {
 		return fmt.Errorf("store: update partner: %w", err)
 	}
+	q.links.forget(p.Slug, "")
 	return nil
 }
 
@@ -87,21 +95,6 @@ type Link struct {
 	Status         string `db:"status"`
 	DestinationURL string `db:"destination_url"`
 	CookieDays     int    `db:"cookie_days"`
-}
-
-// DestinationForSlug is where the link slug sends visitors whatever its
-// partner's status: a link that no longer earns (its partner suspended,
-// rejected or not yet approved) still takes a merchant's visitor to the
-// merchant's site. ErrNotFound when no partner has the slug.
-func (q Queries) DestinationForSlug(ctx context.Context, slug string) (string, error) {
-	var dest string
-	err := q.get(ctx, &dest, `SELECT pr.destination_url FROM partners pa
-		JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-		WHERE pa.slug = $1`, slug)
-	if err != nil {
-		return "", fmt.Errorf("store: destination for slug: %w", err)
-	}
-	return dest, nil
 }
 
 // ListClicks lists a partner's recent clicks, newest first.

@@ -26,16 +26,20 @@ func (q Queries) CreateProgram(ctx context.Context, p *Program) error {
 // UpdateProgram writes every editable field of p.
 func (q Queries) UpdateProgram(ctx context.Context, p *Program) error {
 	err := q.get(ctx, p, `
-		UPDATE programs SET name = $3, slug = $4, destination_url = $5, currency = $6,
-			holding_period_days = $7, cookie_days = $8, min_payout_cents = $9, auto_approve = $10,
-			updated_at = now()
-		WHERE workspace_id = $1 AND id = $2
-		RETURNING `+programCols,
+		WITH p AS (
+			UPDATE programs SET name = $3, slug = $4, destination_url = $5, currency = $6,
+				holding_period_days = $7, cookie_days = $8, min_payout_cents = $9, auto_approve = $10,
+				updated_at = now()
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING `+programCols+`
+		), `+linkChangedByProgram("p")+`
+		SELECT * FROM p`,
 		p.WorkspaceID, p.ID, p.Name, p.Slug, p.DestinationURL, p.Currency,
 		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove)
 	if err != nil {
 		return fmt.Errorf("store: update program: %w", err)
 	}
+	q.links.forget("", p.ID)
 	return nil
 }
 

@@ -51,6 +51,10 @@ type Queries struct {
 	// secrets seal the secret columns on the way in and open them on the
 	// way out (secrets.go); nil: no secret can be written or read.
 	secrets *secret.Keys
+	// links is the process's cache of referral links, forgotten at once
+	// when a statement here changes one (links.go); nil inside the sale
+	// pipeline, which changes none.
+	links *linkCache
 }
 
 // Open connects to databaseURL with the settings Partli relies on (UTC times,
@@ -101,7 +105,8 @@ func withParams(databaseURL string) (string, error) {
 
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
-	return &Store{Queries: Queries{x: db}, db: db, hot: newHotPath(db)}
+	hot := newHotPath(db)
+	return &Store{Queries: Queries{x: db, links: &hot.links}, db: db, hot: hot}
 }
 
 // WithSecrets returns the store sealing and opening secrets with keys.
@@ -116,7 +121,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
-	return inTx(ctx, s.db, s.secrets, fn)
+	return inTx(ctx, s.db, Queries{secrets: s.secrets, links: s.links}, fn)
 }
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
@@ -128,9 +133,9 @@ const txAttempts = 4
 // the transaction is rolled back and fn runs again, after a short random
 // pause, up to txAttempts times. So fn may run more than once: it must write
 // only through tx, and set every variable it hands out on each run.
-func inTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) error) error {
+func inTx(ctx context.Context, db *sqlx.DB, with Queries, fn func(*Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := runTx(ctx, db, secrets, fn)
+		err := runTx(ctx, db, with, fn)
 		if err == nil || attempt == txAttempts || !IsRetryable(err) {
 			return err
 		}
@@ -143,12 +148,13 @@ func inTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) e
 	}
 }
 
-func runTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) error) error {
+func runTx(ctx context.Context, db *sqlx.DB, with Queries, fn func(*Tx) error) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{Queries: Queries{x: tx, secrets: secrets}, tx: tx}); err != nil {
+	with.x = tx
+	if err := fn(&Tx{Queries: with, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

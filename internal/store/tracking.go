@@ -292,6 +292,7 @@ type HotPath struct {
 	stmts map[string]*hotStmt
 
 	clicks  clickBatcher
+	links   linkCache
 	metrics BatchObserver
 }
 
@@ -390,7 +391,7 @@ func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
 		}
 	}
 	// The sale pipeline reads and writes no secret.
-	return inTx(ctx, p.db, nil, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
+	return inTx(ctx, p.db, Queries{}, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 
 // get runs a statement prepared by InTx on the transaction's connection

@@ -44,7 +44,19 @@ type saleBatcher struct {
 	mu      sync.Mutex
 	queue   []*pendingSale
 	writers int
+	// more wakes a writer gathering a batch when a sale is queued.
+	more chan struct{}
 }
+
+const (
+	// gatherWait is how long a writer that has just written a batch waits
+	// for more sales before the next one, when fewer than gatherSales are
+	// queued: under load, a few hundred microseconds buy a larger batch
+	// (fewer statements and commits per sale); a writer that finds the
+	// service idle does not wait.
+	gatherWait  = 300 * time.Microsecond
+	gatherSales = 8
+)
 
 // pendingSale is one sale waiting for its batch, and then its outcome.
 type pendingSale struct {
@@ -70,7 +82,15 @@ func (s *Service) recordSale(ctx context.Context, ws string, in SaleInput, look 
 	if start {
 		b.writers++
 	}
+	if b.more == nil {
+		b.more = make(chan struct{}, 1)
+	}
+	more := b.more
 	b.mu.Unlock()
+	select {
+	case more <- struct{}{}:
+	default:
+	}
 	if start {
 		go s.writeSales()
 	}
@@ -90,9 +110,15 @@ func (s *Service) recordSale(ctx context.Context, ws string, in SaleInput, look 
 	return ps.res, ps.err
 }
 
-// writeSales writes batches until no sale is waiting.
+// writeSales writes batches until no sale is waiting. After a batch, with
+// a few sales waiting, it gathers for a moment (gatherWait) before the next.
 func (s *Service) writeSales() {
+	busy := false
 	for {
+		if busy {
+			s.gather()
+		}
+		busy = true
 		batch := s.takeSales()
 		if batch == nil {
 			return
@@ -103,6 +129,27 @@ func (s *Service) writeSales() {
 		s.writeBatch(batch)
 		for _, ps := range batch {
 			close(ps.done)
+		}
+	}
+}
+
+// gather waits up to gatherWait for gatherSales sales to be queued, unless
+// there are none at all (then the writer is about to stop).
+func (s *Service) gather() {
+	b := &s.sales
+	deadline := time.NewTimer(gatherWait)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		n, more := len(b.queue), b.more
+		b.mu.Unlock()
+		if n == 0 || n >= gatherSales {
+			return
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			return
 		}
 	}
 }

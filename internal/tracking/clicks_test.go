@@ -10,11 +10,12 @@ import (
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
+	"github.com/partli/partli/internal/tracking"
 )
 
 // TestRecordClickBatches records many clicks at once, so that they are
 // written in shared batches: every click on a live link is stored once with
-// its link, a click on an unknown or unapproved slug fails alone with
+// its link, a click on an unknown slug (or an unapproved partner's) fails alone with
 // ErrNotFound, odd request text does not fail a batch, and the velocity flag
 // counts clicks of the same batch as well as earlier ones.
 func TestRecordClickBatches(t *testing.T) {
@@ -83,6 +84,11 @@ func TestRecordClickBatches(t *testing.T) {
 					velocity++
 				}
 			}
+		case pending.Slug:
+			// Known, not approved: the link to send the visitor on, and no click.
+			if !errors.Is(r.err, store.ErrLinkInactive) || r.link == nil || r.link.DestinationURL != p.DestinationURL {
+				t.Errorf("click on the pending partner's %q: %v %+v, want ErrLinkInactive with the link", r.slug, r.err, r.link)
+			}
 		default:
 			if !errors.Is(r.err, store.ErrNotFound) {
 				t.Errorf("click on %q: %v, want ErrNotFound", r.slug, r.err)
@@ -139,5 +145,70 @@ func TestRecordClickCommitMode(t *testing.T) {
 	}
 	if n := f.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND id = $2`, c.ID); n != 1 {
 		t.Errorf("the click is stored %d times, want 1", n)
+	}
+}
+
+// Two replicas serve links from memory; a change made through one reaches
+// the other through the change log within a couple of seconds: a suspended
+// partner's link stops recording clicks, a program's new destination is
+// used, a new partner's slug that was unknown a moment ago is found.
+func TestLinksChangeOnEveryReplica(t *testing.T) {
+	db, _ := testdb.New(t)
+	a := newFx(t, db)
+	b := *a
+	b.st = store.New(db) // the other replica: a cache of its own
+	b.svc = tracking.New(b.st)
+	p := a.program("USD", 30, 90)
+	pa := a.partner(p, nil, "approved")
+	click := func(f *fx, slug string) (*store.Link, error) {
+		return f.svc.RecordClick(f.ctx, slug, &store.Click{ID: ids.New(ids.Click), IPHash: []byte(ids.Random(8)), Flags: []string{}}, time.Hour, 100)
+	}
+	if _, err := click(&b, pa.Slug); err != nil {
+		t.Fatalf("replica b: %v", err)
+	}
+	if _, err := click(&b, "later-partner"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an unknown slug: %v", err)
+	}
+	// Changes through replica a.
+	pa.Status = "suspended"
+	if err := a.st.UpdatePartner(a.ctx, pa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := click(a, pa.Slug); !errors.Is(err, store.ErrLinkInactive) {
+		t.Fatalf("replica a after its own change: %v, want ErrLinkInactive at once", err)
+	}
+	later := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: a.ws, ProgramID: p.ID, Email: "later@example.com",
+		Name: "Later", Slug: "later-partner", Status: "approved"}
+	if err := a.st.CreatePartner(a.ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	p.DestinationURL = "https://shop.example.com/new-landing"
+	if err := a.st.UpdateProgram(a.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	const bound = 20 * time.Second // [about a second: replicas read the change log every second]
+	deadline := time.Now().Add(bound)
+	for {
+		_, errSuspended := click(&b, pa.Slug)
+		link, errLater := click(&b, "later-partner")
+		if errors.Is(errSuspended, store.ErrLinkInactive) && errLater == nil && link.DestinationURL == p.DestinationURL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s replica b still sees the old links: suspended partner %v, new partner %v %+v", bound, errSuspended, errLater, link)
+		}
+		time.Sleep(50 * time.Millisecond) // polling; the bound is above
+	}
+	// Once it knows, replica b records no more clicks for the suspended
+	// partner (until then it did: a replica may lag by about a second;
+	// sales still earn the partner nothing, their status is read with the sale).
+	before := a.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND partner_id = '` + pa.ID + `'`)
+	for range 5 {
+		if _, err := click(&b, pa.Slug); !errors.Is(err, store.ErrLinkInactive) {
+			t.Fatalf("replica b forgot the suspension again: %v", err)
+		}
+	}
+	if n := a.count(`SELECT count(*) FROM clicks WHERE workspace_id = $1 AND partner_id = '` + pa.ID + `'`); n != before {
+		t.Errorf("%d clicks of the suspended partner after replica b learned of it, want %d", n, before)
 	}
 }

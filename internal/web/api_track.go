@@ -154,7 +154,7 @@ func (s *Server) recordClick(c echo.Context, slug, pageURL, referrer string) (*s
 	// One statement resolves the slug and records the click.
 	link, err := s.tracking.RecordClick(r.Context(), slug, click, velocityWindow, velocityThreshold)
 	if err != nil {
-		return nil, nil, err
+		return link, nil, err
 	}
 	return link, click, nil
 }
@@ -187,10 +187,16 @@ func truncate(s string, n int) string {
 func (s *Server) Redirect(c echo.Context) error {
 	slug := c.Param("slug")
 	link, click, err := s.recordClick(c, slug, c.Request().URL.String(), c.Request().Referer())
-	if errors.Is(err, store.ErrNotFound) {
-		return s.redirectWithoutClick(c, slug)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrLinkInactive):
+		// A partner who is not approved (suspended, rejected, pending):
+		// the merchant's visitor still reaches the site, with no click id,
+		// cookie or attribution.
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.Redirect(http.StatusFound, link.DestinationURL)
+	case errors.Is(err, store.ErrNotFound):
+		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
+	case err != nil:
 		return err
 	}
 	dest, err := url.Parse(link.DestinationURL)
@@ -209,22 +215,6 @@ func (s *Server) Redirect(c echo.Context) error {
 	return c.Redirect(http.StatusFound, dest.String())
 }
 
-// redirectWithoutClick answers a link that records no click: the slug of a
-// partner who is not approved (suspended, rejected, pending) still sends the
-// merchant's visitor to the merchant's site, with no click id, cookie or
-// attribution; an unknown slug is the 404 page.
-func (s *Server) redirectWithoutClick(c echo.Context, slug string) error {
-	dest, err := s.store.DestinationForSlug(c.Request().Context(), slug)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.render(c, http.StatusNotFound, pages.NotFound("This referral link does not exist. Check the address, or visit the site directly."))
-	}
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Redirect(http.StatusFound, dest)
-}
-
 // TrackClick handles POST /api/track/click, used by partli.js for ?via= deep links.
 func (s *Server) TrackClick(c echo.Context) error {
 	b, err := readBody(c)
@@ -238,7 +228,7 @@ func (s *Server) TrackClick(c echo.Context) error {
 		return err
 	}
 	_, click, err := s.recordClick(c, slug, pageURL, referrer)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrLinkInactive) {
 		return notFoundField("slug", "No partner link has this slug.")
 	}
 	if err != nil {
