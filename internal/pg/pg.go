@@ -38,6 +38,30 @@ import (
 // binaries are installed.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (initdb, pg_ctl, postgres)")
 
+// HasExtension reports whether the server binaries found by FindBinDir come
+// with extension name (its control file is installed).
+func HasExtension(name string) bool {
+	bin, err := FindBinDir()
+	if err != nil {
+		return false
+	}
+	// The binaries may be links (/usr/local/bin): pg_config sits beside the real ones.
+	if real, err := filepath.EvalSymlinks(filepath.Join(bin, "postgres")); err == nil {
+		bin = filepath.Dir(real)
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_config"), "--sharedir").Output()
+	dirs := []string{filepath.Join(filepath.Dir(bin), "..", "share", "extension")}
+	if err == nil {
+		dirs = append([]string{filepath.Join(strings.TrimSpace(string(out)), "extension")}, dirs...)
+	}
+	for _, d := range append(dirs, "/usr/share/postgresql/"+filepath.Base(filepath.Dir(bin))+"/extension") {
+		if _, err := os.Stat(filepath.Join(d, name+".control")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrUnreachable is wrapped by the error of Start (and of CheckReachable)
 // when this process is root and the postgres OS user, who runs the server,
 // may not enter a folder above the cluster's.
@@ -146,6 +170,9 @@ type Options struct {
 	// Log receives the output of initdb and pg_ctl; nil discards it (it still
 	// appears in errors).
 	Log io.Writer
+	// Preload are extensions loaded at server start (shared_preload_libraries),
+	// such as "citus".
+	Preload []string
 }
 
 // DefaultPort is the port a cluster's socket is named after. It needs no
@@ -567,6 +594,9 @@ func (c *Cluster) writeConfig() error {
 	b.WriteString("max_connections = 200\nshared_buffers = 128MB\n")
 	if c.opts.Fast {
 		b.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nautovacuum = off\njit = off\n")
+	}
+	if len(c.opts.Preload) > 0 {
+		fmt.Fprintf(&b, "shared_preload_libraries = %s\nmax_prepared_transactions = 200\n", quote(strings.Join(c.opts.Preload, ",")))
 	}
 	if err := c.writeFile(filepath.Join(c.DataDir, confName), []byte(b.String())); err != nil {
 		return err

@@ -32,6 +32,9 @@ func Migrate(ctx context.Context, db *sql.DB) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("store: migrate: %w", err)
 	}
+	if err := distribute(ctx, db); err != nil {
+		return len(res), err
+	}
 	return len(res), nil
 }
 

@@ -18,6 +18,13 @@
 //
 // With PARTLI_TEST_DATABASE_URL set to an existing PostgreSQL on which we may
 // create databases, New uses that server instead of starting one.
+//
+// With PARTLI_TEST_CITUS=1, and the citus extension installed beside the
+// PostgreSQL binaries, New's server is a Citus cluster instead: a
+// coordinator and two workers (three private servers), whose template is
+// migrated on the coordinator (partli migrate distributes the tables) and
+// copied on every node for each test. Without the extension the tests say
+// so once and run on plain PostgreSQL.
 package testdb
 
 import (
@@ -54,6 +61,9 @@ const EnvURL = "PARTLI_TEST_DATABASE_URL"
 // Template is the migrated database every test database is copied from.
 const Template = "partli_template"
 
+// EnvCitus names the environment variable that asks for a Citus cluster.
+const EnvCitus = "PARTLI_TEST_CITUS"
+
 var (
 	mainCalled atomic.Bool
 	runID      = newRunID() // keeps names apart on a shared external server
@@ -78,7 +88,14 @@ var (
 
 	// PostgreSQL refuses to copy a template that is being copied.
 	templateMu sync.Mutex
+
+	// Citus: the workers and their maintenance connections (nil otherwise).
+	workers      []*pg.Cluster
+	workerAdmins []*sql.DB
 )
+
+// Citus reports whether New's databases are on a Citus cluster.
+func Citus() bool { return len(workers) > 0 }
 
 // Main runs the package's tests and then removes every server and database
 // they made. Use it from TestMain: os.Exit(testdb.Main(m)).
@@ -131,16 +148,22 @@ func createDatabase(ctx context.Context) (string, error) {
 	name := fmt.Sprintf("partli_test_%s_%d", runID, seq.Add(1))
 	templateMu.Lock()
 	defer templateMu.Unlock()
-	_, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template)+strategy)
-	if err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
+	// On Citus, the workers' copies first: the coordinator's copy names
+	// shards that live in the workers' databases of the same name.
+	for _, db := range append(append([]*sql.DB{}, workerAdmins...), admin) {
+		_, err := db.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(template)+strategy)
+		if err != nil {
+			return "", fmt.Errorf("create database %s: %w", name, err)
+		}
 	}
 	return name, nil
 }
 
 func dropDatabase(ctx context.Context, name string) error {
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
+	for _, db := range append([]*sql.DB{admin}, workerAdmins...) {
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -233,6 +256,12 @@ func setupShared() error {
 	if err := ensureRoot(); err != nil {
 		return err
 	}
+	if os.Getenv(EnvCitus) != "" {
+		if pg.HasExtension("citus") {
+			return setupCitus(ctx)
+		}
+		fmt.Fprintf(os.Stderr, "testdb: %s is set but the citus extension is not installed: these tests run on plain PostgreSQL\n", EnvCitus)
+	}
 	c, err := pg.Start(ctx, pg.Options{Dir: filepath.Join(root, "shared"), Fast: true})
 	if err != nil {
 		return err
@@ -322,6 +351,14 @@ func teardown() error {
 			cancel()
 		}
 		admin.Close()
+	}
+	for _, db := range workerAdmins {
+		db.Close()
+	}
+	for _, w := range workers {
+		if err := w.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if shared != nil {
 		if err := shared.Destroy(); err != nil {
@@ -446,4 +483,80 @@ func newRunID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// setupCitus starts a coordinator and two workers, makes the template on
+// each with the citus extension, registers the workers with the
+// coordinator's template, migrates it there (which distributes the tables)
+// and closes the template to connections, so that it can be copied.
+func setupCitus(ctx context.Context) error {
+	opts := func(name string) pg.Options {
+		return pg.Options{Dir: filepath.Join(root, name), Fast: true, Preload: []string{"citus"}}
+	}
+	c, err := pg.Start(ctx, opts("shared"))
+	if err != nil {
+		return err
+	}
+	shared, serverURL, template = c, c.URL("postgres"), Template
+	for _, name := range []string{"worker-1", "worker-2"} {
+		w, err := pg.Start(ctx, opts(name))
+		if err != nil {
+			return err
+		}
+		workers = append(workers, w)
+		db, err := sql.Open("postgres", w.URL("postgres"))
+		if err != nil {
+			return err
+		}
+		workerAdmins = append(workerAdmins, db)
+	}
+	for _, node := range append([]*pg.Cluster{c}, workers...) {
+		if err := node.CreateDatabase(ctx, Template, ""); err != nil {
+			return err
+		}
+		if err := execOn(ctx, node.URL(Template), "CREATE EXTENSION citus"); err != nil {
+			return err
+		}
+	}
+	setup := []string{fmt.Sprintf("SELECT citus_set_coordinator_host(%s, %d)", pq.QuoteLiteral(c.SocketDir), c.Port)}
+	for _, w := range workers {
+		setup = append(setup, fmt.Sprintf("SELECT citus_add_node(%s, %d)", pq.QuoteLiteral(w.SocketDir), w.Port))
+	}
+	if err := execOn(ctx, c.URL(Template), setup...); err != nil {
+		return err
+	}
+	if err := migrate(ctx, c.URL(Template)); err != nil {
+		return err
+	}
+	if err := openAdmin(ctx); err != nil {
+		return err
+	}
+	// Citus's maintenance daemon keeps a session in every database with the
+	// extension; a template must have none to be copied.
+	for _, db := range append([]*sql.DB{admin}, workerAdmins...) {
+		for _, q := range []string{
+			"ALTER DATABASE " + pq.QuoteIdentifier(Template) + " WITH ALLOW_CONNECTIONS false",
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " + pq.QuoteLiteral(Template),
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("citus template: %s: %w", q, err)
+			}
+		}
+	}
+	return nil
+}
+
+// execOn runs statements on a database of their own connection.
+func execOn(ctx context.Context, dbURL string, stmts ...string) error {
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }

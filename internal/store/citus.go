@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// On a database with the citus extension (a Citus coordinator), Partli's
+// tables are distributed by tenant: every table with a workspace_id column
+// becomes a distributed table, sharded by workspace_id and colocated with
+// the others, so that a workspace's rows of every table live on one node
+// and its queries stay on one shard; every other table (workspaces, and
+// the global look-ups: link slugs, key hashes, sign-in emails, Stripe
+// accounts, portal accounts, sessions) becomes a reference table, copied
+// to every node. Migrate calls distribute after each run, so it is
+// idempotent and new tables of later migrations are distributed too.
+
+// hasCitus reports whether db's database has the citus extension.
+func hasCitus(ctx context.Context, db *sql.DB) (bool, error) {
+	var ok bool
+	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')`).Scan(&ok)
+	return ok, err
+}
+
+// Distribution is how a table is laid out on Citus.
+type Distribution struct {
+	Table string
+	// Column is the distribution column, "" for a reference table.
+	Column string
+}
+
+// Layout is how every table of the schema is laid out on Citus: the
+// tenant tables distributed by workspace_id, the rest reference tables, in
+// an order Citus accepts (a table before the tables whose foreign keys
+// reference it).
+func Layout(ctx context.Context, db *sql.DB) ([]Distribution, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT c.relname,
+			EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+		  AND c.relname <> 'goose_db_version'
+		ORDER BY c.relname`)
+	if err != nil {
+		return nil, fmt.Errorf("store: layout: %w", err)
+	}
+	defer rows.Close()
+	var tables []Distribution
+	for rows.Next() {
+		var d Distribution
+		var tenant bool
+		if err := rows.Scan(&d.Table, &tenant); err != nil {
+			return nil, err
+		}
+		if tenant {
+			d.Column = "workspace_id"
+		}
+		tables = append(tables, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Foreign keys between the tables: a referenced table goes first.
+	deps := map[string][]string{}
+	fk, err := db.QueryContext(ctx, `
+		SELECT cl.relname, ref.relname FROM pg_constraint co
+		JOIN pg_class cl ON cl.oid = co.conrelid JOIN pg_class ref ON ref.oid = co.confrelid
+		JOIN pg_namespace n ON n.oid = cl.relnamespace
+		WHERE co.contype = 'f' AND n.nspname = 'public' AND cl.oid <> ref.oid`)
+	if err != nil {
+		return nil, fmt.Errorf("store: layout: %w", err)
+	}
+	defer fk.Close()
+	for fk.Next() {
+		var t, ref string
+		if err := fk.Scan(&t, &ref); err != nil {
+			return nil, err
+		}
+		deps[t] = append(deps[t], ref)
+	}
+	if err := fk.Err(); err != nil {
+		return nil, err
+	}
+	var ordered []Distribution
+	done := map[string]bool{}
+	var visit func(d Distribution)
+	byName := map[string]Distribution{}
+	for _, d := range tables {
+		byName[d.Table] = d
+	}
+	visit = func(d Distribution) {
+		if done[d.Table] {
+			return
+		}
+		done[d.Table] = true
+		for _, ref := range deps[d.Table] {
+			if r, ok := byName[ref]; ok {
+				visit(r)
+			}
+		}
+		ordered = append(ordered, d)
+	}
+	// Reference tables first, then the tenant tables.
+	for _, d := range tables {
+		if d.Column != "workspace_id" {
+			visit(d)
+		}
+	}
+	for _, d := range tables {
+		visit(d)
+	}
+	return ordered, nil
+}
+
+// distribute lays out every table not laid out yet (see Layout).
+func distribute(ctx context.Context, db *sql.DB) error {
+	ok, err := hasCitus(ctx, db)
+	if err != nil || !ok {
+		return err
+	}
+	layout, err := Layout(ctx, db)
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT logicalrelid::regclass::text FROM pg_dist_partition`)
+	if err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		done[strings.Trim(t, `"`)] = true
+	}
+	rows.Close()
+	for _, d := range layout {
+		if done[d.Table] {
+			continue
+		}
+		q := fmt.Sprintf(`SELECT create_reference_table('%s')`, d.Table)
+		if d.Column != "" {
+			// The default colocation group: every tenant table, sharded alike.
+			q = fmt.Sprintf(`SELECT create_distributed_table('%s', '%s', colocate_with => 'default')`, d.Table, d.Column)
+		}
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("store: citus: %s: %w", q, err)
+		}
+	}
+	return nil
+}
