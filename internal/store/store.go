@@ -43,6 +43,9 @@ type Store struct {
 type Tx struct {
 	Queries
 	tx *sqlx.Tx
+	// ledger holds the balance ledger's entries queued in this transaction
+	// (QueueLedger), written just before it commits.
+	ledger []LedgerEntry
 }
 
 // Queries are the statements that run on a pool or inside a transaction.
@@ -115,7 +118,9 @@ func (s *Store) WithSecrets(keys *secret.Keys) *Store {
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error { return inTx(ctx, s.db, s.secrets, fn) }
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	return inTx(ctx, s.db, s.secrets, fn)
+}
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
 // as a deadlock victim or a serialization failure before it gives up.
@@ -146,7 +151,12 @@ func runTx(ctx context.Context, db *sqlx.DB, secrets *secret.Keys, fn func(*Tx) 
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{Queries: Queries{x: tx, secrets: secrets}, tx: tx}); err != nil {
+	t := &Tx{Queries: Queries{x: tx, secrets: secrets}, tx: tx}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := t.flushLedger(ctx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

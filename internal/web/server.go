@@ -16,6 +16,7 @@ import (
 
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/stripe"
 	"github.com/partli/partli/internal/tracking"
@@ -35,6 +36,7 @@ type Server struct {
 	keys        *keyCache
 	sessions    *sessions.CookieStore
 	connector   *stripe.Connector
+	payouts     *payout.Service
 }
 
 // New builds the echo app with every route.
@@ -51,6 +53,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		sessions:    newCookieStore(cfg.SessionSecret, cfg.SecureCookies()),
 	}
 	s.connector = newStripeConnector(s)
+	s.payouts = NewPayouts(cfg, st, s.commissions, log)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -72,6 +75,14 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 	s.dashboardRoutes(e)
 	s.portalRoutes(e)
 	return e
+}
+
+// NewPayouts is the payout service of an installation (the server's, and
+// the worker's of partli serve): Stripe at PARTLI_STRIPE_API_BASE with the
+// workspaces' keys, else PARTLI_STRIPE_SECRET_KEY.
+func NewPayouts(cfg config.Config, st *store.Store, cs *commission.Service, log *slog.Logger) *payout.Service {
+	return payout.New(st, cs, payout.Config{StripeSecretKey: cfg.StripeSecretKey, BaseURL: cfg.BaseURL,
+		Stripe: stripe.NewPayments(stripe.PaymentsConfig{APIBase: cfg.StripeAPIBase})}, log)
 }
 
 func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }
