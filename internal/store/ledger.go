@@ -41,8 +41,20 @@ func (tx *Tx) QueueLedger(entries ...LedgerEntry) {
 	tx.ledger = append(tx.ledger, entries...)
 }
 
+// lockBalancesSQL makes sure a balance row exists for each key and locks
+// them, in key order. The proposed rows are zeros (which pass the table's
+// checks; a row of deltas would not), and the existing ones are locked by
+// the no-op update.
+const lockBalancesSQL = `
+	INSERT INTO partner_balances AS b (workspace_id, partner_id, currency, program_id)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(workspace_id, partner_id, currency, program_id)
+	ORDER BY workspace_id, partner_id, currency
+	ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET updated_at = now()`
+
 // recordLedgerSQL inserts the entries (unnest of arrays) and adds them up
-// into partner_balances per partner and currency, in key order.
+// into their balances (locked by lockBalancesSQL): the table's checks then
+// hold the result — a count below zero, or a balance without commissions,
+// fails the transaction.
 const recordLedgerSQL = `
 	WITH e AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
@@ -55,18 +67,13 @@ const recordLedgerSQL = `
 		SELECT workspace_id, partner_id, program_id, currency, kind, amount_cents, commissions, adjustment_cents,
 			nullif(commission_id, ''), nullif(payout_id, ''), nullif(claim, 0)
 		FROM e
-	), b AS (
-		INSERT INTO partner_balances AS b (workspace_id, partner_id, currency, program_id, balance_cents, commissions, adjustment_cents)
-		SELECT workspace_id, partner_id, currency, min(program_id), sum(amount_cents), sum(commissions), sum(adjustment_cents)
+	), sums AS (
+		SELECT workspace_id, partner_id, currency, sum(amount_cents) AS cents, sum(commissions) AS n, sum(adjustment_cents) AS adj
 		FROM e GROUP BY workspace_id, partner_id, currency
-		ORDER BY workspace_id, partner_id, currency
-		ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET
-			balance_cents = b.balance_cents + EXCLUDED.balance_cents,
-			commissions = b.commissions + EXCLUDED.commissions,
-			adjustment_cents = b.adjustment_cents + EXCLUDED.adjustment_cents,
-			updated_at = now()
 	)
-	SELECT count(*) FROM e`
+	UPDATE partner_balances b SET balance_cents = b.balance_cents + sums.cents, commissions = b.commissions + sums.n,
+		adjustment_cents = b.adjustment_cents + sums.adj, updated_at = now()
+	FROM sums WHERE b.workspace_id = sums.workspace_id AND b.partner_id = sums.partner_id AND b.currency = sums.currency`
 
 // flushLedger writes the queued entries (QueueLedger).
 func (tx *Tx) flushLedger(ctx context.Context) error {
@@ -74,9 +81,17 @@ func (tx *Tx) flushLedger(ctx context.Context) error {
 		return nil
 	}
 	es := slices.Clone(tx.ledger)
-	slices.SortStableFunc(es, func(a, b LedgerEntry) int {
-		return strings.Compare(a.WorkspaceID+"|"+a.PartnerID+"|"+a.Currency, b.WorkspaceID+"|"+b.PartnerID+"|"+b.Currency)
-	})
+	key := func(e LedgerEntry) string { return e.WorkspaceID + "\x00" + e.PartnerID + "\x00" + e.Currency }
+	slices.SortStableFunc(es, func(a, b LedgerEntry) int { return strings.Compare(key(a), key(b)) })
+	var kw, kp, kc, kpr []string
+	for i, e := range es {
+		if i == 0 || key(es[i-1]) != key(e) {
+			kw, kp, kc, kpr = append(kw, e.WorkspaceID), append(kp, e.PartnerID), append(kc, e.Currency), append(kpr, e.ProgramID)
+		}
+	}
+	if _, err := tx.exec(ctx, lockBalancesSQL, pq.Array(kw), pq.Array(kp), pq.Array(kc), pq.Array(kpr)); err != nil {
+		return fmt.Errorf("store: lock balances: %w", err)
+	}
 	n := len(es)
 	ws, pa, pr, cur, kind := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	amount, count, adj := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -94,8 +109,7 @@ func (tx *Tx) flushLedger(ctx context.Context) error {
 			claim[i] = int64(*e.Claim)
 		}
 	}
-	var written int
-	err := tx.get(ctx, &written, recordLedgerSQL, pq.Array(ws), pq.Array(pa), pq.Array(pr), pq.Array(cur), pq.Array(kind),
+	_, err := tx.exec(ctx, recordLedgerSQL, pq.Array(ws), pq.Array(pa), pq.Array(pr), pq.Array(cur), pq.Array(kind),
 		pq.Array(amount), pq.Array(count), pq.Array(adj), pq.Array(cm), pq.Array(po), pq.Array(claim))
 	if err != nil {
 		return fmt.Errorf("store: record ledger: %w", err)
