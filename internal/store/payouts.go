@@ -272,7 +272,7 @@ func (q Queries) PayableBalances(ctx context.Context, workspaceID, programID str
 		JOIN partners pa ON pa.workspace_id = b.workspace_id AND pa.id = b.partner_id
 		JOIN programs pr ON pr.workspace_id = b.workspace_id AND pr.id = b.program_id
 		WHERE b.workspace_id = $1 AND b.program_id = $2 AND b.commissions > 0
-		  AND (cardinality($3::text[]) = 0 OR b.partner_id = ANY($3))
+		  AND (coalesce(cardinality($3::text[]), 0) = 0 OR b.partner_id = ANY($3))
 		ORDER BY b.partner_id, b.currency`, workspaceID, programID, pq.Array(partnerIDs))
 	if err != nil {
 		return nil, fmt.Errorf("store: payable balances: %w", err)
