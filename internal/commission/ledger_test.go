@@ -276,7 +276,7 @@ func (w *ledgerWorld) step(r *rand.Rand) (string, error) {
 		if id == "" {
 			return "no payout to send", nil
 		}
-		tr, err := w.cs.BeginTransfer(ctx, w.ws, id, "acct_test", time.Now().Add(time.Minute), func(*store.Payout) error { return nil })
+		tr, err := w.cs.BeginTransfer(ctx, w.ws, id, "acct_test", time.Minute, func(*store.Payout) error { return nil })
 		if commission.IsPayoutRefusal(err) {
 			return "send refused " + id, nil
 		}

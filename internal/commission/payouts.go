@@ -221,11 +221,11 @@ type Transfer struct {
 // BeginTransfer records, before Stripe is called, that a pending or failed
 // payout is being sent to Stripe account destination: the payout becomes
 // processing with a new attempt, its idempotency key (IdempotencyKey) and
-// a lease for the sender until leaseUntil. A failed payout takes the
+// a lease for the sender for lease. A failed payout takes the
 // partner's balance again (its commissions went back when it failed), so
 // it pays the balance as it is now. check runs on the payout (with that
 // amount) before anything is written; its error refuses the send.
-func (s *Service) BeginTransfer(ctx context.Context, workspaceID, payoutID, destination string, leaseUntil time.Time,
+func (s *Service) BeginTransfer(ctx context.Context, workspaceID, payoutID, destination string, lease time.Duration,
 	check func(*store.Payout) error) (*Transfer, error) {
 	var out *Transfer
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -268,7 +268,7 @@ func (s *Service) BeginTransfer(ctx context.Context, workspaceID, payoutID, dest
 		}
 		a := &store.PayoutAttempt{Attempt: p.Attempt + 1, AmountCents: p.AmountCents, Currency: p.Currency, Destination: destination}
 		a.IdempotencyKey = IdempotencyKey(p.ID, a.Attempt)
-		if err := tx.StartAttempt(ctx, p, a, leaseUntil); err != nil {
+		if err := tx.StartAttempt(ctx, p, a, lease); err != nil {
 			return err
 		}
 		out = &Transfer{Payout: p, Attempt: a}

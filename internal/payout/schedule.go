@@ -99,8 +99,7 @@ func (s *Service) RunSchedules(ctx context.Context, lease time.Duration) (int, e
 		if !ok || s.now().Before(due) {
 			continue
 		}
-		held := s.now().Add(lease).UTC().Truncate(time.Microsecond)
-		claimed, err := s.store.ClaimPayoutRun(ctx, p.WorkspaceID, p.ProgramID, name, held)
+		held, claimed, err := s.store.ClaimPayoutRun(ctx, p.WorkspaceID, p.ProgramID, name, lease)
 		if err != nil {
 			return done, err
 		}
@@ -122,19 +121,19 @@ var errLostLease = errors.New("payout: the run's lease was taken over")
 // method is ready, balances that reach the minimum) and sends the Stripe
 // ones, then records what it did.
 func (s *Service) runPeriod(ctx context.Context, p store.ScheduledProgram, period string, held time.Time, lease time.Duration) error {
+	renewed := time.Now()
 	renew := func() error {
-		if s.now().Add(lease / 2).Before(held) {
+		if time.Since(renewed) < lease/3 {
 			return nil
 		}
-		next := s.now().Add(lease).UTC().Truncate(time.Microsecond)
-		ok, err := s.store.RenewPayoutRun(ctx, p.WorkspaceID, p.ProgramID, period, held, next)
+		next, ok, err := s.store.RenewPayoutRun(ctx, p.WorkspaceID, p.ProgramID, period, held, lease)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return errLostLease
 		}
-		held = next
+		held, renewed = next, time.Now()
 		return nil
 	}
 	actor := "schedule:" + period

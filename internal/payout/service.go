@@ -65,6 +65,9 @@ type Config struct {
 	// may ask Stripe about it again (default 2 minutes: longer than a
 	// transfer request with its retries).
 	Lease time.Duration
+	// Now is the clock (default time.Now), which decides when schedules
+	// are due.
+	Now func() time.Time
 }
 
 // Service sends payouts and creates them for programs.
@@ -84,7 +87,10 @@ func New(st *store.Store, cs *commission.Service, cfg Config, log *slog.Logger) 
 	if cfg.Stripe == nil {
 		cfg.Stripe = stripe.NewPayments(stripe.PaymentsConfig{})
 	}
-	return &Service{store: st, commissions: cs, cfg: cfg, log: log, now: time.Now}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: st, commissions: cs, cfg: cfg, log: log, now: cfg.Now}
 }
 
 // StripeKey is the secret key payouts of the workspace use: its own, else
@@ -199,15 +205,13 @@ func (s *Service) Send(ctx context.Context, workspaceID, payoutID string) (*stor
 	if err != nil {
 		return nil, err
 	}
-	tr, err := s.commissions.BeginTransfer(ctx, workspaceID, payoutID, *m.StripeAccountID, s.leaseEnd(),
+	tr, err := s.commissions.BeginTransfer(ctx, workspaceID, payoutID, *m.StripeAccountID, s.cfg.Lease,
 		func(p *store.Payout) error { return commission.CheckStripeAmount(p.AmountCents, p.Currency) })
 	if err != nil {
 		return nil, err
 	}
 	return s.transfer(ctx, key, tr.Payout, tr.Attempt)
 }
-
-func (s *Service) leaseEnd() time.Time { return s.now().Add(s.cfg.Lease) }
 
 // notSent is the refusal of sending a payout Partli does not transfer.
 func (s *Service) notSent(ctx context.Context, p *store.Payout) error {
@@ -256,7 +260,7 @@ func (s *Service) readyStripe(ctx context.Context, workspaceID, partnerID string
 // resume takes over a processing payout whose sender's lease ran out and
 // asks Stripe about its attempt again, with the same idempotency key.
 func (s *Service) resume(ctx context.Context, workspaceID, payoutID string) (*store.Payout, error) {
-	p, a, err := s.store.TakeOverAttempt(ctx, workspaceID, payoutID, s.leaseEnd())
+	p, a, err := s.store.TakeOverAttempt(ctx, workspaceID, payoutID, s.cfg.Lease)
 	if errors.Is(err, store.ErrNotFound) {
 		cur, err := s.store.Payout(ctx, workspaceID, payoutID)
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,32 +59,43 @@ type PayoutRun struct {
 	Report       json.RawMessage `db:"report"`
 }
 
-// ClaimPayoutRun claims the run of a program for a period until
-// leaseUntil: it reports true when this caller may run it — nobody had, or
-// the replica that started it let its lease run out — and false when the
-// run is done or another replica holds it. The database decides, in one
-// statement, so two replicas never both hold a period.
-func (q Queries) ClaimPayoutRun(ctx context.Context, workspaceID, programID, period string, leaseUntil time.Time) (bool, error) {
-	n, err := q.exec(ctx, `
-		INSERT INTO payout_runs AS r (workspace_id, program_id, period, leased_until) VALUES ($1, $2, $3, $4)
+// ClaimPayoutRun claims the run of a program for a period for lease: it
+// reports true when this caller may run it — nobody had, or the replica
+// that started it let its lease run out — and false when the run is done
+// or another replica holds it. The database decides, in one statement and
+// by its own clock, so two replicas never both hold a period. held is the
+// lease's end, the token of RenewPayoutRun and FinishPayoutRun.
+func (q Queries) ClaimPayoutRun(ctx context.Context, workspaceID, programID, period string, lease time.Duration) (held time.Time, ok bool, err error) {
+	err = q.get(ctx, &held, `
+		INSERT INTO payout_runs AS r (workspace_id, program_id, period, leased_until)
+		VALUES ($1, $2, $3, now() + $4 * interval '1 microsecond')
 		ON CONFLICT (workspace_id, program_id, period) DO UPDATE SET leased_until = EXCLUDED.leased_until
-		WHERE r.status = 'running' AND r.leased_until < now()`, workspaceID, programID, period, leaseUntil)
-	if err != nil {
-		return false, fmt.Errorf("store: claim payout run: %w", err)
+		WHERE r.status = 'running' AND r.leased_until < now()
+		RETURNING leased_until`, workspaceID, programID, period, lease.Microseconds())
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, false, nil
 	}
-	return n == 1, nil
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: claim payout run: %w", err)
+	}
+	return held, true, nil
 }
 
-// RenewPayoutRun extends the lease of a run this caller holds (the lease
-// it was given is the token); false when it lost the lease.
-func (q Queries) RenewPayoutRun(ctx context.Context, workspaceID, programID, period string, held, until time.Time) (bool, error) {
-	n, err := q.exec(ctx, `UPDATE payout_runs SET leased_until = $5
-		WHERE workspace_id = $1 AND program_id = $2 AND period = $3 AND status = 'running' AND leased_until = $4`,
-		workspaceID, programID, period, held, until)
-	if err != nil {
-		return false, fmt.Errorf("store: renew payout run: %w", err)
+// RenewPayoutRun extends the lease of a run this caller holds (held, the
+// lease it was given, is the token) by lease from now; false when it lost
+// the lease.
+func (q Queries) RenewPayoutRun(ctx context.Context, workspaceID, programID, period string, held time.Time, lease time.Duration) (time.Time, bool, error) {
+	var next time.Time
+	err := q.get(ctx, &next, `UPDATE payout_runs SET leased_until = now() + $5 * interval '1 microsecond'
+		WHERE workspace_id = $1 AND program_id = $2 AND period = $3 AND status = 'running' AND leased_until = $4
+		RETURNING leased_until`, workspaceID, programID, period, held, lease.Microseconds())
+	if errors.Is(err, ErrNotFound) {
+		return held, false, nil
 	}
-	return n == 1, nil
+	if err != nil {
+		return held, false, fmt.Errorf("store: renew payout run: %w", err)
+	}
+	return next, true, nil
 }
 
 // FinishPayoutRun records a run's outcome and marks it done, if the caller

@@ -447,12 +447,12 @@ type PayoutAttempt struct {
 
 // StartAttempt moves a pending or failed payout to processing with a new
 // attempt of a.Attempt (the payout's attempt + 1), its idempotency key and
-// destination recorded before anything is sent, and the sender's lease
-// until leaseUntil.
-func (tx *Tx) StartAttempt(ctx context.Context, p *Payout, a *PayoutAttempt, leaseUntil time.Time) error {
+// destination recorded before anything is sent, and the sender's lease for
+// lease (by the database's clock, which every replica shares).
+func (tx *Tx) StartAttempt(ctx context.Context, p *Payout, a *PayoutAttempt, lease time.Duration) error {
 	err := tx.changePayout(ctx, p, []string{"pending", "failed"},
-		`status = 'processing', attempt = $4, lease_until = $5, failure_reason = '', failed_at = NULL`,
-		a.Attempt, leaseUntil)
+		`status = 'processing', attempt = $4, lease_until = now() + $5 * interval '1 microsecond', failure_reason = '', failed_at = NULL`,
+		a.Attempt, lease.Microseconds())
 	if err != nil {
 		return fmt.Errorf("store: start payout attempt: %w", err)
 	}
@@ -469,11 +469,11 @@ func (tx *Tx) StartAttempt(ctx context.Context, p *Payout, a *PayoutAttempt, lea
 // lease has run out (its sender crashed or timed out), and returns the
 // attempt to ask Stripe about again; ErrNotFound when the payout is not
 // processing or another sender holds it.
-func (q Queries) TakeOverAttempt(ctx context.Context, workspaceID, payoutID string, leaseUntil time.Time) (*Payout, *PayoutAttempt, error) {
+func (q Queries) TakeOverAttempt(ctx context.Context, workspaceID, payoutID string, lease time.Duration) (*Payout, *PayoutAttempt, error) {
 	var p Payout
-	err := q.get(ctx, &p, `UPDATE payouts po SET lease_until = $3, updated_at = now()
+	err := q.get(ctx, &p, `UPDATE payouts po SET lease_until = now() + $3 * interval '1 microsecond', updated_at = now()
 		WHERE po.workspace_id = $1 AND po.id = $2 AND po.status = 'processing' AND po.lease_until < now()
-		RETURNING `+payoutColumns, workspaceID, payoutID, leaseUntil)
+		RETURNING `+payoutColumns, workspaceID, payoutID, lease.Microseconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: take over payout: %w", err)
 	}
@@ -543,13 +543,3 @@ func (tx *Tx) FinishAttempt(ctx context.Context, a *PayoutAttempt, transferID *s
 	return nil
 }
 
-// RenewLease extends a processing payout's lease while its sender waits on
-// Stripe.
-func (q Queries) RenewLease(ctx context.Context, workspaceID, payoutID string, attempt int, until time.Time) error {
-	_, err := q.exec(ctx, `UPDATE payouts SET lease_until = $4 WHERE workspace_id = $1 AND id = $2 AND attempt = $3
-		AND status = 'processing'`, workspaceID, payoutID, attempt, until)
-	if err != nil {
-		return fmt.Errorf("store: renew payout lease: %w", err)
-	}
-	return nil
-}
