@@ -542,4 +542,3 @@ func (tx *Tx) FinishAttempt(ctx context.Context, a *PayoutAttempt, transferID *s
 	}
 	return nil
 }
-

@@ -174,6 +174,9 @@ var exportFormats = []string{payout.PayPal, payout.Wise, "csv"}
 // file, or as Partli's own CSV.
 func (s *Server) ExportPayoutsAPI(c echo.Context) error {
 	format := c.QueryParam("format")
+	if format == "" {
+		format = "csv"
+	}
 	if !oneOf(format, exportFormats) {
 		return invalidField("format", "must be one of "+strings.Join(exportFormats, ", "))
 	}

@@ -356,10 +356,10 @@ func (s *Server) ClawBackForm(c echo.Context) error {
 
 // doneMessages are the confirmations shown after a redirect (?done=…).
 var doneMessages = map[string]string{
-	"approved":       "Commission approved.",
-	"paid":           "Commission marked paid.",
-	"clawed_back":    "Commission clawed back.",
-	"adjusted":       "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
+	"approved":    "Commission approved.",
+	"paid":        "Commission marked paid.",
+	"clawed_back": "Commission clawed back.",
+	"adjusted":    "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
 }
 
 func doneFlash(c echo.Context) dashboard.Flash {
