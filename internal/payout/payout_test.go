@@ -297,7 +297,7 @@ func TestNoAnswerStaysProcessingUntilAskedAgain(t *testing.T) {
 	f.stripeReady(p)
 	f.earn(p, 50000, "USD")
 	po := f.payout(p, "USD")
-	f.proxy.DropReplies("/v1/transfers", 3) // the first try and stripe-go's two retries
+	f.proxy.DropReplies("/v1/transfers", 100) // every try of the send
 	out, err := f.svc.Send(f.ctx, f.ws, po.ID)
 	if err != nil || out.Status != commission.PayoutProcessing {
 		t.Fatalf("send without an answer: %v %+v", err, out)
@@ -308,6 +308,11 @@ func TestNoAnswerStaysProcessingUntilAskedAgain(t *testing.T) {
 	if n, err := f.svc.ResolveStale(f.ctx, 10); err != nil || n != 0 {
 		t.Fatalf("the worker took over a held payout: %d %v", n, err)
 	}
+	unanswered := len(f.proxy.Requests("/v1/transfers"))
+	if unanswered < 3 {
+		t.Fatalf("%d tries, want the first and stripe-go's two retries at least", unanswered)
+	}
+	f.proxy.KeepAnswering("/v1/transfers")
 	if _, err := f.db.Exec(`UPDATE payouts SET lease_until = now() - interval '1 second' WHERE id = $1`, po.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -334,8 +339,8 @@ func TestNoAnswerStaysProcessingUntilAskedAgain(t *testing.T) {
 		t.Fatalf("payout %+v", got)
 	}
 	reqs := f.proxy.Requests("/v1/transfers")
-	if len(reqs) != 4 {
-		t.Fatalf("%d transfer requests, want 4 (3 unanswered, then the worker's)", len(reqs))
+	if len(reqs) != unanswered+1 || reqs[len(reqs)-1].Answered != 200 {
+		t.Fatalf("%d transfer requests, want %d (the unanswered, then the worker's, answered)", len(reqs), unanswered+1)
 	}
 	for _, r := range reqs {
 		if r.IdempotencyKey != "partli-payout-"+po.ID+"-1" {
@@ -356,10 +361,12 @@ func TestOldAttemptIsLookedForFirst(t *testing.T) {
 	f.stripeReady(p)
 	f.earn(p, 50000, "USD")
 	po := f.payout(p, "USD")
-	f.proxy.DropReplies("/v1/transfers", 3)
+	f.proxy.DropReplies("/v1/transfers", 100)
 	if out, err := f.svc.Send(f.ctx, f.ws, po.ID); err != nil || out.Status != commission.PayoutProcessing {
 		t.Fatalf("send: %v %+v", err, out)
 	}
+	f.proxy.KeepAnswering("/v1/transfers")
+	unanswered := len(f.proxy.Requests("/v1/transfers"))
 	if _, err := f.db.Exec(`UPDATE payouts SET lease_until = now() - interval '1 second' WHERE id = $1`, po.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -381,8 +388,8 @@ func TestOldAttemptIsLookedForFirst(t *testing.T) {
 	if last := reqs[len(reqs)-1]; last.Method != http.MethodGet || last.Form.Get("transfer_group") != po.ID {
 		t.Fatalf("last request %+v, want the list of the payout's group", last)
 	}
-	if n := len(reqs); n != 4 {
-		t.Fatalf("%d requests: no transfer may be posted again", n)
+	if n := len(reqs); n != unanswered+1 {
+		t.Fatalf("%d requests after %d unanswered: no transfer may be posted again", n, unanswered)
 	}
 }
 

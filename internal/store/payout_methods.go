@@ -104,7 +104,9 @@ type StripeAccountState struct {
 
 // SetStripeAccountState records what Stripe said of a partner's Express
 // account, at checkedAt; an older report than the one stored changes
-// nothing. It returns the partner's method, or ErrNotFound when no partner
+// nothing (compared to the second: an event's time is whole seconds, and
+// an event of the same second as a read of the account is taken as the
+// later). It returns the partner's method, or ErrNotFound when no partner
 // has the account.
 func (q Queries) SetStripeAccountState(ctx context.Context, workspaceID, accountID string, s StripeAccountState, checkedAt time.Time) (*PayoutMethod, error) {
 	var m PayoutMethod
@@ -112,7 +114,8 @@ func (q Queries) SetStripeAccountState(ctx context.Context, workspaceID, account
 		WITH u AS (
 			UPDATE partner_payout_methods SET stripe_payouts_enabled = $3, stripe_details_submitted = $4,
 				stripe_requirements = $5, stripe_checked_at = $6, updated_at = now()
-			WHERE workspace_id = $1 AND stripe_account_id = $2 AND (stripe_checked_at IS NULL OR stripe_checked_at <= $6)
+			WHERE workspace_id = $1 AND stripe_account_id = $2
+			  AND (stripe_checked_at IS NULL OR date_trunc('second', stripe_checked_at) <= $6)
 			RETURNING *
 		)
 		SELECT * FROM u

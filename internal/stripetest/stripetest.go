@@ -132,10 +132,20 @@ func NewProxy(t testing.TB, sock string) *Proxy {
 
 // DropReplies makes the next n requests to path reach stripe-mock (so the
 // work is done) and lose their answer: the connection closes unanswered.
+// The client may send a request again more than once for one lost answer
+// (stripe-go retries; Go's transport retries a request with an
+// Idempotency-Key on a reused connection), each taking one of the n.
 func (p *Proxy) DropReplies(path string, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drops[path] += n
+}
+
+// KeepAnswering stops dropping the answers to path.
+func (p *Proxy) KeepAnswering(path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.drops, path)
 }
 
 // Respond answers requests to path with replies instead of stripe-mock, in
