@@ -299,9 +299,12 @@ func (s *Server) payoutView(c echo.Context, id string) (*dashboard.PayoutView, e
 	case err != nil:
 		return nil, err
 	}
-	v.MethodReady, v.MethodWhy = payout.Readiness(m)
 	if m != nil {
 		v.PartnerMethod = m.Type
+	}
+	v.MethodReady = true // a payout settled is past its method's readiness
+	if v.CanSend || v.CanMarkPaid {
+		v.MethodReady, v.MethodWhy = payout.Readiness(m)
 	}
 	if v.CanSend {
 		if err := commission.CheckStripeAmount(p.AmountCents, p.Currency); err != nil {
