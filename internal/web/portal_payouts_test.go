@@ -122,4 +122,6 @@ func TestPortalPayoutMethod(t *testing.T) {
 	}
 }
 
-func stripetestReply(body string) stripetest.Reply { return stripetest.Reply{Status: http.StatusOK, Body: body} }
+func stripetestReply(body string) stripetest.Reply {
+	return stripetest.Reply{Status: http.StatusOK, Body: body}
+}
