@@ -185,3 +185,38 @@ func TestDashPayoutSchedule(t *testing.T) {
 		t.Fatalf("finance changing a schedule: %d", r.Status)
 	}
 }
+
+// The workspace's Stripe secret key for payouts, from the Stripe page:
+// stored sealed, never shown again; owners only.
+func TestDashStripeSecretKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := e.signIn(t)
+	if got := finText(testid(owner.page("/integrations/stripe"), "stripe-key-status")); got != "not set" {
+		t.Fatalf("status %q", got)
+	}
+	r := owner.post("/integrations/stripe/secret-key", url.Values{"secretKey": {"pk_live_publishable"}})
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(finText(testid(r.Doc(t), "stripe-payout-key")), "publishable key") {
+		t.Fatalf("publishable key: %d", r.Status)
+	}
+	r = owner.post("/integrations/stripe/secret-key", url.Values{"secretKey": {"sk_live_abc123"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d", r.Status)
+	}
+	page := owner.get("/integrations/stripe?done=secret-key")
+	if strings.Contains(string(page.Body), "sk_live_abc123") || finText(testid(page.Doc(t), "stripe-key-status")) != "set" {
+		t.Fatal("the key is shown, or not set")
+	}
+	if got := e.opened(t, `SELECT secret_key FROM stripe_connections WHERE workspace_id = $1`, e.WS.Workspace.ID); got != "sk_live_abc123" {
+		t.Fatalf("stored %q", got)
+	}
+	hash, _ := accounts.HashPassword("finance password")
+	if err := e.Store.CreateUser(context.Background(), &store.User{ID: ids.New(ids.User), WorkspaceID: e.WS.Workspace.ID,
+		Email: "fin-key@example.com", PasswordHash: hash, Role: "finance"}); err != nil {
+		t.Fatal(err)
+	}
+	fin := e.signInAs(t, "fin-key@example.com", "finance password")
+	if r := fin.post("/integrations/stripe/secret-key", url.Values{"secretKey": {"sk_live_mine"}}); r.Status != http.StatusForbidden {
+		t.Fatalf("finance: %d", r.Status)
+	}
+}
