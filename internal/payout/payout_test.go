@@ -225,8 +225,10 @@ func TestTransferRequest(t *testing.T) {
 			t.Fatalf("commission %s: %s, history %+v", c.ID, got.Status, h[len(h)-1])
 		}
 	}
-	if n := f.count(`SELECT count(*) FROM webhook_events WHERE workspace_id = $1 AND type = 'payout.paid' AND payload->'data'->>'id' = $2`, f.ws, po.ID); n != 1 {
-		t.Fatalf("%d payout.paid events", n)
+	if n := f.count(`SELECT count(*) FROM webhook_events WHERE workspace_id = $1 AND type = 'payout.paid' AND payload->'data'->>'id' = $2
+		AND payload->'data'->'partner'->>'id' = $3 AND payload->'data'->>'status' = 'paid' AND payload->'data'->'failureReason' = 'null'`,
+		f.ws, po.ID, p.ID); n != 1 {
+		t.Fatalf("%d payout.paid events with the payout and its partner", n)
 	}
 	a, err := f.st.Attempt(f.ctx, f.ws, po.ID, 1)
 	if err != nil || a.Status != "succeeded" || a.Tries != 1 || a.Destination != acct {

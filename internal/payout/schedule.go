@@ -176,7 +176,7 @@ func (s *Service) runPeriod(ctx context.Context, p store.ScheduledProgram, perio
 		case out.Status == commission.PayoutPaid:
 			run.Sent++
 		case out.Status == commission.PayoutFailed:
-			skip.Why = "Stripe refused the transfer: " + out.FailureReason
+			skip.Why = "Stripe refused the transfer: " + string(out.FailureReason)
 			run.Failed = append(run.Failed, skip)
 		default: // processing: Stripe did not answer; the worker asks again
 			run.Sent++

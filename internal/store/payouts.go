@@ -15,42 +15,40 @@ import (
 // approved commissions (and negative adjustments) it settles. Its states
 // and the rules between them are commission.PayoutTransition's.
 type Payout struct {
-	ID               string     `db:"id" json:"id"`
-	WorkspaceID      string     `db:"workspace_id" json:"-"`
-	ProgramID        string     `db:"program_id" json:"programId"`
-	PartnerID        string     `db:"partner_id" json:"partnerId"`
-	Currency         string     `db:"currency" json:"currency"`
-	AmountCents      int64      `db:"amount_cents" json:"amountCents"`
-	Status           string     `db:"status" json:"status"`
-	Method           string     `db:"method" json:"method"`
-	Recipient        string     `db:"recipient" json:"-"`
-	Reference        string     `db:"reference" json:"reference"`
-	CommissionCount  int64      `db:"commission_count" json:"commissionCount"`
-	AdjustmentCents  int64      `db:"adjustment_cents" json:"adjustmentCents"`
-	Claim            int        `db:"claim" json:"-"`
-	Attempt          int        `db:"attempt" json:"-"`
-	LeaseUntil       *time.Time `db:"lease_until" json:"-"`
-	StripeTransferID *string    `db:"stripe_transfer_id" json:"stripeTransferId"`
-	FailureReason    string     `db:"failure_reason" json:"-"`
-	CreatedBy        string     `db:"created_by" json:"-"`
-	PaidAt           *time.Time `db:"paid_at" json:"paidAt"`
-	FailedAt         *time.Time `db:"failed_at" json:"failedAt"`
-	CanceledAt       *time.Time `db:"canceled_at" json:"canceledAt"`
-	CreatedAt        time.Time  `db:"created_at" json:"createdAt"`
-	UpdatedAt        time.Time  `db:"updated_at" json:"updatedAt"`
+	ID               string       `db:"id" json:"id"`
+	WorkspaceID      string       `db:"workspace_id" json:"-"`
+	ProgramID        string       `db:"program_id" json:"programId"`
+	PartnerID        string       `db:"partner_id" json:"partnerId"`
+	Currency         string       `db:"currency" json:"currency"`
+	AmountCents      int64        `db:"amount_cents" json:"amountCents"`
+	Status           string       `db:"status" json:"status"`
+	Method           string       `db:"method" json:"method"`
+	Recipient        string       `db:"recipient" json:"-"`
+	Reference        string       `db:"reference" json:"reference"`
+	CommissionCount  int64        `db:"commission_count" json:"commissionCount"`
+	AdjustmentCents  int64        `db:"adjustment_cents" json:"adjustmentCents"`
+	Claim            int          `db:"claim" json:"-"`
+	Attempt          int          `db:"attempt" json:"-"`
+	LeaseUntil       *time.Time   `db:"lease_until" json:"-"`
+	StripeTransferID *string      `db:"stripe_transfer_id" json:"stripeTransferId"`
+	FailureReason    OptionalText `db:"failure_reason" json:"failureReason"`
+	CreatedBy        string       `db:"created_by" json:"-"`
+	PaidAt           *time.Time   `db:"paid_at" json:"paidAt"`
+	FailedAt         *time.Time   `db:"failed_at" json:"failedAt"`
+	CanceledAt       *time.Time   `db:"canceled_at" json:"canceledAt"`
+	CreatedAt        time.Time    `db:"created_at" json:"createdAt"`
+	UpdatedAt        time.Time    `db:"updated_at" json:"updatedAt"`
 }
 
-// MarshalJSON writes failureReason as null when there is none.
-func (p Payout) MarshalJSON() ([]byte, error) {
-	type plain Payout
-	var reason *string
-	if p.FailureReason != "" {
-		reason = &p.FailureReason
+// OptionalText is text that is absent when empty: JSON null.
+type OptionalText string
+
+// MarshalJSON writes "" as null.
+func (t OptionalText) MarshalJSON() ([]byte, error) {
+	if t == "" {
+		return []byte("null"), nil
 	}
-	return json.Marshal(struct {
-		plain
-		FailureReason *string `json:"failureReason"`
-	}{plain(p), reason})
+	return json.Marshal(string(t))
 }
 
 const payoutColumns = `po.id, po.workspace_id, po.program_id, po.partner_id, po.currency, po.amount_cents,
