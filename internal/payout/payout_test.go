@@ -15,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/apispec"
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/payout"
@@ -165,6 +166,29 @@ func (f *fx) checkLedger() {
 	for _, p := range problems {
 		f.t.Errorf("ledger: %s", p)
 	}
+}
+
+// checkEvents validates every payout event of the outbox against the
+// OpenAPI document's webhooks, and returns how many of each type there are.
+func (f *fx) checkEvents() map[string]int {
+	f.t.Helper()
+	v, err := apispec.NewValidator()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var es []store.WebhookEvent
+	if err := f.db.SelectContext(f.ctx, &es, `SELECT id, workspace_id, type, payload, created_at FROM webhook_events
+		WHERE workspace_id = $1 AND type LIKE 'payout.%'`, f.ws); err != nil {
+		f.t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, e := range es {
+		if err := v.CheckEvent(e.Type, e.Payload); err != nil {
+			f.t.Errorf("%s event does not match the OpenAPI document: %v\n%s", e.Type, err, e.Payload)
+		}
+		n[e.Type]++
+	}
+	return n
 }
 
 func (f *fx) balance(p partner, currency string) int64 {
@@ -446,6 +470,9 @@ func TestStripeRefusalFailsThePayout(t *testing.T) {
 		t.Fatal("balance left")
 	}
 	f.checkLedger()
+	if n := f.checkEvents(); n["payout.created"] != 1 || n["payout.failed"] != 1 || n["payout.paid"] != 1 {
+		t.Fatalf("events %v", n)
+	}
 
 	// A failed payout can be canceled instead.
 	f.earn(p, 20000, "USD")
