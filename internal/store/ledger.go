@@ -33,10 +33,11 @@ type LedgerEntry struct {
 }
 
 // QueueLedger adds entries to the transaction's ledger; InTx writes them,
-// and applies them to partner_balances, in one statement just before it
-// commits. So every balance row a transaction changes is locked last and in
-// key order (no two transactions wait on each other's balances the other
-// way round), and for as short a time as the commit takes.
+// and applies them to partner_balances, just before it commits (two
+// statements: lock the balances, then record and add). So every balance
+// row a transaction changes is locked last and in key order (no two
+// transactions wait on each other's balances the other way round), and for
+// as short a time as the commit takes.
 func (tx *Tx) QueueLedger(entries ...LedgerEntry) {
 	tx.ledger = append(tx.ledger, entries...)
 }
