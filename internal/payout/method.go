@@ -58,11 +58,11 @@ func (stripeMethod) File() *FileFormat { return nil }
 func (stripeMethod) Ready(m *store.PayoutMethod) (bool, string) {
 	switch {
 	case m.StripeAccountID == nil:
-		return false, "the partner has not started Stripe onboarding"
+		return false, "Stripe onboarding has not started"
 	case !m.StripePayoutsEnabled && m.StripeRequirements != "":
-		return false, "Stripe cannot pay out to the partner's account yet: " + m.StripeRequirements
+		return false, "Stripe cannot pay out to the account yet: " + m.StripeRequirements
 	case !m.StripePayoutsEnabled:
-		return false, "Stripe has not enabled payouts to the partner's account yet: onboarding is not finished"
+		return false, "Stripe has not enabled payouts to the account yet: onboarding is not finished"
 	}
 	return true, ""
 }
@@ -77,7 +77,7 @@ func (f fileMethod) Transfers() bool   { return false }
 func (f fileMethod) File() *FileFormat { return f.file }
 func (f fileMethod) Ready(m *store.PayoutMethod) (bool, string) {
 	if m.Email == "" {
-		return false, "the partner has not given their " + f.typ + " email address"
+		return false, "no " + f.typ + " email address is given"
 	}
 	return true, ""
 }

@@ -143,18 +143,6 @@ func (q Queries) BalancesOf(ctx context.Context, workspaceID, partnerID string) 
 	return bs, nil
 }
 
-// LedgerOf lists a partner's ledger entries in one currency, newest first,
-// up to limit.
-func (q Queries) LedgerOf(ctx context.Context, workspaceID, partnerID, currency string, limit int) ([]LedgerEntry, error) {
-	var es []LedgerEntry
-	err := q.sel(ctx, &es, `SELECT * FROM ledger_entries WHERE workspace_id = $1 AND partner_id = $2 AND currency = $3
-		ORDER BY id DESC LIMIT $4`, workspaceID, partnerID, currency, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: ledger of partner: %w", err)
-	}
-	return es, nil
-}
-
 // LedgerProblem is one disagreement the reconciliation found.
 type LedgerProblem struct {
 	WorkspaceID string `db:"workspace_id"`

@@ -34,7 +34,7 @@ func TestPortalPayoutMethod(t *testing.T) {
 	page := "/partner/programs/" + partnerID
 
 	d := ps.page(page)
-	if !strings.Contains(finText(testid(d, "method-current")), "None chosen yet") || !strings.Contains(finText(testid(d, "method-why")), "not chosen a payout method") {
+	if !strings.Contains(finText(testid(d, "method-current")), "None chosen yet") || !strings.Contains(finText(testid(d, "method-why")), "Choose where you want to be paid") {
 		t.Fatalf("no method: %q / %q", finText(testid(d, "method-current")), finText(testid(d, "method-why")))
 	}
 	if testid(d, "stripe-form").Length() != 0 {
