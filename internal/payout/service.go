@@ -389,7 +389,15 @@ func (s *Service) CreateForProgram(ctx context.Context, workspaceID, programID s
 			continue
 		}
 		if readyOnly {
-			if ready, why := Readiness(b.Method); !ready {
+			ready, why := Readiness(b.Method)
+			if m := b.Method; !ready && m != nil && m.Type == Stripe && m.StripeAccountID != nil {
+				// Stripe may have enabled the account without its
+				// account.updated reaching Partli: ask.
+				if fresh, err := s.RefreshStripe(ctx, workspaceID, b.PartnerID); err == nil {
+					ready, why = Readiness(fresh)
+				}
+			}
+			if !ready {
 				skip.Why = why
 				out.NotReady = append(out.NotReady, skip)
 				continue
