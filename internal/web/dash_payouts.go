@@ -112,6 +112,10 @@ func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
 	if v.Runs, err = s.store.RecentPayoutRuns(ctx, ws, 5); err != nil {
 		return nil, err
 	}
+	// PayPal takes one currency per file: a button per currency.
+	if v.PayPalCurrencies, err = s.store.PayoutCurrencies(ctx, ws, store.PayoutFilter{Status: commission.PayoutPending, Method: payout.PayPal}); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

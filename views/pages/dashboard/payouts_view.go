@@ -22,6 +22,9 @@ type PayoutsView struct {
 	NextURL      string
 	Programs     []store.Program
 	Runs         []store.PayoutRun
+	// PayPalCurrencies are the currencies of pending PayPal payouts (one
+	// file each).
+	PayPalCurrencies []string
 }
 
 // BalanceView is a balance ready to pay with what the payout rules say of
