@@ -128,7 +128,13 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
-	go commission.New(st).RunAutoApprover(workers, cfg.ApproveEvery, log)
+	commissions := commission.New(st)
+	go commissions.RunAutoApprover(workers, cfg.ApproveEvery, log)
+	payoutsDone := make(chan struct{})
+	go func() {
+		defer close(payoutsDone)
+		web.NewPayouts(cfg, st, commissions, log).Run(workers, cfg.PayoutEvery)
+	}()
 	go runMaintenance(workers, st, log)
 	webhooksDone := make(chan struct{})
 	go func() {
@@ -183,6 +189,7 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	err := srv.Shutdown(shutdown)
 	stopWorkers()
 	<-webhooksDone // attempts under way (at most 10 s) finish and are recorded
+	<-payoutsDone  // a transfer under way is recorded (or left processing, asked again later)
 	return err
 }
 
@@ -246,4 +253,41 @@ func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// cmdLedgerCheck reconciles the balance ledger: every partner's balance
+// (partner_balances) against the sum of its ledger entries and against the
+// commissions and payouts themselves (commissions minus payouts), and every
+// payout against the commissions it settles. It prints each disagreement
+// and fails when there is one.
+func cmdLedgerCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ledger check", stderr)
+	workspace := fs.String("workspace", "", "check one workspace (default: all)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.CheckSchema(ctx, db.DB); err != nil {
+		return err
+	}
+	problems, err := store.New(db).CheckLedger(ctx, *workspace)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p.String())
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the ledger does not balance: %d disagreement(s)", len(problems))
+	}
+	fmt.Fprintln(stdout, "the ledger balances: every balance equals its ledger entries and the commissions minus the payouts")
+	return nil
 }

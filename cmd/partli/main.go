@@ -27,6 +27,8 @@ Usage:
                                       (for measuring pages at size)
   partli secrets rotate               reseal every stored secret under PARTLI_ENCRYPTION_KEY
                                       (opening those sealed under PARTLI_ENCRYPTION_KEY_PREVIOUS)
+  partli ledger check [--workspace W] reconcile every partner balance with its ledger entries and
+                                      with the commissions minus the payouts; fails on a difference
 
 Environment: DATABASE_URL, PARTLI_ADDR, PARTLI_BASE_URL, PARTLI_SESSION_SECRET,
 PARTLI_ENCRYPTION_KEY (see README.md).
@@ -73,6 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{"usage: partli secrets rotate"}
 		}
 		return cmdSecretsRotate(ctx, stdout)
+	case "ledger":
+		if len(args) < 2 || args[1] != "check" {
+			return usageError{"usage: partli ledger check [--workspace W]"}
+		}
+		return cmdLedgerCheck(ctx, args[2:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

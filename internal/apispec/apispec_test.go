@@ -42,7 +42,7 @@ func TestDocumentLoadsAndValidates(t *testing.T) {
 			}
 		}
 	}
-	for _, ev := range []string{"sale.created", "lead.created", "commission.created", "commission.updated"} {
+	for _, ev := range []string{"sale.created", "lead.created", "commission.created", "commission.updated", "payout.created", "payout.paid", "payout.failed"} {
 		if doc.Webhooks[ev] == nil {
 			t.Errorf("webhook event %q is not documented", ev)
 		}

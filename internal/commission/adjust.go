@@ -194,6 +194,9 @@ func (s *Service) clawBackPaid(ctx context.Context, tx *store.Tx, c *store.Commi
 	if err := tx.InsertAdjustment(ctx, adj, created, actor); err != nil {
 		return nil, err
 	}
+	if e, ok := LedgerEntry(nil, adj); ok {
+		tx.QueueLedger(e)
+	}
 	note := fmt.Sprintf("clawed back after payout: adjustment %s of %s nets against the next payout; reason: %s",
 		adj.ID, money.Format(adj.AmountCents, adj.Currency), reason)
 	if err := tx.AddHistoryNote(ctx, c.WorkspaceID, c.ID, Paid, Paid, note, actor); err != nil {

@@ -39,7 +39,7 @@ func TestCheckPayable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := commission.CheckPayable(tc.balance, tc.minimum, "USD")
+			err := commission.CheckPayable(tc.balance, "USD", tc.minimum, "USD")
 			if tc.want == nil {
 				if err != nil {
 					t.Fatalf("CheckPayable(%d, %d) = %v, want nil", tc.balance, tc.minimum, err)
@@ -54,19 +54,39 @@ func TestCheckPayable(t *testing.T) {
 			}
 		})
 	}
-	if got := commission.Explain(commission.CheckPayable(-2500, 0, "USD")); !strings.Contains(got, "-$25.00") || !strings.Contains(got, "carries forward") {
+	if got := commission.Explain(commission.CheckPayable(-2500, "USD", 0, "USD")); !strings.Contains(got, "-$25.00") || !strings.Contains(got, "carries forward") {
 		t.Fatalf("a negative balance is explained as %q", got)
 	}
-	if got := commission.Explain(commission.CheckPayable(3000, 5000, "EUR")); !strings.Contains(got, "€30.00") || !strings.Contains(got, "€50.00") {
+	if got := commission.Explain(commission.CheckPayable(3000, "EUR", 5000, "EUR")); !strings.Contains(got, "€30.00") || !strings.Contains(got, "€50.00") {
 		t.Fatalf("a balance below the minimum is explained as %q", got)
 	}
 }
 
 func TestPayoutThreshold(t *testing.T) {
-	for _, tc := range []struct{ min, want int64 }{{0, 1}, {1, 1}, {2500, 2500}} {
-		if got := commission.PayoutThreshold(tc.min); got != tc.want {
-			t.Errorf("PayoutThreshold(%d) = %d, want %d", tc.min, got, tc.want)
+	for _, tc := range []struct {
+		currency string
+		min      int64
+		want     int64
+	}{{"USD", 0, 1}, {"USD", 1, 1}, {"USD", 2500, 2500}, {"EUR", 5000, 1}, {"JPY", 5000, 1}} {
+		if got := commission.PayoutThreshold(tc.currency, tc.min, "USD"); got != tc.want {
+			t.Errorf("PayoutThreshold(%s, %d USD) = %d, want %d", tc.currency, tc.min, got, tc.want)
 		}
+	}
+}
+
+// A program's minimum is an amount of its currency: a balance in another
+// currency is never compared with it as if the units were the same (issue
+// 11, item 18: a $50 minimum was shown, and applied, as €50.00).
+func TestMinimumOnlyInItsCurrency(t *testing.T) {
+	if err := commission.CheckPayable(3000, "EUR", 5000, "USD"); err != nil {
+		t.Fatalf("€30 against a $50 minimum: %v, want payable (the minimum is in dollars)", err)
+	}
+	err := commission.CheckPayable(3000, "USD", 5000, "USD")
+	if !errors.Is(err, commission.ErrBelowMinimum) || !strings.Contains(commission.Explain(err), "$50.00") {
+		t.Fatalf("$30 against a $50 minimum: %v", err)
+	}
+	if commission.MinimumApplies("EUR", "USD") || !commission.MinimumApplies("USD", "USD") {
+		t.Fatal("MinimumApplies")
 	}
 }
 
@@ -433,10 +453,10 @@ func testPayoutNetsAdjustment(t *testing.T, w *world) {
 	if n := w.count(`SELECT count(*) FROM webhook_events WHERE workspace_id = $1 AND type = 'commission.updated'`); n != events+3 {
 		t.Fatalf("%d commission.updated events, want 3", n-events)
 	}
-	if _, err := w.cs.MarkPayoutPaid(w.ctx, w.ws, p.ID, "again", "u"); !errors.Is(err, commission.ErrPayoutNotPending) {
+	if _, err := w.cs.MarkPayoutPaid(w.ctx, w.ws, p.ID, "again", "u"); !errors.Is(err, commission.ErrPayoutTransition) {
 		t.Fatalf("mark a paid payout paid again: %v", err)
 	}
-	if _, err := w.cs.CancelPayout(w.ctx, w.ws, p.ID); !errors.Is(err, commission.ErrPayoutNotPending) {
+	if _, err := w.cs.CancelPayout(w.ctx, w.ws, p.ID); !errors.Is(err, commission.ErrPayoutTransition) {
 		t.Fatalf("cancel a paid payout: %v", err)
 	}
 }
@@ -548,13 +568,13 @@ func testCancelPayout(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 	cancelled, err := w.cs.CancelPayout(w.ctx, w.ws, p.ID)
-	if err != nil || cancelled.Status != commission.PayoutCancelled || cancelled.CancelledAt == nil {
+	if err != nil || cancelled.Status != commission.PayoutCanceled || cancelled.CanceledAt == nil {
 		t.Fatalf("cancel: %v %+v", err, cancelled)
 	}
 	if got := w.commission(c.ID); got.PayoutID != nil || got.Status != commission.Approved {
 		t.Fatalf("commission after cancel: %+v", got)
 	}
-	if _, err := w.cs.MarkPayoutPaid(w.ctx, w.ws, p.ID, "ref", "u"); !errors.Is(err, commission.ErrPayoutNotPending) {
+	if _, err := w.cs.MarkPayoutPaid(w.ctx, w.ws, p.ID, "ref", "u"); !errors.Is(err, commission.ErrPayoutTransition) {
 		t.Fatalf("mark a cancelled payout paid: %v", err)
 	}
 	// Back in the balance: it can be clawed back now, or paid out again.
@@ -619,7 +639,15 @@ func (w *world) adjust(c *store.Commission, amount int64, status string) *store.
 	w.t.Helper()
 	a := *c
 	a.ID, a.AdjustsID, a.AmountCents, a.Status, a.PayoutID = ids.New(ids.Commission), &c.ID, amount, status, nil
-	err := w.st.InTx(w.ctx, func(tx *store.Tx) error { return tx.InsertAdjustment(w.ctx, &a, "partial refund", "test") })
+	err := w.st.InTx(w.ctx, func(tx *store.Tx) error {
+		if err := tx.InsertAdjustment(w.ctx, &a, "partial refund", "test"); err != nil {
+			return err
+		}
+		if e, ok := commission.LedgerEntry(nil, &a); ok {
+			tx.QueueLedger(e)
+		}
+		return nil
+	})
 	if err != nil {
 		w.t.Fatalf("insert adjustment: %v", err)
 	}

@@ -283,6 +283,9 @@ func (s *Service) addAdjustment(ctx context.Context, tx *store.Tx, c *store.Comm
 	if err := tx.InsertAdjustment(ctx, adj, reason, actor); err != nil {
 		return nil, err
 	}
+	if e, ok := LedgerEntry(nil, adj); ok {
+		tx.QueueLedger(e)
+	}
 	partner, customer, err := tx.CommissionParties(ctx, adj)
 	if err != nil {
 		return nil, err

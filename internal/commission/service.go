@@ -38,10 +38,15 @@ func (s *Service) SetStatus(ctx context.Context, workspaceID, id, to, reason, ac
 	return out.Commission, history, nil
 }
 
-// apply writes an already-checked status change and its commission.updated event.
+// apply writes an already-checked status change, its ledger entry (when it
+// moves the balance) and its commission.updated event.
 func (s *Service) apply(ctx context.Context, tx *store.Tx, c *store.Commission, to, reason, actor string) error {
+	before := *c
 	if err := tx.SetCommissionStatus(ctx, c, to, reason, actor); err != nil {
 		return err
+	}
+	if e, ok := LedgerEntry(&before, c); ok {
+		tx.QueueLedger(e)
 	}
 	partner, customer, err := tx.CommissionParties(ctx, c)
 	if err != nil {

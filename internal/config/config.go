@@ -23,6 +23,7 @@ type Config struct {
 	Env           string        // PARTLI_ENV: "production" (default) or "development"
 	TrustProxy    bool          // PARTLI_TRUST_PROXY: take the client IP from X-Forwarded-For
 	ApproveEvery  time.Duration // PARTLI_AUTO_APPROVE_INTERVAL, default 1m
+	PayoutEvery   time.Duration // PARTLI_PAYOUT_INTERVAL, default 1m: scheduled payouts, and asking Stripe again about unanswered transfers
 	TrackRate     float64       // PARTLI_TRACK_RATE_LIMIT: requests/s per API key on /api/track/*, default 5000
 	ClickRate     float64       // PARTLI_CLICK_RATE_LIMIT: requests/s per client IP on /api/track/click, default 20
 	SignInLimit   int           // PARTLI_SIGNIN_LIMIT: password attempts per client IP per 10 minutes, default DefaultSignInLimit (0 means the default)
@@ -81,10 +82,11 @@ func FromEnv() (Config, error) {
 			}
 		}
 	}
-	c.ApproveEvery, c.TrackRate, c.ClickRate, c.DBMaxConns, c.SignInLimit = time.Minute, 5000, 20, 20, DefaultSignInLimit
+	c.ApproveEvery, c.PayoutEvery, c.TrackRate, c.ClickRate, c.DBMaxConns, c.SignInLimit = time.Minute, time.Minute, 5000, 20, 20, DefaultSignInLimit
 	parse("PARTLI_TRUST_PROXY", func(v string) (err error) { c.TrustProxy, err = strconv.ParseBool(v); return })
 	parse("PARTLI_WEBHOOK_ALLOW_PRIVATE", func(v string) (err error) { c.WebhookAllowPrivate, err = strconv.ParseBool(v); return })
 	parse("PARTLI_AUTO_APPROVE_INTERVAL", func(v string) (err error) { c.ApproveEvery, err = time.ParseDuration(v); return })
+	parse("PARTLI_PAYOUT_INTERVAL", func(v string) (err error) { c.PayoutEvery, err = time.ParseDuration(v); return })
 	parse("PARTLI_TRACK_RATE_LIMIT", func(v string) (err error) { c.TrackRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_CLICK_RATE_LIMIT", func(v string) (err error) { c.ClickRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return })
@@ -109,7 +111,7 @@ func FromEnv() (Config, error) {
 	if c.Env != "production" && c.Env != "development" {
 		errs = append(errs, fmt.Sprintf("PARTLI_ENV=%q: must be production or development", c.Env))
 	}
-	if c.ApproveEvery <= 0 || c.TrackRate <= 0 || c.ClickRate <= 0 || c.DBMaxConns <= 0 || c.SignInLimit <= 0 {
+	if c.ApproveEvery <= 0 || c.PayoutEvery <= 0 || c.TrackRate <= 0 || c.ClickRate <= 0 || c.DBMaxConns <= 0 || c.SignInLimit <= 0 {
 		errs = append(errs, "intervals, rate limits, PARTLI_SIGNIN_LIMIT and PARTLI_DB_MAX_CONNS must be positive")
 	}
 	if len(errs) > 0 {

@@ -19,10 +19,16 @@ const (
 	LeadCreated       = "lead.created"
 	CommissionCreated = "commission.created"
 	CommissionUpdated = "commission.updated"
+	// Payouts: created (pending), paid (by Stripe, or marked paid with a
+	// reference), failed (Stripe refused the transfer). payout.paid is also
+	// the hook of the "payout sent" mail to the partner.
+	PayoutCreated = "payout.created"
+	PayoutPaid    = "payout.paid"
+	PayoutFailed  = "payout.failed"
 )
 
 // Types lists every event type an endpoint may subscribe to.
-var Types = []string{SaleCreated, LeadCreated, CommissionCreated, CommissionUpdated}
+var Types = []string{SaleCreated, LeadCreated, CommissionCreated, CommissionUpdated, PayoutCreated, PayoutPaid, PayoutFailed}
 
 // Envelope is the body delivered to an endpoint.
 type Envelope struct {
@@ -57,6 +63,12 @@ type CommissionData struct {
 	store.Commission
 	Partner  store.PartnerRef   `json:"partner"`
 	Customer *store.CustomerRef `json:"customer"`
+}
+
+// PayoutData is a payout with its partner.
+type PayoutData struct {
+	store.Payout
+	Partner store.PartnerRef `json:"partner"`
 }
 
 // New wraps data in an envelope and returns the outbox row.

@@ -53,7 +53,9 @@ type Program struct {
 	CookieDays        int        `db:"cookie_days" json:"cookieDays"`
 	MinPayoutCents    int64      `db:"min_payout_cents" json:"minPayoutCents"`
 	AutoApprove       bool       `db:"auto_approve" json:"autoApprove"`
-	VerifiedAt        *time.Time `db:"verified_at" json:"verifiedAt"` // first event tracked end to end; nil: a draft
+	PayoutSchedule    string     `db:"payout_schedule" json:"payoutSchedule"` // manual, weekly or monthly
+	PayoutDay         *int       `db:"payout_day" json:"payoutDay"`           // ISO weekday (weekly) or day of the month (monthly)
+	VerifiedAt        *time.Time `db:"verified_at" json:"verifiedAt"`         // first event tracked end to end; nil: a draft
 	CreatedAt         time.Time  `db:"created_at" json:"createdAt"`
 	UpdatedAt         time.Time  `db:"updated_at" json:"updatedAt"`
 }
@@ -148,6 +150,17 @@ type Partner struct {
 	Pitch       string    `db:"pitch" json:"-"`
 	CreatedAt   time.Time `db:"created_at" json:"createdAt"`
 	UpdatedAt   time.Time `db:"updated_at" json:"updatedAt"`
+	// PayoutMethod is how the partner is paid (nil: none chosen), filled
+	// in by the handlers that reply with partners.
+	PayoutMethod *PartnerPayoutMethod `db:"-" json:"payoutMethod"`
+}
+
+// PartnerPayoutMethod is a partner's payout method as the API shows it:
+// its type, whether a payout can be sent with it now, and if not, why.
+type PartnerPayoutMethod struct {
+	Type   string  `json:"type"`
+	Ready  bool    `json:"ready"`
+	Reason *string `json:"reason"`
 }
 
 type Click struct {

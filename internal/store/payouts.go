@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,51 +11,86 @@ import (
 	"github.com/lib/pq"
 )
 
-// Payout is one transfer of money to a partner, in one currency: the sum of
-// the approved commissions (and negative adjustments) it settles.
+// Payout is one payment to a partner, in one currency: the sum of the
+// approved commissions (and negative adjustments) it settles. Its states
+// and the rules between them are commission.PayoutTransition's.
 type Payout struct {
-	ID          string     `db:"id"`
-	WorkspaceID string     `db:"workspace_id"`
-	ProgramID   string     `db:"program_id"`
-	PartnerID   string     `db:"partner_id"`
-	Currency    string     `db:"currency"`
-	AmountCents int64      `db:"amount_cents"`
-	Status      string     `db:"status"`
-	Reference   string     `db:"reference"`
-	CreatedBy   string     `db:"created_by"`
-	PaidAt      *time.Time `db:"paid_at"`
-	CancelledAt *time.Time `db:"cancelled_at"`
-	CreatedAt   time.Time  `db:"created_at"`
+	ID               string       `db:"id" json:"id"`
+	WorkspaceID      string       `db:"workspace_id" json:"-"`
+	ProgramID        string       `db:"program_id" json:"programId"`
+	PartnerID        string       `db:"partner_id" json:"partnerId"`
+	Currency         string       `db:"currency" json:"currency"`
+	AmountCents      int64        `db:"amount_cents" json:"amountCents"`
+	Status           string       `db:"status" json:"status"`
+	Method           string       `db:"method" json:"method"`
+	Recipient        string       `db:"recipient" json:"-"`
+	Reference        string       `db:"reference" json:"reference"`
+	CommissionCount  int64        `db:"commission_count" json:"commissionCount"`
+	AdjustmentCents  int64        `db:"adjustment_cents" json:"adjustmentCents"`
+	Claim            int          `db:"claim" json:"-"`
+	Attempt          int          `db:"attempt" json:"-"`
+	LeaseUntil       *time.Time   `db:"lease_until" json:"-"`
+	StripeTransferID *string      `db:"stripe_transfer_id" json:"stripeTransferId"`
+	FailureReason    OptionalText `db:"failure_reason" json:"failureReason"`
+	CreatedBy        string       `db:"created_by" json:"-"`
+	PaidAt           *time.Time   `db:"paid_at" json:"paidAt"`
+	FailedAt         *time.Time   `db:"failed_at" json:"failedAt"`
+	CanceledAt       *time.Time   `db:"canceled_at" json:"canceledAt"`
+	CreatedAt        time.Time    `db:"created_at" json:"createdAt"`
+	UpdatedAt        time.Time    `db:"updated_at" json:"updatedAt"`
+}
+
+// OptionalText is text that is absent when empty: JSON null.
+type OptionalText string
+
+// MarshalJSON writes "" as null.
+func (t OptionalText) MarshalJSON() ([]byte, error) {
+	if t == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(t))
 }
 
 const payoutColumns = `po.id, po.workspace_id, po.program_id, po.partner_id, po.currency, po.amount_cents,
-	po.status, po.reference, po.created_by, po.paid_at, po.cancelled_at, po.created_at`
+	po.status, po.method, po.recipient, po.reference, po.commission_count, po.adjustment_cents, po.claim,
+	po.attempt, po.lease_until, po.stripe_transfer_id, po.failure_reason, po.created_by, po.paid_at,
+	po.failed_at, po.canceled_at, po.created_at, po.updated_at`
 
-// PayoutRow is a payout with its partner and program names and how many
-// commissions it settles.
+// PayoutRow is a payout with its partner's and program's names.
 type PayoutRow struct {
 	Payout
 	PartnerName  string `db:"partner_name"`
 	PartnerEmail string `db:"partner_email"`
 	ProgramName  string `db:"program_name"`
-	Commissions  int64  `db:"commissions"`
 }
 
 const payoutRowSelect = `SELECT ` + payoutColumns + `,
-	pa.name AS partner_name, pa.email AS partner_email, pr.name AS program_name,
-	(SELECT count(*) FROM commissions c WHERE c.workspace_id = po.workspace_id AND c.payout_id = po.id) AS commissions
+	pa.name AS partner_name, pa.email AS partner_email, pr.name AS program_name
 	FROM payouts po
 	JOIN partners pa ON pa.workspace_id = po.workspace_id AND pa.id = po.partner_id
 	JOIN programs pr ON pr.workspace_id = po.workspace_id AND pr.id = po.program_id`
 
-// ListPayoutRows lists a workspace's payouts (of one status when set), newest first.
-func (q Queries) ListPayoutRows(ctx context.Context, workspaceID, status string, page Page) ([]PayoutRow, *string, error) {
+// PayoutFilter narrows a payout list; empty fields do not filter.
+type PayoutFilter struct {
+	Status    string
+	PartnerID string
+	ProgramID string
+	Method    string
+	Currency  string
+	CreatedBy string
+}
+
+// ListPayoutRows lists a workspace's payouts, newest first.
+func (q Queries) ListPayoutRows(ctx context.Context, workspaceID string, f PayoutFilter, page Page) ([]PayoutRow, *string, error) {
 	t, id := page.cursorArgs()
 	var rows []PayoutRow
 	err := q.sel(ctx, &rows, payoutRowSelect+`
-		WHERE po.workspace_id = $1 AND ($2 = '' OR po.status = $2)
-		  AND ($3::timestamptz IS NULL OR (po.created_at, po.id) < ($3, $4))
-		ORDER BY po.created_at DESC, po.id DESC LIMIT $5`, workspaceID, status, t, id, page.fetch())
+		WHERE po.workspace_id = $1 AND ($2 = '' OR po.status = $2) AND ($3 = '' OR po.partner_id = $3)
+		  AND ($4 = '' OR po.program_id = $4) AND ($5 = '' OR po.method = $5) AND ($6 = '' OR po.currency = $6)
+		  AND ($10 = '' OR po.created_by = $10)
+		  AND ($7::timestamptz IS NULL OR (po.created_at, po.id) < ($7, $8))
+		ORDER BY po.created_at DESC, po.id DESC LIMIT $9`,
+		workspaceID, f.Status, f.PartnerID, f.ProgramID, f.Method, f.Currency, t, id, page.fetch(), f.CreatedBy)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: list payouts: %w", err)
 	}
@@ -62,10 +98,34 @@ func (q Queries) ListPayoutRows(ctx context.Context, workspaceID, status string,
 	return rows, next, nil
 }
 
+// PayoutCurrencies lists the currencies of the workspace's payouts that f
+// matches (f.Currency aside).
+func (q Queries) PayoutCurrencies(ctx context.Context, workspaceID string, f PayoutFilter) ([]string, error) {
+	var cs []string
+	err := q.sel(ctx, &cs, `SELECT DISTINCT currency FROM payouts po
+		WHERE po.workspace_id = $1 AND ($2 = '' OR po.status = $2) AND ($3 = '' OR po.partner_id = $3)
+		  AND ($4 = '' OR po.program_id = $4) AND ($5 = '' OR po.method = $5)
+		ORDER BY currency`, workspaceID, f.Status, f.PartnerID, f.ProgramID, f.Method)
+	if err != nil {
+		return nil, fmt.Errorf("store: payout currencies: %w", err)
+	}
+	return cs, nil
+}
+
 // PayoutRowByID returns one payout of the workspace.
 func (q Queries) PayoutRowByID(ctx context.Context, workspaceID, id string) (*PayoutRow, error) {
 	var p PayoutRow
 	if err := q.get(ctx, &p, payoutRowSelect+` WHERE po.workspace_id = $1 AND po.id = $2`, workspaceID, id); err != nil {
+		return nil, fmt.Errorf("store: payout: %w", err)
+	}
+	return &p, nil
+}
+
+// Payout returns one payout of the workspace.
+func (q Queries) Payout(ctx context.Context, workspaceID, id string) (*Payout, error) {
+	var p Payout
+	if err := q.get(ctx, &p, `SELECT `+payoutColumns+` FROM payouts po WHERE po.workspace_id = $1 AND po.id = $2`,
+		workspaceID, id); err != nil {
 		return nil, fmt.Errorf("store: payout: %w", err)
 	}
 	return &p, nil
@@ -86,19 +146,26 @@ func (q Queries) PayoutCommissionRows(ctx context.Context, workspaceID, payoutID
 	return rows, next, nil
 }
 
-// Balance is what a partner is owed in one currency: the approved
-// commissions that are in no payout yet, negative adjustments included.
+// Balance is what a partner is owed in one currency: their approved
+// commissions in no payout yet, negative adjustments included — read from
+// partner_balances, the ledger's running totals, so a page of balances
+// costs the same at a million commissions as at ten.
 type Balance struct {
 	PartnerID       string `db:"partner_id"`
 	PartnerName     string `db:"partner_name"`
 	PartnerEmail    string `db:"partner_email"`
+	PartnerStatus   string `db:"partner_status"`
 	ProgramID       string `db:"program_id"`
 	ProgramName     string `db:"program_name"`
+	ProgramCurrency string `db:"program_currency"`
 	Currency        string `db:"currency"`
 	Count           int64  `db:"n"`
 	Cents           int64  `db:"cents"`
 	AdjustmentCents int64  `db:"adjustment_cents"` // the negative part of Cents
-	MinPayoutCents  int64  `db:"min_payout_cents"`
+	// MinPayoutCents is the program's minimum payout, in ProgramCurrency.
+	MinPayoutCents int64 `db:"min_payout_cents"`
+	// Method is the partner's payout method (nil: none chosen).
+	Method *PayoutMethod `db:"-"`
 }
 
 // BalanceCursor is the position after the last balance of a page: balances
@@ -127,8 +194,9 @@ func DecodeBalanceCursor(s string) (*BalanceCursor, error) {
 }
 
 // ReadyToPay lists up to limit balances of the workspace (of programID when
-// set) after the cursor, and the cursor of the next page. It reads only the
-// partial index of approved, unpaid commissions.
+// set) that sum at least one commission, after the cursor, with the cursor
+// of the next page and each partner's payout method. It reads
+// partner_balances through its partial index, one row per balance.
 func (q Queries) ReadyToPay(ctx context.Context, workspaceID, programID string, after *BalanceCursor, limit int) ([]Balance, *string, error) {
 	var afterPartner, afterCurrency string
 	if after != nil {
@@ -137,19 +205,16 @@ func (q Queries) ReadyToPay(ctx context.Context, workspaceID, programID string, 
 	var rows []Balance
 	err := q.sel(ctx, &rows, `
 		WITH b AS (
-			SELECT partner_id, currency, count(*) AS n, sum(amount_cents) AS cents,
-				coalesce(sum(amount_cents) FILTER (WHERE amount_cents < 0), 0) AS adjustment_cents
-			FROM commissions
-			WHERE workspace_id = $1 AND status = 'approved' AND payout_id IS NULL
-			  AND ($2 = '' OR program_id = $2)
+			SELECT partner_id, currency, commissions AS n, balance_cents AS cents, adjustment_cents
+			FROM partner_balances
+			WHERE workspace_id = $1 AND commissions > 0 AND ($2 = '' OR program_id = $2)
 			  AND ($3 = '' OR (partner_id, currency) > ($3, $4::bpchar))
-			GROUP BY partner_id, currency
 			ORDER BY partner_id, currency
 			LIMIT $5
 		)
 		SELECT b.partner_id, b.currency, b.n, b.cents, b.adjustment_cents,
-			pa.name AS partner_name, pa.email AS partner_email, pa.program_id, pr.name AS program_name,
-			pr.min_payout_cents
+			pa.name AS partner_name, pa.email AS partner_email, pa.status AS partner_status, pa.program_id,
+			pr.name AS program_name, pr.currency AS program_currency, pr.min_payout_cents
 		FROM b
 		JOIN partners pa ON pa.workspace_id = $1 AND pa.id = b.partner_id
 		JOIN programs pr ON pr.workspace_id = $1 AND pr.id = pa.program_id
@@ -157,13 +222,63 @@ func (q Queries) ReadyToPay(ctx context.Context, workspaceID, programID string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: ready to pay: %w", err)
 	}
-	if len(rows) <= limit {
-		return rows, nil, nil
+	var next *string
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		n := BalanceCursor{PartnerID: last.PartnerID, Currency: last.Currency}.Encode()
+		next = &n
 	}
-	rows = rows[:limit]
-	last := rows[len(rows)-1]
-	next := BalanceCursor{PartnerID: last.PartnerID, Currency: last.Currency}.Encode()
-	return rows, &next, nil
+	if err := q.attachMethods(ctx, workspaceID, rows); err != nil {
+		return nil, nil, err
+	}
+	return rows, next, nil
+}
+
+// attachMethods sets the payout method of each balance's partner.
+func (q Queries) attachMethods(ctx context.Context, workspaceID string, rows []Balance) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.PartnerID
+	}
+	ms, err := q.PayoutMethods(ctx, workspaceID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if m, ok := ms[rows[i].PartnerID]; ok {
+			rows[i].Method = &m
+		}
+	}
+	return nil
+}
+
+// PayableBalances returns the balances of a program's partners (of
+// partnerIDs only, when given) that sum at least one commission, by partner
+// and currency, with each partner's payout method: the candidates for new
+// payouts.
+func (q Queries) PayableBalances(ctx context.Context, workspaceID, programID string, partnerIDs []string) ([]Balance, error) {
+	var rows []Balance
+	err := q.sel(ctx, &rows, `
+		SELECT b.partner_id, b.currency, b.commissions AS n, b.balance_cents AS cents, b.adjustment_cents,
+			pa.name AS partner_name, pa.email AS partner_email, pa.status AS partner_status, pa.program_id,
+			pr.name AS program_name, pr.currency AS program_currency, pr.min_payout_cents
+		FROM partner_balances b
+		JOIN partners pa ON pa.workspace_id = b.workspace_id AND pa.id = b.partner_id
+		JOIN programs pr ON pr.workspace_id = b.workspace_id AND pr.id = b.program_id
+		WHERE b.workspace_id = $1 AND b.program_id = $2 AND b.commissions > 0
+		  AND (coalesce(cardinality($3::text[]), 0) = 0 OR b.partner_id = ANY($3))
+		ORDER BY b.partner_id, b.currency`, workspaceID, programID, pq.Array(partnerIDs))
+	if err != nil {
+		return nil, fmt.Errorf("store: payable balances: %w", err)
+	}
+	if err := q.attachMethods(ctx, workspaceID, rows); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // Payable is an approved commission that is in no payout yet.
@@ -188,25 +303,49 @@ func (tx *Tx) LockPayable(ctx context.Context, workspaceID, partnerID, currency 
 	return ps, nil
 }
 
-// InsertPayout records a payout and puts the given commissions in it.
-func (tx *Tx) InsertPayout(ctx context.Context, p *Payout, commissionIDs []string) error {
-	err := tx.get(ctx, p, `
-		INSERT INTO payouts AS po (id, workspace_id, program_id, partner_id, currency, amount_cents, status, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
-		RETURNING `+payoutColumns,
-		p.ID, p.WorkspaceID, p.ProgramID, p.PartnerID, p.Currency, p.AmountCents, p.CreatedBy)
-	if err != nil {
-		return fmt.Errorf("store: insert payout: %w", err)
-	}
-	n, err := tx.exec(ctx, `UPDATE commissions SET payout_id = $2 WHERE workspace_id = $1 AND id = ANY($3)`,
+// attach puts commissions in payout p, each only while it is approved and
+// in no payout: fewer rows than asked for is an error, so a commission is
+// never in two payouts even if the caller's lock were missing.
+func (tx *Tx) attach(ctx context.Context, p *Payout, commissionIDs []string) error {
+	n, err := tx.exec(ctx, `UPDATE commissions SET payout_id = $2
+		WHERE workspace_id = $1 AND id = ANY($3) AND status = 'approved' AND payout_id IS NULL`,
 		p.WorkspaceID, p.ID, pq.Array(commissionIDs))
 	if err != nil {
 		return fmt.Errorf("store: attach commissions to payout: %w", err)
 	}
 	if int(n) != len(commissionIDs) {
-		return fmt.Errorf("store: attach commissions to payout: %d of %d rows", n, len(commissionIDs))
+		return fmt.Errorf("store: attach commissions to payout %s: %d of %d rows were still payable", p.ID, n, len(commissionIDs))
 	}
 	return nil
+}
+
+// InsertPayout records a pending payout and puts the given commissions in it.
+func (tx *Tx) InsertPayout(ctx context.Context, p *Payout, commissionIDs []string) error {
+	err := tx.get(ctx, p, `
+		INSERT INTO payouts AS po (id, workspace_id, program_id, partner_id, currency, amount_cents, status, method,
+			recipient, commission_count, adjustment_cents, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $11)
+		RETURNING `+payoutColumns,
+		p.ID, p.WorkspaceID, p.ProgramID, p.PartnerID, p.Currency, p.AmountCents, p.Method, p.Recipient,
+		p.CommissionCount, p.AdjustmentCents, p.CreatedBy)
+	if err != nil {
+		return fmt.Errorf("store: insert payout: %w", err)
+	}
+	return tx.attach(ctx, p, commissionIDs)
+}
+
+// ReclaimPayout puts commissions in a failed payout again, as its next
+// claim of the balance, with their sum: a failed payout sent again pays the
+// balance as it is now.
+func (tx *Tx) ReclaimPayout(ctx context.Context, p *Payout, commissionIDs []string, amount, count, adjustment int64) error {
+	err := tx.get(ctx, p, `UPDATE payouts po SET claim = claim + 1, amount_cents = $3, commission_count = $4,
+			adjustment_cents = $5, updated_at = now()
+		WHERE po.workspace_id = $1 AND po.id = $2 AND po.status = 'failed' RETURNING `+payoutColumns,
+		p.WorkspaceID, p.ID, amount, count, adjustment)
+	if err != nil {
+		return fmt.Errorf("store: reclaim payout: %w", err)
+	}
+	return tx.attach(ctx, p, commissionIDs)
 }
 
 // LockPayout reads a payout and locks it until the transaction ends.
@@ -232,27 +371,172 @@ func (tx *Tx) LockPayoutCommissions(ctx context.Context, workspaceID, payoutID s
 	return cs, nil
 }
 
-// SetPayoutPaid marks a payout paid with the bank's or provider's reference.
-func (tx *Tx) SetPayoutPaid(ctx context.Context, p *Payout, reference string) error {
-	err := tx.get(ctx, p, `UPDATE payouts po SET status = 'paid', reference = $3, paid_at = now()
-		WHERE po.workspace_id = $1 AND po.id = $2 RETURNING `+payoutColumns, p.WorkspaceID, p.ID, reference)
+// changePayout runs an UPDATE of one payout that applies only while its
+// status is one of from, and reads the payout back; ErrNotFound when it is
+// not (so a change decided on a stale read never lands).
+func (tx *Tx) changePayout(ctx context.Context, p *Payout, from []string, set string, args ...any) error {
+	all := append([]any{p.WorkspaceID, p.ID, pq.Array(from)}, args...)
+	return tx.get(ctx, p, `UPDATE payouts po SET `+set+`, updated_at = now()
+		WHERE po.workspace_id = $1 AND po.id = $2 AND po.status = ANY($3) RETURNING `+payoutColumns, all...)
+}
+
+// SetPayoutPaid marks a pending or processing payout paid, with the bank's,
+// provider's or Stripe's reference (and the Stripe transfer, if any).
+func (tx *Tx) SetPayoutPaid(ctx context.Context, p *Payout, reference string, transferID *string) error {
+	err := tx.changePayout(ctx, p, []string{"pending", "processing"},
+		`status = 'paid', reference = $4, stripe_transfer_id = $5, paid_at = now(), lease_until = NULL, failure_reason = ''`,
+		reference, transferID)
 	if err != nil {
 		return fmt.Errorf("store: set payout paid: %w", err)
 	}
 	return nil
 }
 
-// CancelPayout marks a payout cancelled and takes its commissions out of it,
-// so they count towards the partner's balance again.
-func (tx *Tx) CancelPayout(ctx context.Context, p *Payout) error {
+// ReleasePayout takes its commissions out of a pending or processing
+// payout, so they count towards the partner's balance again, and sets the
+// payout canceled, or failed with reason.
+func (tx *Tx) ReleasePayout(ctx context.Context, p *Payout, status, reason string) error {
 	if _, err := tx.exec(ctx, `UPDATE commissions SET payout_id = NULL WHERE workspace_id = $1 AND payout_id = $2`,
 		p.WorkspaceID, p.ID); err != nil {
 		return fmt.Errorf("store: release payout commissions: %w", err)
 	}
-	err := tx.get(ctx, p, `UPDATE payouts po SET status = 'cancelled', cancelled_at = now()
-		WHERE po.workspace_id = $1 AND po.id = $2 RETURNING `+payoutColumns, p.WorkspaceID, p.ID)
+	var err error
+	switch status {
+	case "canceled":
+		err = tx.changePayout(ctx, p, []string{"pending"}, `status = 'canceled', canceled_at = now()`)
+	case "failed":
+		err = tx.changePayout(ctx, p, []string{"processing"},
+			`status = 'failed', failure_reason = $4, failed_at = now(), lease_until = NULL`, reason)
+	default:
+		err = fmt.Errorf("a payout is released as canceled or failed, not %q", status)
+	}
 	if err != nil {
-		return fmt.Errorf("store: cancel payout: %w", err)
+		return fmt.Errorf("store: release payout: %w", err)
+	}
+	return nil
+}
+
+// CancelFailedPayout cancels a failed payout (its commissions were released
+// when it failed).
+func (tx *Tx) CancelFailedPayout(ctx context.Context, p *Payout) error {
+	if err := tx.changePayout(ctx, p, []string{"failed"}, `status = 'canceled', canceled_at = now()`); err != nil {
+		return fmt.Errorf("store: cancel failed payout: %w", err)
+	}
+	return nil
+}
+
+// PayoutAttempt is one Stripe transfer attempt of a payout (migration 00011).
+type PayoutAttempt struct {
+	WorkspaceID      string     `db:"workspace_id"`
+	PayoutID         string     `db:"payout_id"`
+	Attempt          int        `db:"attempt"`
+	IdempotencyKey   string     `db:"idempotency_key"`
+	AmountCents      int64      `db:"amount_cents"`
+	Currency         string     `db:"currency"`
+	Destination      string     `db:"destination"`
+	Status           string     `db:"status"`
+	StripeTransferID *string    `db:"stripe_transfer_id"`
+	Error            string     `db:"error"`
+	Tries            int        `db:"tries"`
+	StartedAt        time.Time  `db:"started_at"`
+	TriedAt          *time.Time `db:"tried_at"`
+	FinishedAt       *time.Time `db:"finished_at"`
+}
+
+// StartAttempt moves a pending or failed payout to processing with a new
+// attempt of a.Attempt (the payout's attempt + 1), its idempotency key and
+// destination recorded before anything is sent, and the sender's lease for
+// lease (by the database's clock, which every replica shares).
+func (tx *Tx) StartAttempt(ctx context.Context, p *Payout, a *PayoutAttempt, lease time.Duration) error {
+	err := tx.changePayout(ctx, p, []string{"pending", "failed"},
+		`status = 'processing', attempt = $4, lease_until = now() + $5 * interval '1 microsecond', failure_reason = '', failed_at = NULL`,
+		a.Attempt, lease.Microseconds())
+	if err != nil {
+		return fmt.Errorf("store: start payout attempt: %w", err)
+	}
+	err = tx.get(ctx, a, `INSERT INTO payout_attempts (workspace_id, payout_id, attempt, idempotency_key, amount_cents,
+			currency, destination) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+		p.WorkspaceID, p.ID, a.Attempt, a.IdempotencyKey, a.AmountCents, a.Currency, a.Destination)
+	if err != nil {
+		return fmt.Errorf("store: start payout attempt: %w", err)
+	}
+	return nil
+}
+
+// TakeOverAttempt gives the sender a processing payout's lease, when the
+// lease has run out (its sender crashed or timed out), and returns the
+// attempt to ask Stripe about again; ErrNotFound when the payout is not
+// processing or another sender holds it.
+func (q Queries) TakeOverAttempt(ctx context.Context, workspaceID, payoutID string, lease time.Duration) (*Payout, *PayoutAttempt, error) {
+	var p Payout
+	err := q.get(ctx, &p, `UPDATE payouts po SET lease_until = now() + $3 * interval '1 microsecond', updated_at = now()
+		WHERE po.workspace_id = $1 AND po.id = $2 AND po.status = 'processing' AND po.lease_until < now()
+		RETURNING `+payoutColumns, workspaceID, payoutID, lease.Microseconds())
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: take over payout: %w", err)
+	}
+	a, err := q.Attempt(ctx, workspaceID, payoutID, p.Attempt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &p, a, nil
+}
+
+// StalePayouts returns up to limit processing payouts, of any workspace,
+// whose sender's lease ran out.
+func (q Queries) StalePayouts(ctx context.Context, limit int) ([]Payout, error) {
+	var ps []Payout
+	err := q.sel(ctx, &ps, `SELECT `+payoutColumns+` FROM payouts po
+		WHERE po.status = 'processing' AND po.lease_until < now() ORDER BY po.lease_until LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: stale payouts: %w", err)
+	}
+	return ps, nil
+}
+
+// Attempt returns one attempt of a payout.
+func (q Queries) Attempt(ctx context.Context, workspaceID, payoutID string, attempt int) (*PayoutAttempt, error) {
+	var a PayoutAttempt
+	if err := q.get(ctx, &a, `SELECT * FROM payout_attempts WHERE workspace_id = $1 AND payout_id = $2 AND attempt = $3`,
+		workspaceID, payoutID, attempt); err != nil {
+		return nil, fmt.Errorf("store: payout attempt: %w", err)
+	}
+	return &a, nil
+}
+
+// Attempts lists a payout's attempts, newest first.
+func (q Queries) Attempts(ctx context.Context, workspaceID, payoutID string) ([]PayoutAttempt, error) {
+	var as []PayoutAttempt
+	if err := q.sel(ctx, &as, `SELECT * FROM payout_attempts WHERE workspace_id = $1 AND payout_id = $2 ORDER BY attempt DESC`,
+		workspaceID, payoutID); err != nil {
+		return nil, fmt.Errorf("store: payout attempts: %w", err)
+	}
+	return as, nil
+}
+
+// NoteTry records that Stripe was asked (again) about an attempt.
+func (q Queries) NoteTry(ctx context.Context, a *PayoutAttempt) error {
+	err := q.get(ctx, a, `UPDATE payout_attempts SET tries = tries + 1, tried_at = now()
+		WHERE workspace_id = $1 AND payout_id = $2 AND attempt = $3 RETURNING *`, a.WorkspaceID, a.PayoutID, a.Attempt)
+	if err != nil {
+		return fmt.Errorf("store: note payout try: %w", err)
+	}
+	return nil
+}
+
+// FinishAttempt records an attempt's outcome: succeeded with the Stripe
+// transfer, or failed with Stripe's message. Only an attempt under way
+// changes (ErrNotFound otherwise).
+func (tx *Tx) FinishAttempt(ctx context.Context, a *PayoutAttempt, transferID *string, failure string) error {
+	status := "succeeded"
+	if transferID == nil {
+		status = "failed"
+	}
+	err := tx.get(ctx, a, `UPDATE payout_attempts SET status = $4, stripe_transfer_id = $5, error = $6, finished_at = now()
+		WHERE workspace_id = $1 AND payout_id = $2 AND attempt = $3 AND status = 'processing' RETURNING *`,
+		a.WorkspaceID, a.PayoutID, a.Attempt, status, transferID, failure)
+	if err != nil {
+		return fmt.Errorf("store: finish payout attempt: %w", err)
 	}
 	return nil
 }

@@ -225,20 +225,23 @@ func (q Queries) EarningsByDay(ctx context.Context, workspaceID, partnerID strin
 
 // PartnerPayout is a payout as its partner sees it.
 type PartnerPayout struct {
-	ID          string     `db:"id"`
-	Currency    string     `db:"currency"`
-	AmountCents int64      `db:"amount_cents"`
-	Status      string     `db:"status"`
-	Reference   string     `db:"reference"`
-	PaidAt      *time.Time `db:"paid_at"`
-	CreatedAt   time.Time  `db:"created_at"`
+	ID            string     `db:"id"`
+	Currency      string     `db:"currency"`
+	AmountCents   int64      `db:"amount_cents"`
+	Status        string     `db:"status"`
+	Method        string     `db:"method"`
+	Reference     string     `db:"reference"`
+	FailureReason string     `db:"failure_reason"`
+	PaidAt        *time.Time `db:"paid_at"`
+	CreatedAt     time.Time  `db:"created_at"`
 }
 
 // PayoutsOf lists a partner's payouts, newest first.
 func (q Queries) PayoutsOf(ctx context.Context, workspaceID, partnerID string, limit int) ([]PartnerPayout, error) {
 	var rows []PartnerPayout
-	err := q.sel(ctx, &rows, `SELECT id, currency, amount_cents, status, reference, paid_at, created_at FROM payouts
-		WHERE workspace_id = $1 AND partner_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, workspaceID, partnerID, limit)
+	err := q.sel(ctx, &rows, `SELECT id, currency, amount_cents, status, method, reference, failure_reason, paid_at, created_at
+		FROM payouts WHERE workspace_id = $1 AND partner_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+		workspaceID, partnerID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: payouts of partner: %w", err)
 	}

@@ -6,17 +6,17 @@ import (
 )
 
 const programCols = `id, workspace_id, name, slug, destination_url, currency, holding_period_days,
-	cookie_days, min_payout_cents, auto_approve, verified_at, created_at, updated_at`
+	cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day, verified_at, created_at, updated_at`
 
 // CreateProgram inserts a program; a taken slug is ErrConflict.
 func (q Queries) CreateProgram(ctx context.Context, p *Program) error {
 	err := q.get(ctx, p, `
 		INSERT INTO programs (id, workspace_id, name, slug, destination_url, currency,
-			holding_period_days, cookie_days, min_payout_cents, auto_approve)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			holding_period_days, cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'manual'), $12)
 		RETURNING `+programCols,
 		p.ID, p.WorkspaceID, p.Name, p.Slug, p.DestinationURL, p.Currency,
-		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove)
+		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay)
 	if err != nil {
 		return fmt.Errorf("store: create program: %w", err)
 	}
@@ -29,13 +29,13 @@ func (q Queries) UpdateProgram(ctx context.Context, p *Program) error {
 		WITH p AS (
 			UPDATE programs SET name = $3, slug = $4, destination_url = $5, currency = $6,
 				holding_period_days = $7, cookie_days = $8, min_payout_cents = $9, auto_approve = $10,
-				updated_at = now()
+				payout_schedule = coalesce(nullif($11, ''), 'manual'), payout_day = $12, updated_at = now()
 			WHERE workspace_id = $1 AND id = $2
 			RETURNING `+programCols+`
 		), `+linkChangedByProgram("p")+`
 		SELECT * FROM p`,
 		p.WorkspaceID, p.ID, p.Name, p.Slug, p.DestinationURL, p.Currency,
-		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove)
+		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay)
 	if err != nil {
 		return fmt.Errorf("store: update program: %w", err)
 	}

@@ -28,7 +28,7 @@ var secretTables = []struct {
 	columns    []string
 }{
 	{"webhook_endpoints", "id", []string{"secret", "previous_secret"}},
-	{"stripe_connections", "workspace_id", []string{"webhook_secret"}},
+	{"stripe_connections", "workspace_id", []string{"webhook_secret", "secret_key"}},
 }
 
 // sealedPattern matches a sealed value (secret.SealedBy), in SQL.

@@ -46,14 +46,32 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 					INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
 						amount_cents, currency, event_name, occurred_at, created_at)
 					SELECT 'sale_' || ext, $1, 'sale', ext, 'cus_' || ext, $2, partner_id, amount, $3, 'sale', at, at FROM rows2
+				), cm AS (
+					INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, type,
+						amount_cents, currency, status, payable_at, reward_type, reward_percent_bp, reward_interval,
+						sale_amount_cents, occurred_at, created_at, updated_at)
+					SELECT 'cm_' || ext, $1, $2, partner_id, 'cus_' || ext, 'sale_' || ext, 'sale',
+						greatest(1, amount / 5), $3, status, at + interval '30 days', 'percentage', 2000, 'one_time',
+						amount, at, at, at
+					FROM rows2
+				), le AS (
+					-- The ledger as the commissions' lives would have written it:
+					-- each approved or paid one entered the balance; the paid
+					-- ones (marked paid by hand, there are no payouts) left it.
+					INSERT INTO ledger_entries (workspace_id, partner_id, program_id, currency, kind, amount_cents,
+						commissions, adjustment_cents, commission_id, created_at)
+					SELECT $1, partner_id, $2, $3, 'approval', greatest(1, amount / 5), 1, 0, 'cm_' || ext, at + interval '30 days'
+					FROM rows2 WHERE status IN ('approved', 'paid')
+					UNION ALL
+					SELECT $1, partner_id, $2, $3, 'paid_outside', -greatest(1, amount / 5), -1, 0, 'cm_' || ext, at + interval '31 days'
+					FROM rows2 WHERE status = 'paid'
 				)
-				INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, type,
-					amount_cents, currency, status, payable_at, reward_type, reward_percent_bp, reward_interval,
-					sale_amount_cents, occurred_at, created_at, updated_at)
-				SELECT 'cm_' || ext, $1, $2, partner_id, 'cus_' || ext, 'sale_' || ext, 'sale',
-					greatest(1, amount / 5), $3, status, at + interval '30 days', 'percentage', 2000, 'one_time',
-					amount, at, at, at
-				FROM rows2`,
+				INSERT INTO partner_balances AS b (workspace_id, partner_id, currency, program_id, balance_cents, commissions)
+				SELECT $1, partner_id, $3, $2, sum(greatest(1, amount / 5)), count(*)
+				FROM rows2 WHERE status = 'approved' GROUP BY partner_id ORDER BY partner_id
+				ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET
+					balance_cents = b.balance_cents + EXCLUDED.balance_cents,
+					commissions = b.commissions + EXCLUDED.commissions, updated_at = now()`,
 				workspaceID, programID, currency, pq.Array(partnerIDs), size, runID, done)
 			return err
 		})
@@ -68,6 +86,6 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 	if err := s.RebuildStats(ctx, workspaceID); err != nil {
 		return err
 	}
-	_, err := s.exec(ctx, `ANALYZE customers, events, commissions, daily_totals, daily_partner_earnings, monthly_partner_earnings`)
+	_, err := s.exec(ctx, `ANALYZE customers, events, commissions, daily_totals, daily_partner_earnings, monthly_partner_earnings, ledger_entries, partner_balances`)
 	return err
 }

@@ -43,6 +43,9 @@ type Store struct {
 type Tx struct {
 	Queries
 	tx *sqlx.Tx
+	// ledger holds the balance ledger's entries queued in this transaction
+	// (QueueLedger), written just before it commits.
+	ledger []LedgerEntry
 }
 
 // Queries are the statements that run on a pool or inside a transaction.
@@ -154,7 +157,12 @@ func runTx(ctx context.Context, db *sqlx.DB, with Queries, fn func(*Tx) error) e
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	with.x = tx
-	if err := fn(&Tx{Queries: with, tx: tx}); err != nil {
+	t := &Tx{Queries: with, tx: tx}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := t.flushLedger(ctx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -25,8 +25,11 @@ type StripeConnection struct {
 	ConnectedAt *time.Time `db:"connected_at"`
 	// WebhookSecretSet: the merchant's own endpoint has a signing secret
 	// (the secret itself is never read back out).
-	WebhookSecretSet bool      `db:"webhook_secret_set"`
-	UpdatedAt        time.Time `db:"updated_at"`
+	WebhookSecretSet bool `db:"webhook_secret_set"`
+	// SecretKeySet: the workspace has its own Stripe secret key for
+	// payouts (never read back out either).
+	SecretKeySet bool      `db:"secret_key_set"`
+	UpdatedAt    time.Time `db:"updated_at"`
 }
 
 // Connected reports whether a Stripe account is connected.
@@ -37,7 +40,7 @@ func (c *StripeConnection) Connected() bool { return c != nil && c.AccountID != 
 func (q Queries) StripeConnection(ctx context.Context, workspaceID string) (*StripeConnection, error) {
 	c := StripeConnection{WorkspaceID: workspaceID}
 	err := q.get(ctx, &c, `SELECT workspace_id, account_id, livemode, connected_at,
-			webhook_secret <> '' AS webhook_secret_set, updated_at
+			webhook_secret <> '' AS webhook_secret_set, secret_key <> '' AS secret_key_set, updated_at
 		FROM stripe_connections WHERE workspace_id = $1`, workspaceID)
 	if errors.Is(err, ErrNotFound) {
 		return &StripeConnection{WorkspaceID: workspaceID}, nil

@@ -79,6 +79,9 @@ func (in *Intake) Workspace(ctx context.Context, workspaceID string, payload []b
 	if err != nil {
 		return nil, err
 	}
+	if string(ev.Type) == AccountUpdated {
+		return in.accountUpdated(ctx, workspaceID, ev, &Reply{Received: true, EventID: ev.ID, Type: string(ev.Type)})
+	}
 	return in.process(ctx, workspaceID, ev)
 }
 
@@ -103,6 +106,10 @@ func (in *Intake) Connect(ctx context.Context, payload []byte, signature string)
 	if string(ev.Type) == AccountDeauthorized {
 		return in.deauthorized(ctx, ev, reply)
 	}
+	// A partner's Express account (payouts.go) whose onboarding moved on.
+	if string(ev.Type) == AccountUpdated {
+		return in.accountUpdated(ctx, "", ev, reply)
+	}
 	ws, err := in.store.WorkspaceByStripeAccount(ctx, ev.Account)
 	if errors.Is(err, store.ErrNotFound) {
 		in.log.Warn("stripe event of an account no workspace has connected", "event", ev.ID, "type", ev.Type, "account", ev.Account)
@@ -113,6 +120,53 @@ func (in *Intake) Connect(ctx context.Context, payload []byte, signature string)
 		return nil, err
 	}
 	return in.process(ctx, ws, ev)
+}
+
+// AccountUpdated is the event of a connected account changing: for a
+// partner's Express account, whether Stripe now pays out to it.
+const AccountUpdated = "account.updated"
+
+// accountUpdated records what an account.updated event says of a partner's
+// Express account (of workspaceID, when the event came to a workspace's own
+// endpoint): whether payouts are enabled, and if not, why. An older event
+// arriving late changes nothing; an account that is not a partner's is
+// acknowledged and ignored.
+func (in *Intake) accountUpdated(ctx context.Context, workspaceID string, ev stripego.Event, reply *Reply) (*Reply, error) {
+	var a connectedAccount
+	if err := decode(ev, &a); err != nil {
+		return nil, err
+	}
+	accountID := ev.Account
+	if accountID == "" {
+		accountID = a.ID
+	}
+	ws, partnerID, err := in.store.StripePayoutAccount(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && workspaceID != "" && ws != workspaceID) {
+		reply.Outcome = "ignored: account " + accountID + " is not a partner's payout account"
+		return reply, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	at := time.Now().UTC()
+	if ev.Created > 0 {
+		at = time.Unix(ev.Created, 0).UTC()
+	}
+	state := a.state()
+	if _, err := in.store.SetStripeAccountState(ctx, ws, accountID, state, at); err != nil {
+		return nil, err
+	}
+	if state.PayoutsEnabled {
+		reply.Outcome = fmt.Sprintf("partner %s: payouts to Stripe account %s are enabled", partnerID, accountID)
+	} else {
+		reply.Outcome = fmt.Sprintf("partner %s: Stripe account %s cannot be paid yet: %s", partnerID, accountID, state.Requirements)
+	}
+	recorded, err := in.store.RecordStripeEvent(ctx, ws+":"+ev.ID, ws, string(ev.Type), reply.Outcome)
+	if err != nil {
+		return nil, err
+	}
+	reply.Duplicate = !recorded
+	return reply, nil
 }
 
 // verify checks the signature (and its age, within stripe-go's tolerance)

@@ -138,6 +138,35 @@ func TestOpenAPICoverage(t *testing.T) {
 	send("POST", "/api/track/refund", e.Key, map[string]any{"externalId": "inv-1", "amountCents": 999, "reason": "partial refund", "refundId": "re_1"}, 200)
 	send("PUT", "/api/integrations/stripe", e.Key, map[string]any{"webhookSecret": "whsec_test_secret"}, 200)
 
+	// Payouts: the approved commission (net of the partial refund's adjustment) is Jane's balance.
+	send("PUT", "/api/partners/"+str(pa, "id")+"/payout-method", e.Key, map[string]any{"type": "paypal", "email": "jane@paypal.example.com"}, 200)
+	send("POST", "/api/partners/"+str(pa, "id")+"/stripe-onboarding", e.Key, nil, 409) // no Stripe key: not set up
+	created := send("POST", "/api/payouts", e.Key, map[string]any{"programId": pid}, 201)
+	payouts, _ := created["data"].([]any)
+	if len(payouts) != 1 {
+		t.Fatalf("created %v", created)
+	}
+	poID := str(payouts[0].(map[string]any), "id")
+	send("GET", "/api/payouts?status=pending&programId="+pid, e.Key, nil, 200)
+	send("GET", "/api/payouts/"+poID, e.Key, nil, 200)
+	exportReq, _ := http.NewRequest("GET", e.URL+"/api/payouts/export?format=paypal", nil)
+	exportReq.Header.Set("Authorization", "Bearer "+e.Key)
+	if resp, err := client.Do(exportReq); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("export: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	send("POST", "/api/payouts/"+poID+"/send", e.Key, nil, 409) // PayPal: paid with the file
+	send("POST", "/api/payouts/"+poID+"/mark-paid", e.Key, map[string]any{"reference": "PAYPAL-BATCH-1"}, 200)
+	sale2 := send("POST", "/api/track/sale", e.Key, map[string]any{"externalId": "inv-2", "customerExternalId": "cus-1",
+		"amountCents": 2000, "currency": "eur"}, 200)
+	send("PATCH", "/api/commissions/"+str(obj(sale2, "commission"), "id"), e.Key, map[string]any{"status": "approved"}, 200)
+	second, _ := send("POST", "/api/payouts", e.Key, map[string]any{"programId": pid, "partnerIds": []string{str(pa, "id")}}, 201)["data"].([]any)
+	if len(second) != 1 {
+		t.Fatalf("second payout: %v", second)
+	}
+	send("POST", "/api/payouts/"+str(second[0].(map[string]any), "id")+"/cancel", e.Key, nil, 200)
+
 	wh := send("POST", "/api/webhooks", e.Key, map[string]any{"url": "https://hooks.example.com/partli", "events": []string{"sale.created", "commission.updated"}}, 201)
 	send("GET", "/api/webhooks", e.Key, nil, 200)
 	send("PATCH", "/api/webhooks/"+str(wh, "id"), e.Key, map[string]any{"enabled": false}, 200)

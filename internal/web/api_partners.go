@@ -132,8 +132,12 @@ func (s *Server) ListPartners(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ps := make([]*store.Partner, len(rows))
 	for i := range rows {
-		s.withLink(&rows[i])
+		ps[i] = s.withLink(&rows[i])
+	}
+	if err := s.withPayoutMethods(c, ps...); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, newList(rows, next))
 }
@@ -150,6 +154,9 @@ func (s *Server) partner(c echo.Context) (*store.Partner, error) {
 func (s *Server) GetPartner(c echo.Context) error {
 	p, err := s.partner(c)
 	if err != nil {
+		return err
+	}
+	if err := s.withPayoutMethods(c, p); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, s.withLink(p))
@@ -192,6 +199,9 @@ func (s *Server) UpdatePartner(c echo.Context) error {
 		return err
 	}
 	if err := s.store.UpdatePartner(ctx, p); err != nil {
+		return err
+	}
+	if err := s.withPayoutMethods(c, p); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, s.withLink(p))

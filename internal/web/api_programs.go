@@ -10,6 +10,7 @@ import (
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/money"
+	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/validator"
 )
@@ -87,13 +88,45 @@ func readProgram(b *body, p *store.Program, create bool) {
 	if v, ok := b.boolean("autoApprove"); ok {
 		p.AutoApprove = v
 	}
+	readPayoutSchedule(b, p)
 	if !create {
-		for _, f := range []string{"slug", "destinationUrl", "currency", "holdingPeriodDays", "cookieDays", "minPayoutCents", "autoApprove"} {
+		for _, f := range []string{"slug", "destinationUrl", "currency", "holdingPeriodDays", "cookieDays", "minPayoutCents", "autoApprove", "payoutSchedule"} {
 			if b.present(f) && !b.has(f) {
 				b.errs.Add(f, "must not be null")
 			}
 		}
 	}
+}
+
+// readPayoutSchedule reads payoutSchedule and payoutDay onto p: a weekly
+// or monthly schedule without a day is on day 1 (Monday; the 1st), a
+// manual one has no day, and a day alone applies to the schedule p has.
+func readPayoutSchedule(b *body, p *store.Program) {
+	if p.PayoutSchedule == "" {
+		p.PayoutSchedule = payout.ScheduleManual
+	}
+	schedule, day := p.PayoutSchedule, p.PayoutDay
+	if v, ok := b.str("payoutSchedule"); ok {
+		if v != schedule {
+			day = nil
+		}
+		schedule = v
+	}
+	if v, ok := b.int("payoutDay", 1, 31); ok {
+		d := int(v)
+		day = &d
+	} else if b.present("payoutDay") && !b.has("payoutDay") {
+		day = nil
+	}
+	if day == nil && (schedule == payout.ScheduleWeekly || schedule == payout.ScheduleMonthly) && !b.has("payoutDay") {
+		one := 1
+		day = &one
+	}
+	if field, problem := payout.CheckSchedule(schedule, day); problem != "" {
+		b.errs.Add(field, problem)
+		return
+	}
+	p.PayoutSchedule, p.PayoutDay = schedule, day
 }
 
 // ListPrograms handles GET /api/programs.

@@ -16,26 +16,66 @@ func (s *Server) stripeIntake() *stripe.Intake {
 	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log)
 }
 
-// PutStripeIntegration handles PUT /api/integrations/stripe {webhookSecret}:
-// stores the signing secret of the merchant's own Stripe webhook endpoint
-// and replies with the URL that endpoint must post to.
+// PutStripeIntegration handles PUT /api/integrations/stripe
+// {webhookSecret?, secretKey?}: stores the signing secret of the merchant's
+// own Stripe webhook endpoint, and the workspace's Stripe secret key that
+// payouts use (both sealed, neither ever shown again), and replies with the
+// URL that endpoint must post to.
 func (s *Server) PutStripeIntegration(c echo.Context) error {
 	b, err := readBody(c)
 	if err != nil {
 		return err
 	}
-	secret, ok := b.text("webhookSecret", true, 255)
-	if problem := stripeSecretProblem(secret); ok && problem != "" {
+	secret, hasSecret := b.text("webhookSecret", false, 255)
+	if problem := stripeSecretProblem(secret); hasSecret && problem != "" {
 		b.errs.Add("webhookSecret", problem)
+	}
+	key, hasKey := b.text("secretKey", false, 255)
+	if problem := stripeKeyProblem(key); hasKey && problem != "" {
+		b.errs.Add("secretKey", problem)
+	}
+	if !hasSecret && !hasKey && len(b.errs) == 0 {
+		b.errs.Add("webhookSecret", "give webhookSecret, secretKey or both")
 	}
 	if err := b.err(); err != nil {
 		return err
 	}
-	ws := workspaceOf(c)
-	if err := s.store.SetStripeWebhookSecret(c.Request().Context(), ws, secret); err != nil {
+	ctx, ws := c.Request().Context(), workspaceOf(c)
+	if hasSecret {
+		if err := s.store.SetStripeWebhookSecret(ctx, ws, secret); err != nil {
+			return err
+		}
+	}
+	if hasKey {
+		if err := s.store.SetStripeSecretKey(ctx, ws, key); err != nil {
+			return err
+		}
+	}
+	keySet, err := s.store.HasStripeSecretKey(ctx, ws)
+	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]string{"webhookUrl": s.cfg.BaseURL + "/api/stripe/webhook/" + ws})
+	return c.JSON(http.StatusOK, map[string]any{"webhookUrl": s.cfg.BaseURL + "/api/stripe/webhook/" + ws, "secretKeySet": keySet})
+}
+
+// stripeKeyProblem says what is wrong with a Stripe secret key, for the API
+// and the dashboard form; "" when nothing is. Payouts need a secret key
+// (sk_) or a restricted key (rk_) with Connect and transfers.
+func stripeKeyProblem(key string) string {
+	switch {
+	case key == "":
+		return "paste the secret key from your Stripe dashboard (Developers → API keys)"
+	case strings.HasPrefix(key, "pk_"):
+		return "this is a publishable key: payouts need the secret key, starting with sk_ (or a restricted key, rk_)"
+	case !strings.HasPrefix(key, "sk_") && !strings.HasPrefix(key, "rk_"):
+		return "must be a Stripe secret key, starting with sk_live_ or sk_test_ (or a restricted key, rk_)"
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return "must be the key exactly as Stripe shows it (letters, digits and underscores, no spaces)"
+		}
+	}
+	return ""
 }
 
 // StripeWebhook handles POST /api/stripe/webhook: platform (Connect) events,

@@ -9,6 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages/dashboard"
 )
@@ -38,8 +40,10 @@ func streamCSV[T any](s *Server, c echo.Context, filename string, header []strin
 	h.Set("Cache-Control", "no-store")
 	c.Response().WriteHeader(http.StatusOK)
 	w := csv.NewWriter(c.Response())
-	if err := w.Write(header); err != nil {
-		return nil // the client went away
+	if header != nil { // some providers' files have none (PayPal's)
+		if err := w.Write(header); err != nil {
+			return nil // the client went away
+		}
 	}
 	for {
 		for _, r := range rows {
@@ -148,12 +152,14 @@ func (s *Server) ExportCommissions(c echo.Context) error {
 
 // ExportReadyToPay handles GET /payouts/ready.csv: every partner's balance
 // that is ready to pay (approved, in no payout yet, adjustments netted), per
-// currency, and whether it reaches the program's minimum.
+// currency, read from the ledger's balances; whether it reaches the
+// program's minimum (which is in the program's currency: a balance in
+// another currency has none), and the partner's payout method.
 func (s *Server) ExportReadyToPay(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceOf(c)
 	return streamCSV(s, c, exportName("ready-to-pay"), []string{"partner_id", "partner_name", "partner_email",
 		"program_id", "program_name", "currency", "balance", "balance_minor", "commissions", "adjustments",
-		"minimum_payout", "reaches_minimum"},
+		"minimum_payout", "minimum_currency", "reaches_minimum", "payout_method", "payout_method_ready"},
 		func(after *string) ([]store.Balance, *string, error) {
 			var cur *store.BalanceCursor
 			if after != nil {
@@ -165,33 +171,57 @@ func (s *Server) ExportReadyToPay(c echo.Context) error {
 			return s.store.ReadyToPay(ctx, ws, "", cur, exportPage)
 		},
 		func(b store.Balance) []string {
+			minimum, minCurrency := "", ""
+			if commission.MinimumApplies(b.Currency, b.ProgramCurrency) {
+				minimum, minCurrency = decimalAmount(b.MinPayoutCents, b.ProgramCurrency), b.ProgramCurrency
+			}
+			method, ready := "", false
+			if b.Method != nil {
+				method = b.Method.Type
+			}
+			ready, _ = payout.Readiness(b.Method)
 			return []string{b.PartnerID, csvText(b.PartnerName), csvText(b.PartnerEmail), b.ProgramID,
 				csvText(b.ProgramName), b.Currency, decimalAmount(b.Cents, b.Currency), strconv.FormatInt(b.Cents, 10),
-				strconv.FormatInt(b.Count, 10), decimalAmount(b.AdjustmentCents, b.Currency),
-				decimalAmount(b.MinPayoutCents, b.Currency), strconv.FormatBool(b.Cents > 0 && b.Cents >= b.MinPayoutCents)}
+				strconv.FormatInt(b.Count, 10), decimalAmount(b.AdjustmentCents, b.Currency), minimum, minCurrency,
+				strconv.FormatBool(commission.CheckPayable(b.Cents, b.Currency, b.MinPayoutCents, b.ProgramCurrency) == nil),
+				method, strconv.FormatBool(ready)}
 		})
 }
 
 var payoutCSVHeader = []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor",
-	"status", "reference", "created_at", "paid_at"}
+	"status", "method", "recipient", "reference", "created_at", "paid_at"}
 
-// ExportPayouts handles GET /payouts/export.csv?status=…: every payout (of
-// that status), newest first.
+// ExportPayouts handles GET /payouts/export.csv?status=…&format=…: every
+// payout (of that status), newest first, as Partli's CSV, or pending ones
+// as PayPal's or Wise's batch file (format=paypal|wise, with currency).
 func (s *Server) ExportPayouts(c echo.Context) error {
-	ctx, ws := c.Request().Context(), workspaceOf(c)
-	status := c.QueryParam("status")
-	if status != "" && !validPayoutStatus(status) {
-		return echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(status)+".")
+	format := c.QueryParam("format")
+	if format == "" {
+		format = "csv"
 	}
-	name := "payouts"
-	if status != "" {
-		name += "-" + status
+	if !oneOf(format, exportFormats) {
+		return echo.NewHTTPError(http.StatusBadRequest, "Unknown export format "+strconv.Quote(format)+": choose PayPal, Wise or CSV.")
 	}
-	return streamCSV(s, c, exportName(name), payoutCSVHeader,
-		keysetFetch(func(p store.Page) ([]store.PayoutRow, *string, error) {
-			return s.store.ListPayoutRows(ctx, ws, status, p)
-		}),
-		payoutCSVRecord)
+	f, err := exportFilter(c, format)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return echo.NewHTTPError(http.StatusBadRequest, "The export's "+firstField(apiErr.Fields)+" is not valid.")
+	}
+	if err != nil {
+		return err
+	}
+	err = s.exportPayouts(c, format, f)
+	if errors.As(err, &apiErr) {
+		return echo.NewHTTPError(http.StatusBadRequest, capitalize(apiErr.Fields["currency"])+".")
+	}
+	return err
+}
+
+func firstField(f map[string]string) string {
+	for k := range f {
+		return k
+	}
+	return "filter"
 }
 
 // ExportPayout handles GET /payouts/:id/export.csv.
@@ -210,5 +240,5 @@ func (s *Server) ExportPayout(c echo.Context) error {
 func payoutCSVRecord(p store.PayoutRow) []string {
 	return []string{p.ID, csvText(p.PartnerName), csvText(p.PartnerEmail), p.Currency,
 		decimalAmount(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
-		p.Status, csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), rfc3339(p.PaidAt)}
+		p.Status, p.Method, csvText(p.Recipient), csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), rfc3339(p.PaidAt)}
 }

@@ -128,9 +128,7 @@ func TestDashExports(t *testing.T) {
 	}
 
 	// Ready to pay: approved balances per partner and currency.
-	if _, err := e.DB.Exec(`UPDATE commissions SET status = 'approved' WHERE workspace_id = $1 AND program_id = $2`, e.WS.Workspace.ID, pid); err != nil {
-		t.Fatal(err)
-	}
+	e.call("PATCH", "/api/commissions/"+cmID, e.Key, map[string]any{"status": "approved"}).must(t, http.StatusOK)
 	ready := csvOf(t, fin.get("/payouts/ready.csv"))
 	var found bool
 	for i, pa := range column(t, ready, "partner_id") {

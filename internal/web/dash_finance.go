@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/export"
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages/dashboard"
@@ -44,14 +45,7 @@ func (s *Server) financePages(d *echo.Group) {
 	d.POST("/commissions/:id/pay", s.commissionAction(commission.Paid))
 	d.POST("/commissions/:id/clawback", s.commissionAction(commission.ClawedBack))
 
-	d.GET("/payouts", s.PayoutsPage)
-	d.POST("/payouts", s.CreatePayout)
-	d.GET("/payouts/export.csv", s.ExportPayouts)
-	d.GET("/payouts/ready.csv", s.ExportReadyToPay)
-	d.GET("/payouts/:id", s.PayoutPage)
-	d.GET("/payouts/:id/export.csv", s.ExportPayout)
-	d.POST("/payouts/:id/paid", s.MarkPayoutPaid)
-	d.POST("/payouts/:id/cancel", s.CancelPayout)
+	s.payoutPages(d) // dash_payouts.go
 }
 
 // actorOf names the signed-in user in commission history and payouts.
@@ -362,13 +356,10 @@ func (s *Server) ClawBackForm(c echo.Context) error {
 
 // doneMessages are the confirmations shown after a redirect (?done=…).
 var doneMessages = map[string]string{
-	"approved":       "Commission approved.",
-	"paid":           "Commission marked paid.",
-	"clawed_back":    "Commission clawed back.",
-	"adjusted":       "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
-	"payout_created": "Payout created. Send the money, then mark the payout paid with its reference.",
-	"payout_paid":    "Payout marked paid; its commissions are paid.",
-	"payout_cancel":  "Payout cancelled; its commissions are back in the partner's balance.",
+	"approved":    "Commission approved.",
+	"paid":        "Commission marked paid.",
+	"clawed_back": "Commission clawed back.",
+	"adjusted":    "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
 }
 
 func doneFlash(c echo.Context) dashboard.Flash {
@@ -625,198 +616,10 @@ func dedupe(ids []string) []string {
 	return out
 }
 
-// ---- payouts ----
-
-// payoutsView loads the payouts page: balances ready to pay and one page of payouts.
-func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
-	ctx, ws := c.Request().Context(), workspaceOf(c)
-	v := &dashboard.PayoutsView{CSRF: csrfToken(c), Status: c.QueryParam("status")}
-	if v.Status != "" && !validPayoutStatus(v.Status) {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "Unknown payout status "+strconv.Quote(v.Status)+".")
-	}
-	var after *store.BalanceCursor
-	if b := c.QueryParam("balances"); b != "" {
-		cur, err := store.DecodeBalanceCursor(b)
-		if err != nil {
-			return nil, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
-		}
-		after = cur
-	}
-	balances, nextBalances, err := s.store.ReadyToPay(ctx, ws, "", after, financePageSize)
-	if err != nil {
-		return nil, err
-	}
-	v.Balances = balances
-	if nextBalances != nil {
-		v.BalancesNext = "/payouts?" + url.Values{"balances": {*nextBalances}}.Encode()
-	}
-	page, err := queryPage(c, "cursor", financePageSize)
-	if err != nil {
-		return nil, err
-	}
-	rows, next, err := s.store.ListPayoutRows(ctx, ws, v.Status, page)
-	if err != nil {
-		return nil, err
-	}
-	q := url.Values{}
-	if v.Status != "" {
-		q.Set("status", v.Status)
-	}
-	v.Payouts, v.NextURL = rows, nextURL("/payouts", q, next)
-	return v, nil
-}
-
-func validPayoutStatus(s string) bool {
-	for _, st := range commission.PayoutStatuses {
-		if s == st {
-			return true
-		}
-	}
-	return false
-}
-
-// PayoutsPage handles GET /payouts.
-func (s *Server) PayoutsPage(c echo.Context) error {
-	v, err := s.payoutsView(c)
-	if err != nil {
-		return err
-	}
-	return s.page(c, http.StatusOK, s.meta(c, "Payouts", "payouts"), dashboard.Payouts(*v))
-}
-
-// CreatePayout handles POST /payouts {partnerId, currency}: one payout of
-// all the partner's approved, unpaid commissions in that currency.
-func (s *Server) CreatePayout(c echo.Context) error {
-	partnerID, currency := strings.TrimSpace(c.FormValue("partnerId")), c.FormValue("currency")
-	p, err := s.commissions.CreatePayout(c.Request().Context(), workspaceOf(c), partnerID, currency, actorOf(c))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such partner in this workspace.")
-	case commission.IsPayoutRefusal(err):
-		v, verr := s.payoutsView(c)
-		if verr != nil {
-			return verr
-		}
-		v.Flash = dashboard.Flash{Kind: "error", Message: "No payout was created: " + commission.Explain(err) + "."}
-		return s.page(c, http.StatusUnprocessableEntity, s.meta(c, "Payouts", "payouts"), dashboard.Payouts(*v))
-	case err != nil:
-		return err
-	}
-	return redirect(c, "/payouts/"+p.ID+"?done=payout_created")
-}
-
-// payoutView loads one payout of the workspace and a page of its commissions.
-func (s *Server) payoutView(c echo.Context, id string) (*dashboard.PayoutView, error) {
-	ctx, ws := c.Request().Context(), workspaceOf(c)
-	p, err := s.store.PayoutRowByID(ctx, ws, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
-	}
-	if err != nil {
-		return nil, err
-	}
-	page, err := queryPage(c, "cursor", financePageSize)
-	if err != nil {
-		return nil, err
-	}
-	cs, next, err := s.store.PayoutCommissionRows(ctx, ws, p.ID, page)
-	if err != nil {
-		return nil, err
-	}
-	return &dashboard.PayoutView{CSRF: csrfToken(c), P: p, Commissions: cs, NextURL: nextURL("/payouts/"+p.ID, url.Values{}, next)}, nil
-}
-
-// PayoutPage handles GET /payouts/:id.
-func (s *Server) PayoutPage(c echo.Context) error {
-	v, err := s.payoutView(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	v.Flash = doneFlash(c)
-	return s.page(c, http.StatusOK, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
-}
-
-// MarkPayoutPaid handles POST /payouts/:id/paid {reference}.
-func (s *Server) MarkPayoutPaid(c echo.Context) error {
-	id := c.Param("id")
-	reference := strings.TrimSpace(c.FormValue("reference"))
-	problem := ""
-	switch {
-	case reference == "":
-		problem = "Enter the bank or payment provider's reference, so the payment can be traced."
-	case len(reference) > maxReferenceLen:
-		problem = "Keep the reference under " + strconv.Itoa(maxReferenceLen) + " characters."
-	}
-	var err error
-	if problem == "" {
-		_, err = s.commissions.MarkPayoutPaid(c.Request().Context(), workspaceOf(c), id, reference, actorOf(c))
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
-		case err == nil:
-			return redirect(c, "/payouts/"+id+"?done=payout_paid")
-		case !commission.IsPayoutRefusal(err):
-			return err
-		}
-	}
-	v, verr := s.payoutView(c, id)
-	if verr != nil {
-		return verr
-	}
-	v.Reference = reference
-	if problem != "" {
-		v.ReferenceError = problem
-		return s.page(c, http.StatusUnprocessableEntity, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
-	}
-	v.Flash = dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}
-	return s.page(c, http.StatusConflict, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
-}
-
-// CancelPayout handles POST /payouts/:id/cancel.
-func (s *Server) CancelPayout(c echo.Context) error {
-	id := c.Param("id")
-	_, err := s.commissions.CancelPayout(c.Request().Context(), workspaceOf(c), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
-	case commission.IsPayoutRefusal(err):
-		v, verr := s.payoutView(c, id)
-		if verr != nil {
-			return verr
-		}
-		v.Flash = dashboard.Flash{Kind: "error", Message: capitalize(commission.Explain(err)) + "."}
-		return s.page(c, http.StatusConflict, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
-	case err != nil:
-		return err
-	}
-	return redirect(c, "/payouts/"+id+"?done=payout_cancel")
-}
-
 // ---- CSV ----
 
-// decimalAmount writes minor units as a plain decimal in major units, with
-// the currency's number of decimals: 123456 USD → "1234.56", -500 → "-5.00".
-func decimalAmount(cents int64, currency string) string {
-	exp := money.Exponent(currency)
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	s := strconv.FormatInt(cents, 10)
-	if exp == 0 {
-		return sign + s
-	}
-	if len(s) <= exp {
-		s = strings.Repeat("0", exp-len(s)+1) + s
-	}
-	return sign + s[:len(s)-exp] + "." + s[len(s)-exp:]
-}
+// decimalAmount writes minor units as a plain decimal in major units (export.Decimal).
+func decimalAmount(cents int64, currency string) string { return export.Decimal(cents, currency) }
 
-// csvText keeps spreadsheet programs from running a cell as a formula
-// (names and references are typed by people).
-func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// csvText keeps spreadsheet programs from running a cell as a formula (export.Text).
+func csvText(s string) string { return export.Text(s) }

@@ -635,13 +635,13 @@ func TestDashFinancePayoutFlow(t *testing.T) {
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("csv %v %q", err, r.Body)
 	}
-	want := []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor", "status", "reference", "created_at", "paid_at"}
+	want := []string{"payout_id", "partner_name", "partner_email", "currency", "amount", "amount_minor", "status", "method", "recipient", "reference", "created_at", "paid_at"}
 	if strings.Join(recs[0], ",") != strings.Join(want, ",") {
 		t.Fatalf("csv header %v", recs[0])
 	}
 	rec := recs[1]
 	if rec[0] != payoutID || rec[1] != str(s.Partner, "name") || rec[2] != str(s.Partner, "email") || rec[3] != "USD" ||
-		rec[4] != "25.00" || rec[5] != "2500" || rec[6] != "paid" || rec[7] != "'=SEPA-0042" || rec[8] == "" || rec[9] == "" {
+		rec[4] != "25.00" || rec[5] != "2500" || rec[6] != "paid" || rec[7] != "manual" || rec[9] != "'=SEPA-0042" || rec[10] == "" || rec[11] == "" {
 		t.Fatalf("csv row %v", rec)
 	}
 	r = sess.get("/payouts/export.csv?status=paid").must(t, http.StatusOK)
@@ -698,8 +698,8 @@ func TestDashFinancePayoutMinimumAndCancel(t *testing.T) {
 		t.Fatalf("cancel: %d", r.Status)
 	}
 	d = sess.page(r.Header.Get("Location"))
-	if finText(testid(d, "payout-detail").Find(`[data-testid="status"]`)) != "cancelled" || !strings.Contains(testid(d, "flash").Text(), "cancelled") {
-		t.Fatal("payout not shown cancelled")
+	if finText(testid(d, "payout-detail").Find(`[data-testid="status"]`)) != "canceled" || !strings.Contains(testid(d, "flash").Text(), "canceled") {
+		t.Fatal("payout not shown canceled")
 	}
 	if d := sess.page("/payouts"); finText(testid(d, "balance-row").Find(`[data-testid="balance"]`)) != "$50.00" {
 		t.Fatal("the commissions did not return to the balance")

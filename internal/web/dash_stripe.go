@@ -26,6 +26,7 @@ func (s *Server) stripePages(d, owner *echo.Group) {
 	owner.GET("/integrations/stripe/callback", s.StripeCallback)
 	owner.POST("/integrations/stripe/disconnect", s.StripeDisconnect)
 	owner.POST("/integrations/stripe/webhook-secret", s.StripeWebhookSecretForm)
+	owner.POST("/integrations/stripe/secret-key", s.StripeSecretKeyForm)
 	d.GET("/programs/:id/go-live", s.ProgramGoLive)
 }
 
@@ -44,6 +45,7 @@ var stripeFlashes = map[string]string{
 	"disconnected":   "Stripe disconnected: Partli no longer has access to your Stripe account. Sales and commissions already recorded stay.",
 	"forgotten":      "Stripe disconnected in Partli. Stripe had already removed Partli's access to the account (or cannot be asked on this installation): check Settings → Connected apps in your Stripe dashboard.",
 	"webhook-secret": "Signing secret saved. Stripe's deliveries to your endpoint are now accepted.",
+	"secret-key":     "Secret key saved, encrypted. Payouts with Stripe now use your Stripe account.",
 }
 
 // stripeConnector is Stripe Connect with this installation's settings; it
@@ -236,6 +238,25 @@ func (s *Server) StripeWebhookSecretForm(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/integrations/stripe?done=webhook-secret")
+}
+
+// StripeSecretKeyForm handles POST /integrations/stripe/secret-key: the
+// workspace's Stripe secret key for payouts, with the same rule as PUT
+// /api/integrations/stripe.
+func (s *Server) StripeSecretKeyForm(c echo.Context) error {
+	key := strings.TrimSpace(c.FormValue("secretKey"))
+	if msg := stripeKeyProblem(key); msg != "" {
+		v, err := s.stripeView(c)
+		if err != nil {
+			return err
+		}
+		v.KeyError = capitalize(msg) + "."
+		return s.stripePage(c, http.StatusUnprocessableEntity, v)
+	}
+	if err := s.store.SetStripeSecretKey(c.Request().Context(), workspaceOf(c), key); err != nil {
+		return err
+	}
+	return redirect(c, "/integrations/stripe?done=secret-key")
 }
 
 // ProgramGoLive handles GET /programs/:id/go-live: the checklist, which the

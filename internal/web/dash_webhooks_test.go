@@ -19,6 +19,7 @@ import (
 	"github.com/partli/partli/internal/browsertest"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/outbox"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/webhook"
 )
@@ -155,8 +156,8 @@ func TestDashWebhooksCreateShowsSecretOnce(t *testing.T) {
 		t.Fatal("the nav has no current Webhooks item")
 	}
 	// Every event type is offered, and checked to start with.
-	if n := d.Find(`[data-testid="create-webhook-form"] input[name="events"][checked]`).Length(); n != 4 {
-		t.Fatalf("%d event types checked, want 4", n)
+	if n := d.Find(`[data-testid="create-webhook-form"] input[name="events"][checked]`).Length(); n != len(outbox.Types) {
+		t.Fatalf("%d event types checked, want %d", n, len(outbox.Types))
 	}
 
 	r := s.post("/webhooks", whForm("https://hooks.example.com/partli", "sale.created", "commission.updated"))
@@ -694,7 +695,7 @@ func TestDashWebhooksBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="new-webhook-secret"]`)),
 	)
 	wait("the secret is shown", `document.querySelector('[data-testid="new-webhook-secret"]').value.startsWith('whsec_')`)
-	wait("lead.created was left out", `[...document.querySelectorAll('[data-testid="webhook-row"] [data-testid="webhook-event"]')].map(e => e.textContent).join(',') === 'sale.created,commission.created,commission.updated'`)
+	wait("lead.created was left out", `[...document.querySelectorAll('[data-testid="webhook-row"] [data-testid="webhook-event"]')].map(e => e.textContent).join(',') === 'sale.created,commission.created,commission.updated,payout.created,payout.paid,payout.failed'`)
 	browsertest.Screenshot(t, tab, "webhooks-created")
 
 	run("open the log and send a test event",

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages"
@@ -114,6 +115,13 @@ func (s *Server) classify(err error, c echo.Context) *APIError {
 	case errors.Is(err, commission.ErrReasonRequired):
 		return &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: err.Error(),
 			Fields: map[string]string{"reason": "is required to claw back a commission"}}
+	case errors.Is(err, commission.ErrReferenceRequired):
+		return &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Message: "A reference is required to mark a payout paid.",
+			Fields: map[string]string{"reference": "is required: the bank's or payment provider's reference of the payment"}}
+	case errors.Is(err, commission.ErrPayoutTransition):
+		return &APIError{Status: http.StatusConflict, Code: "invalid_transition", Message: capitalize(payout.Explain(err)) + "."}
+	case payout.IsRefusal(err):
+		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: capitalize(payout.Explain(err)) + "."}
 	case errors.Is(err, commission.ErrInvalidTransition):
 		return &APIError{Status: http.StatusConflict, Code: "invalid_transition", Message: capitalize(err.Error()) + "."}
 	case errors.Is(err, store.ErrConflict):

@@ -41,6 +41,7 @@ func (s *Server) portalRoutes(e *echo.Echo) {
 	p := e.Group("/partner", s.requirePartner, s.csrf)
 	p.GET("", s.PortalHome)
 	p.GET("/programs/:id", s.PortalProgram)
+	s.portalPayoutRoutes(p) // portal_payouts.go
 }
 
 // requirePartner loads the signed-in partner account, or sends the visitor
@@ -165,15 +166,25 @@ func (s *Server) PortalHome(c echo.Context) error {
 // PortalProgram handles GET /partner/programs/{partnerId}: one enrollment.
 // Another partner's enrollment is a 404, exactly like one that does not exist.
 func (s *Server) PortalProgram(c echo.Context) error {
-	ctx := c.Request().Context()
-	e, err := s.store.EnrollmentOf(ctx, currentAccount(c).ID, c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "You are not a partner in this program.")
-	}
+	e, err := s.portalEnrollment(c)
 	if err != nil {
 		return err
 	}
+	return s.portalProgramPage(c, e, http.StatusOK, nil)
+}
+
+// portalProgramPage renders an enrollment's page; method, when set, changes
+// its payout method section (a form refused, with why).
+func (s *Server) portalProgramPage(c echo.Context, e *store.Enrollment, status int, method func(*portal.PayoutMethodView)) error {
+	ctx := c.Request().Context()
 	v := portal.ProgramView{Enrollment: *e, Link: s.cfg.BaseURL + "/r/" + e.Slug}
+	var err error
+	if v.PayoutMethod, err = s.payoutMethodView(c, e); err != nil {
+		return err
+	}
+	if method != nil {
+		method(&v.PayoutMethod)
+	}
 	counts, err := s.store.CountsOf(ctx, e.WorkspaceID, e.ID)
 	if err != nil {
 		return err
@@ -202,7 +213,7 @@ func (s *Server) PortalProgram(c echo.Context) error {
 	if currency != "" {
 		v.Chart = dashboard.NewChart(currency, days)
 	}
-	return s.portalPage(c, http.StatusOK, e.ProgramName, portal.Program(v))
+	return s.portalPage(c, status, e.ProgramName, portal.Program(v))
 }
 
 // InvitePartner handles POST /partners/{id}/invite (owners): a one-time

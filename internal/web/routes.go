@@ -61,6 +61,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/commissions", s.ListCommissions)
 	api.GET("/commissions/:id", s.GetCommission)
 	api.PATCH("/commissions/:id", s.UpdateCommission)
+	s.payoutRoutes(api) // api_payouts.go
 
 	// Unknown /api paths answer in JSON, after authentication like the rest.
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })

@@ -188,9 +188,11 @@ func (d secWorkspace) ids() map[string]string {
 // secCrossBodies are valid bodies for the routes that take one, so that a
 // refusal comes from the workspace check and not from validation.
 var secCrossBodies = map[string]any{
-	"PATCH /api/programs/:id":        map[string]any{"name": "Taken over"},
-	"POST /api/programs/:id/groups":  map[string]any{"name": "Intruders"},
-	"POST /api/programs/:id/rewards": map[string]any{"event": "sale", "type": "percentage", "percent": 99, "interval": "recurring", "groupId": nil},
+	"POST /api/payouts/:id/mark-paid":     map[string]any{"reference": "TAKEN-OVER"},
+	"PUT /api/partners/:id/payout-method": map[string]any{"type": "manual"},
+	"PATCH /api/programs/:id":             map[string]any{"name": "Taken over"},
+	"POST /api/programs/:id/groups":       map[string]any{"name": "Intruders"},
+	"POST /api/programs/:id/rewards":      map[string]any{"event": "sale", "type": "percentage", "percent": 99, "interval": "recurring", "groupId": nil},
 	"POST /api/programs/:id/partners": map[string]any{"email": "intruder@example.com", "name": "Intruder",
 		"slug": "intruder-" + strconv.FormatInt(time.Now().UnixNano(), 36)},
 	"PATCH /api/rewards/:id":               map[string]any{"percent": 99},

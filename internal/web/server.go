@@ -18,6 +18,7 @@ import (
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/metrics"
+	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/stripe"
 	"github.com/partli/partli/internal/tracking"
@@ -43,6 +44,7 @@ type Server struct {
 	passwordAttempts *attemptLimiter
 	// metrics counts requests for GET /metrics; nil when off.
 	metrics *metrics.Metrics
+	payouts     *payout.Service
 }
 
 // Option configures New.
@@ -71,6 +73,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 		o(s)
 	}
 	s.connector = newStripeConnector(s)
+	s.payouts = NewPayouts(cfg, st, s.commissions, log)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -93,6 +96,14 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 	s.dashboardRoutes(e)
 	s.portalRoutes(e)
 	return e
+}
+
+// NewPayouts is the payout service of an installation (the server's, and
+// the worker's of partli serve): Stripe at PARTLI_STRIPE_API_BASE with the
+// workspaces' keys, else PARTLI_STRIPE_SECRET_KEY.
+func NewPayouts(cfg config.Config, st *store.Store, cs *commission.Service, log *slog.Logger) *payout.Service {
+	return payout.New(st, cs, payout.Config{StripeSecretKey: cfg.StripeSecretKey, BaseURL: cfg.BaseURL,
+		Stripe: stripe.NewPayments(stripe.PaymentsConfig{APIBase: cfg.StripeAPIBase})}, log)
 }
 
 func requestID(c echo.Context) string { return c.Response().Header().Get(echo.HeaderXRequestID) }

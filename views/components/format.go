@@ -22,7 +22,7 @@ func StatusClass(status string) string {
 	switch status {
 	case "approved", "paid", "succeeded", "active":
 		return "badge badge-green"
-	case "pending", "draft":
+	case "pending", "processing", "draft":
 		return "badge badge-amber"
 	case "clawed_back", "rejected", "suspended", "failed", "disabled":
 		return "badge badge-red"

@@ -28,7 +28,13 @@ type StripeView struct {
 	// with its message.
 	SecretValue string
 	SecretError string
+	// KeyError is the payout secret key form's message (the key typed is
+	// never shown again).
+	KeyError string
 }
+
+// stripeKeySet reports whether the workspace has its own Stripe secret key.
+func stripeKeySet(v StripeView) bool { return v.Conn != nil && v.Conn.SecretKeySet }
 
 // stripeAccount is the connected account id, "" when none is.
 func stripeAccount(v StripeView) string {

@@ -96,6 +96,8 @@ type ProgramView struct {
 	Commissions []store.PortalCommission
 	Payouts     []store.PartnerPayout
 	Chart       dashboard.Chart
+	// PayoutMethod is how the partner is paid, and choosing it.
+	PayoutMethod PayoutMethodView
 }
 
 // Conversion is sales per click, as a percentage with one decimal.
