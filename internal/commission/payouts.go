@@ -140,7 +140,10 @@ func (s *Service) MarkPayoutPaid(ctx context.Context, workspaceID, payoutID, ref
 				return err
 			}
 		}
-		return tx.SetPayoutPaid(ctx, p, reference)
+		if err := tx.SetPayoutPaid(ctx, p, reference); err != nil {
+			return err
+		}
+		return payoutSentMail(ctx, tx, p, "manual", reference)
 	})
 	if err != nil {
 		return nil, err

@@ -219,7 +219,8 @@ func (q Queries) PriorCommissions(ctx context.Context, workspaceID, programID, c
 	return row.N > 0, row.First, nil
 }
 
-// InsertCommission records a commission and its first history entry.
+// InsertCommission records a commission and its first history entry, and
+// its partner's new-commission mail (commissionMailSQL).
 func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
 	err := tx.get(ctx, c, `
 		WITH c AS (
@@ -232,6 +233,7 @@ func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string)
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
 		), st AS (`+statsUpsert(commissionDeltas("c"))+`
+		), m AS (`+commissionMailSQL+`
 		)
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
@@ -574,7 +576,7 @@ const priorCommissionsSQL = `
 // recordEventsSQL is RecordCommission's statement without a commission
 // (and InsertWebhookEvents'): the outbox events, written dispatched, and
 // their deliveries (webhookFanOutSQL).
-const recordEventsSQL = `
+var recordEventsSQL = `
 	WITH w AS (
 		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
@@ -617,6 +619,7 @@ var RecordCommissionSQL = `
 			RETURNING id, workspace_id, type
 		), d AS (` + webhookFanOutSQL + `
 		), st AS (` + statsUpsert(commissionDeltas("c")+` UNION ALL `+saleDelta("$2", "$3", "$4", "$27", "$19")) + `
+		), m AS (` + commissionMailSQL + `
 		)
 		SELECT count(*) FROM c`
 
@@ -627,8 +630,10 @@ type SaleStat struct {
 }
 
 // RecordCommission inserts a new pending commission, its first history
-// entry, the outbox events with their deliveries (as InsertWebhookEvents)
-// and the sale and commission in the day's roll-up, in one statement. c
+// entry, the outbox events with their deliveries (as InsertWebhookEvents),
+// the sale and commission in the day's roll-up, and the partner's
+// new-commission mail unless they turned it off or chose the daily digest
+// (commissionMailSQL), in one statement. c
 // must be complete, with CreatedAt and UpdatedAt the transaction's now()
 // (what the columns default to) and times in whole microseconds, so that it
 // equals the stored row. Without a commission (c nil) it writes the events
