@@ -17,6 +17,7 @@ import (
 
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/stripe"
 	"github.com/partli/partli/internal/tracking"
@@ -38,8 +39,10 @@ type Server struct {
 	flows       *sessions.CookieStore
 	connector   *stripe.Connector
 	// passwordAttempts bounds password attempts per client address on
-	// every form that checks or sets a password.
+	// every form that checks or sets a password, or mails a link that does.
 	passwordAttempts *attemptLimiter
+	// links makes the addresses mails point at and their tokens.
+	links email.Links
 }
 
 // New builds the echo app with every route.
@@ -57,6 +60,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 		csrfKey:     csrfKeyFrom(cfg.SessionSecret),
 
 		passwordAttempts: newAttemptLimiter(cmp.Or(cfg.SignInLimit, config.DefaultSignInLimit), signInWindow),
+		links:            email.NewLinks(cfg.BaseURL, cfg.SessionSecret),
 	}
 	s.connector = newStripeConnector(s)
 	e := echo.New()
@@ -80,6 +84,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger) *echo.Echo {
 	s.routes(e)
 	s.dashboardRoutes(e)
 	s.portalRoutes(e)
+	s.mailRoutes(e)
 	return e
 }
 
