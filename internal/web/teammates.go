@@ -43,7 +43,7 @@ func (s *Server) teammateView(c echo.Context, inv *store.UserInvite) pages.Passw
 		role = "finance staff"
 	}
 	return pages.PasswordView{CSRF: csrfToken(c), Action: c.Request().URL.Path, Heading: "Join " + inv.WorkspaceName,
-		Intro: "You were invited to its Partli dashboard as " + role + ". Choose your name and password.",
+		Intro:  "You were invited to its Partli dashboard as " + role + ". Choose your name and password.",
 		Button: "Join " + inv.WorkspaceName, Email: inv.Email, AskName: true, Errors: map[string]string{}}
 }
 
