@@ -359,9 +359,7 @@ func dashbSeed(t *testing.T, e *env) dashbData {
 	}
 	d.CommissionID = commissions[0]
 
-	if r := sess.post("/settings/users", url.Values{"email": {"finance@acme.example"}, "name": {"Fran Finance"}, "password": {"a long finance password"}}); r.Status != http.StatusSeeOther {
-		t.Fatalf("add finance user: %d %s", r.Status, r.Body)
-	}
+	e.addTeammate(t, sess, "finance@acme.example", "Fran Finance", "finance", "a long finance password")
 	return d
 }
 
