@@ -176,17 +176,19 @@ func (s *SMTP) Send(ctx context.Context, m *Message) (string, error) {
 	return msg.GetMessageID(), nil
 }
 
-// classify marks the server's 5xx refusals of the sender, the recipient or
-// the message as permanent; anything else (a 4xx, a connection lost) is
-// worth another try.
+// classify marks the server's 5xx refusals of the recipient or of the
+// message as permanent: they say the same however often they are asked.
+// Anything else is worth another try: a 4xx, a connection lost, and what
+// the operator can fix meanwhile (a refused sender or authentication, a
+// certificate).
 func classify(err error, to string) error {
 	var se *gomail.SendError
 	if !errors.As(err, &se) {
 		return err
 	}
 	code := se.ErrorCode()
-	permanent := code >= 500 && code < 600 && (se.Reason == gomail.ErrSMTPMailFrom || se.Reason == gomail.ErrSMTPRcptTo ||
-		se.Reason == gomail.ErrSMTPData || se.Reason == gomail.ErrSMTPDataClose)
+	permanent := code >= 500 && code < 600 &&
+		(se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPData || se.Reason == gomail.ErrSMTPDataClose)
 	if !permanent {
 		return err
 	}

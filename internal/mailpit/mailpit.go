@@ -105,6 +105,8 @@ type Options struct {
 	Database string
 	// Log is where its output goes; nil: nowhere.
 	Log io.Writer
+	// Args are more of its flags (TLS, authentication, refusals).
+	Args []string
 }
 
 // Server is a running mailpit.
@@ -137,8 +139,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		db = filepath.Join(s.tmp, "mailpit.db")
 	}
-	s.cmd = exec.Command(bin, "--smtp", s.SMTPAddr, "--listen", s.HTTPAddr, "--database", db,
-		"--max", "0", "--disable-version-check", "--smtp-disable-rdns")
+	args := append([]string{"--smtp", s.SMTPAddr, "--listen", s.HTTPAddr, "--database", db,
+		"--max", "0", "--disable-version-check", "--smtp-disable-rdns"}, opts.Args...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = opts.Log, opts.Log
 	// Its own process group: a Ctrl-C meant for partli does not stop it
 	// before partli is done with it.
@@ -230,7 +233,10 @@ type Summary struct {
 	MessageID string    `json:"MessageID"`
 	From      Address   `json:"From"`
 	To        []Address `json:"To"`
+	Bcc       []Address `json:"Bcc"`
 	Subject   string    `json:"Subject"`
+	// Username is who authenticated to send it ("" without SMTP AUTH).
+	Username string `json:"Username"`
 }
 
 // Message is one message in full.
