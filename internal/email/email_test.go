@@ -183,7 +183,7 @@ func TestASCIIAddress(t *testing.T) {
 		"jörg@bücher.example":     "jörg@xn--bcher-kva.example",
 		"ana@ñandú.example":       "ana@xn--and-6ma2c.example",
 		"user@EXAMPLE.com":        "user@example.com",
-		"名前@例え.テスト":              "名前@xn--r8jz45g.xn--zckzah",
+		"名前@例え.テスト":               "名前@xn--r8jz45g.xn--zckzah",
 		"x+tag@sub.domain.test":   "x+tag@sub.domain.test",
 		"o'brien@example.example": "o'brien@example.example",
 	} {
