@@ -146,7 +146,7 @@ func (w *Worker) SendDue(ctx context.Context) (int, error) {
 
 // send makes one attempt at a claimed row and records it.
 func (w *Worker) send(ctx context.Context, row store.MailRow) {
-	attempt := store.MailAttempt{Row: row, Subject: w.links.Subject(row)}
+	attempt := store.MailAttempt{Row: row}
 	m, err := w.links.Compose(row)
 	if err == nil {
 		attempt.Subject = m.Subject
@@ -154,7 +154,7 @@ func (w *Worker) send(ctx context.Context, row store.MailRow) {
 		attempt.MessageID, err = w.sender.Send(sctx, m)
 		cancel()
 	} else {
-		err = &PermanentError{err}
+		attempt.Subject, err = "("+row.Kind+")", &PermanentError{err} // a row that cannot be rendered never will be
 	}
 	n := row.Attempts + 1
 	switch wait, retry := w.backoff(n); {

@@ -68,8 +68,10 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 
 // accountPage renders a public account page in its side's layout.
 func (s *Server) accountPage(c echo.Context, sd side, status int, title string, content templ.Component) error {
-	// The page's address may hold a token: no other site learns it.
+	// The page's address may hold a token: no other site learns it, and
+	// no cache keeps the page.
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	c.Response().Header().Set("Cache-Control", "no-store")
 	if sd.portal {
 		return s.portalPage(c, status, title, content)
 	}

@@ -31,6 +31,7 @@ func (s *Server) teammateInvite(c echo.Context) (*store.UserInvite, error) {
 
 func (s *Server) teammateGone(c echo.Context) error {
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.render(c, http.StatusNotFound, layouts.Base("Invitation expired", pages.LinkGone(pages.LinkGoneView{
 		Heading: "This invitation does not work any more",
 		Message: "An invitation works once, for 7 days, until the owner revokes it. Ask the workspace's owner for a new one.",
@@ -49,6 +50,7 @@ func (s *Server) teammateView(c echo.Context, inv *store.UserInvite) pages.Passw
 
 func (s *Server) teammatePage(c echo.Context, status int, v pages.PasswordView) error {
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.render(c, status, layouts.Base(v.Heading, pages.Password(v)))
 }
 
