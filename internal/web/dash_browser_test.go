@@ -403,6 +403,7 @@ func TestDashBrowserPages(t *testing.T) {
 	dashbOpen(t, tab, e, "/payouts/"+d.PaidPayoutID, "Payout", "dash-payout-detail")
 
 	dashbOpen(t, tab, e, "/settings", "Settings", "dash-settings")
+	dashbOpen(t, tab, e, "/settings/email", "Email", "dash-settings-email")
 
 	// The error page of a link that leads nowhere.
 	navigate(t, tab, e.URL+"/commissions/cm_doesnotexist")
