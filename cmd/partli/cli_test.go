@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/mailpit"
 	"github.com/partli/partli/internal/pg"
 	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
@@ -32,7 +34,14 @@ import (
 	"github.com/partli/partli/internal/web"
 )
 
-func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+func TestMain(m *testing.M) {
+	// partli dev starts mailpit: find (or build) it once, from the checkout,
+	// before the dev tests move to folders of their own.
+	if _, err := mailpit.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "cli tests: mailpit:", err)
+	}
+	os.Exit(testdb.Main(m))
+}
 
 // configVars are every variable config.FromEnv and `partli dev` read; each
 // test starts with them empty, so the caller's environment cannot leak in.
@@ -41,6 +50,7 @@ var configVars = []string{
 	"PARTLI_TRUST_PROXY", "PARTLI_AUTO_APPROVE_INTERVAL", "PARTLI_TRACK_RATE_LIMIT",
 	"PARTLI_CLICK_RATE_LIMIT", "PARTLI_SIGNIN_LIMIT", "PARTLI_DB_MAX_CONNS", "PARTLI_WEBHOOK_ALLOW_PRIVATE", "PARTLI_DEBUG_ADDR",
 	"PARTLI_ENCRYPTION_KEY", "PARTLI_ENCRYPTION_KEY_PREVIOUS", "PARTLI_METRICS_ADDR", "PARTLI_PAYOUT_INTERVAL",
+	"PARTLI_SMTP_URL", "PARTLI_MAIL_FROM",
 }
 
 // cleanEnv empties every config variable for the test and sets the given
@@ -398,6 +408,10 @@ func TestServeEndToEnd(t *testing.T) {
 
 	b := runInBackground(t, "serve")
 	b.waitHealthy(t, "http://"+addr, 15*time.Second)
+	// Without PARTLI_SMTP_URL it says at start that mail is kept unsent.
+	if logs := b.stderr.String(); !strings.Contains(logs, "PARTLI_SMTP_URL is not set") {
+		t.Errorf("serve without PARTLI_SMTP_URL did not warn:\n%s", logs)
+	}
 	start := time.Now()
 	b.stop(t)
 	if d := time.Since(start); d > 5*time.Second {
@@ -444,10 +458,24 @@ func TestDevEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "password:") {
 		t.Fatalf("dev did not print the owner's password:\n%s", out)
 	}
+	// It catches mail in mailpit, and says where to read it: a password
+	// reset asked for now arrives there.
+	ui := mailpitUI.FindStringSubmatch(out)
+	if ui == nil {
+		t.Fatalf("dev did not say where to read mail:\n%s", out)
+	}
+	resp, err := noRedirect.PostForm(base+"/password/forgot", url.Values{"email": {"owner@demo.partli.dev"}})
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != http.StatusForbidden { // no CSRF token: refused, nothing mailed
+		t.Fatalf("POST /password/forgot without a token: %v %v", err, resp)
+	}
+	waitForMail(t, ui[1], base, noRedirect)
 
 	req, _ := http.NewRequest(http.MethodGet, base+"/api/programs", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := noRedirect.Do(req)
+	resp, err = noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,6 +543,52 @@ func TestDevEndToEnd(t *testing.T) {
 	assertStopped(t, pgData)
 	if again, err := os.ReadFile(keyFile); err != nil || string(again) != string(firstKey) {
 		t.Fatalf("the second dev run changed the encryption key (%v)", err)
+	}
+}
+
+var mailpitUI = regexp.MustCompile(`read them at (http://[0-9.:]+)`)
+
+// waitForMail asks partli at base for a password reset of the demo owner,
+// as a browser does, and waits until mailpit at ui has it.
+func waitForMail(t *testing.T, ui, base string, client *http.Client) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: client.CheckRedirect}
+	resp, err := b.Get(base + "/password/forgot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on /password/forgot:\n%s", page)
+	}
+	resp, err = b.PostForm(base+"/password/forgot", url.Values{"_csrf": {string(m[1])}, "email": {"owner@demo.partli.dev"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /password/forgot: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(ui + "/api/v1/search?query=" + url.QueryEscape("to:owner@demo.partli.dev"))
+		if err == nil {
+			var res struct {
+				Messages []struct{ Subject string } `json:"messages"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			if err == nil && len(res.Messages) > 0 && res.Messages[0].Subject == "Reset your Partli password" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reset mail did not reach dev's mailpit at %s (%v)", ui, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

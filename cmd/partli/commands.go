@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/mail"
+	"net/url"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,6 +18,7 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/metrics"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/web"
@@ -126,6 +129,10 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	if cfg.SecretKeys == nil {
 		log.Warn("PARTLI_ENCRYPTION_KEY is not set: webhook endpoints and Stripe signing secrets cannot be added until it is")
 	}
+	sender, err := mailSender(cfg, log)
+	if err != nil {
+		return err
+	}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
 	commissions := commission.New(st)
@@ -140,6 +147,11 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	go func() {
 		defer close(webhooksDone)
 		webhook.NewWorker(st, cfg, log, webhook.Options{}).Run(workers)
+	}()
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		email.NewWorker(st, sender, email.NewLinks(cfg.BaseURL, cfg.SessionSecret), log, email.Options{}).Run(workers)
 	}()
 
 	errc := make(chan error, 3)
@@ -186,11 +198,35 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	log.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := srv.Shutdown(shutdown)
+	err = srv.Shutdown(shutdown)
 	stopWorkers()
 	<-webhooksDone // attempts under way (at most 10 s) finish and are recorded
 	<-payoutsDone  // a transfer under way is recorded (or left processing, asked again later)
+	<-mailDone     // so do the messages being sent
 	return err
+}
+
+// mailSender is the SMTP server of PARTLI_SMTP_URL; without one, mail is
+// kept in the outbox, unsent, and serve says so at start.
+func mailSender(cfg config.Config, log *slog.Logger) (email.Sender, error) {
+	from := cfg.MailFrom
+	if from == nil {
+		from = &mail.Address{Name: "Partli", Address: "partli@localhost"}
+	}
+	if cfg.SMTPURL == "" {
+		log.Warn("PARTLI_SMTP_URL is not set: no mail is sent; every message is kept in the outbox, unsent, and listed in the dashboard's Settings → Email until it is set")
+		return nil, nil
+	}
+	helo := "localhost"
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
+		helo = u.Hostname()
+	}
+	smtp, err := email.NewSMTP(cfg.SMTPURL, from, email.SMTPOptions{HELO: helo})
+	if err != nil {
+		return nil, fmt.Errorf("PARTLI_SMTP_URL %v", err)
+	}
+	log.Info("mail goes through an SMTP server", "smtp", smtp.Describe(), "from", from.String())
+	return smtp, nil
 }
 
 func cmdWorkspaceCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

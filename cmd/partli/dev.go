@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/ids"
+	"github.com/partli/partli/internal/mailpit"
 	"github.com/partli/partli/internal/pg"
 	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
@@ -51,6 +53,16 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 	if os.Getenv("PARTLI_WEBHOOK_ALLOW_PRIVATE") == "" {
 		os.Setenv("PARTLI_WEBHOOK_ALLOW_PRIVATE", "1")
 	}
+	if os.Getenv("PARTLI_SMTP_URL") == "" {
+		mp, err := devMailpit(ctx, stdout)
+		if err != nil {
+			fmt.Fprintf(stdout, "Mail: mailpit could not be started (%v),\n  so mail is kept unsent in the outbox: the dashboard lists it under Settings → Email.\n", err)
+		} else {
+			defer mp.Stop()
+			os.Setenv("PARTLI_SMTP_URL", mp.SMTPURL())
+			defer os.Unsetenv("PARTLI_SMTP_URL")
+		}
+	}
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return err
@@ -75,6 +87,40 @@ func cmdDev(ctx context.Context, stdout io.Writer, log *slog.Logger) error {
 		return err
 	}
 	return serve(ctx, cfg, db, log)
+}
+
+// devMailpit starts mailpit (pinned in go.mod; see internal/mailpit), which
+// catches every mail this Partli sends and shows it in a web UI, keeping
+// messages in .data/mailpit.db across runs. It listens on 127.0.0.1:1025
+// (SMTP) and 127.0.0.1:8025 (web UI) when they are free, else on free ports,
+// and says where at start.
+func devMailpit(ctx context.Context, stdout io.Writer) (*mailpit.Server, error) {
+	if _, err := mailpit.Find(); err != nil {
+		return nil, err
+	}
+	opts := mailpit.Options{Database: filepath.Join(dataDir, "mailpit.db")}
+	for _, a := range []struct {
+		addr *string
+		want string
+	}{{&opts.SMTP, "127.0.0.1:1025"}, {&opts.HTTP, "127.0.0.1:8025"}} {
+		if l, err := net.Listen("tcp", a.want); err == nil {
+			l.Close()
+			*a.addr = a.want
+		}
+	}
+	logFile, err := os.OpenFile(filepath.Join(dataDir, "mailpit.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	opts.Log = logFile
+	mp, err := mailpit.Start(ctx, opts)
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "Mail: every message Partli sends is caught by mailpit; read them at %s\n  (SMTP on %s; its log in %s)\n",
+		mp.UIURL(), mp.SMTPAddr, filepath.Join(dataDir, "mailpit.log"))
+	return mp, nil
 }
 
 // embeddedDatabase starts (or joins) the private cluster of partli dev and

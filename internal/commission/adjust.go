@@ -106,8 +106,9 @@ func AdjustmentsFollowing(c *store.Commission, adjustments []store.Commission, t
 // with the checks of CheckChange, in one transaction. Clawing back a paid
 // commission never edits it: it records a negative adjustment that nets
 // against the partner's next payout (see clawBackPaid). Adjustments a refund
-// made follow the commission (AdjustmentsFollowing). Refused changes change
-// nothing.
+// made follow the commission (AdjustmentsFollowing). A clawback mails the
+// partner what it took back and why, in the same transaction. Refused
+// changes change nothing.
 func (s *Service) Change(ctx context.Context, workspaceID, id, to, reason, actor string) (*Outcome, error) {
 	return s.change(ctx, workspaceID, id, to, reason, actor, false)
 }
@@ -133,8 +134,10 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 		}
 		out.Commission = c
 		if c.Status == Paid && to == ClawedBack {
-			out.Adjustment, err = s.clawBackPaid(ctx, tx, c, reason, actor)
-			return err
+			if out.Adjustment, err = s.clawBackPaid(ctx, tx, c, reason, actor); err != nil {
+				return err
+			}
+			return clawbackMail(ctx, tx, c, -out.Adjustment.AmountCents, reason)
 		}
 		following, err := AdjustmentsFollowing(c, adjustments, to)
 		if err != nil {
@@ -147,12 +150,17 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 		if reason != "" {
 			why += "; reason: " + reason
 		}
+		taken := c.AmountCents
 		for _, a := range following {
 			if err := s.apply(ctx, tx, a, to, why, actor); err != nil {
 				return err
 			}
+			taken += a.AmountCents
 		}
-		return nil
+		if to != ClawedBack {
+			return nil
+		}
+		return clawbackMail(ctx, tx, c, taken, reason)
 	})
 	if err != nil {
 		return nil, err

@@ -166,6 +166,9 @@ func (s *Service) MarkPayoutPaid(ctx context.Context, workspaceID, payoutID, ref
 		if err := tx.SetPayoutPaid(ctx, p, reference, nil); err != nil {
 			return err
 		}
+		if err := payoutSentMail(ctx, tx, p, p.Method, reference); err != nil {
+			return err
+		}
 		return s.payoutEvent(ctx, tx, outbox.PayoutPaid, p)
 	})
 	if err != nil {
@@ -300,6 +303,9 @@ func (s *Service) FinishTransfer(ctx context.Context, a *store.PayoutAttempt, tr
 			return err
 		}
 		if err := tx.SetPayoutPaid(ctx, p, transferID, &transferID); err != nil {
+			return err
+		}
+		if err := payoutSentMail(ctx, tx, p, "stripe", transferID); err != nil {
 			return err
 		}
 		return s.payoutEvent(ctx, tx, outbox.PayoutPaid, p)

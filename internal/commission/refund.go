@@ -236,20 +236,25 @@ func (s *Service) refundCommissions(ctx context.Context, tx *store.Tx, sale *sto
 	}
 	plan := PlanRefund(*original, adjustments, sale.AmountCents, before, after)
 	why := r.describe(sale, before, after)
+	taken := int64(0)
 	for _, id := range plan.ClawBack {
 		if err := s.apply(ctx, tx, byID[id], ClawedBack, why, r.Actor); err != nil {
 			return err
 		}
+		taken += byID[id].AmountCents
 	}
 	if plan.TakeCents <= 0 {
-		return nil
+		return clawbackMail(ctx, tx, original, taken, r.toPartner(sale, before, after))
 	}
 	if after >= sale.AmountCents && original.Status == Paid {
 		// What clawBackPaid takes (what is left of the original after its
 		// live adjustments) is plan.TakeCents: the same adjustment as a
 		// clawback by hand.
-		_, err := s.clawBackPaid(ctx, tx, original, why, r.Actor)
-		return err
+		adj, err := s.clawBackPaid(ctx, tx, original, why, r.Actor)
+		if err != nil {
+			return err
+		}
+		return clawbackMail(ctx, tx, original, -adj.AmountCents, r.toPartner(sale, before, after))
 	}
 	payableAt := s.now().UTC()
 	if plan.AdjustmentStatus == Pending {
@@ -265,7 +270,10 @@ func (s *Service) refundCommissions(ctx context.Context, tx *store.Tx, sale *sto
 		return err
 	}
 	note := fmt.Sprintf("%s; adjustment %s of %s", why, adj.ID, take)
-	return tx.AddHistoryNote(ctx, original.WorkspaceID, original.ID, original.Status, original.Status, note, r.Actor)
+	if err := tx.AddHistoryNote(ctx, original.WorkspaceID, original.ID, original.Status, original.Status, note, r.Actor); err != nil {
+		return err
+	}
+	return clawbackMail(ctx, tx, original, plan.TakeCents, r.toPartner(sale, before, after))
 }
 
 // addAdjustment records a negative adjustment of c (its reward snapshot
@@ -299,6 +307,21 @@ func (s *Service) addAdjustment(ctx context.Context, tx *store.Tx, c *store.Comm
 		return nil, err
 	}
 	return adj, nil
+}
+
+// toPartner says what the refund was in the words of the partner's mail:
+// the customer's refund, and the merchant's reason when given (the sale's
+// external id and the source are the merchant's business).
+func (r Refund) toPartner(sale *store.Sale, before, after int64) string {
+	f := func(cents int64) string { return money.Format(cents, sale.Currency) }
+	s := "The customer's payment was refunded"
+	if after < sale.AmountCents || before > 0 {
+		s = fmt.Sprintf("Part of the customer's payment was refunded (%s of %s)", f(after-before), f(sale.AmountCents))
+	}
+	if reason := strings.TrimSpace(r.Reason); reason != "" {
+		s += ": " + reason
+	}
+	return s + "."
 }
 
 // describe says what the refund was, for the history of the commissions it

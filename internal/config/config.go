@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"strconv"
@@ -32,6 +33,15 @@ type Config struct {
 	MetricsAddr   string        // PARTLI_METRICS_ADDR: loopback or private address serving GET /metrics; empty: off
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
+
+	// SMTPURL (PARTLI_SMTP_URL) is the server mail goes through:
+	// smtp://[user:pass@]host[:port] (STARTTLS when offered) or smtps://…
+	// (implicit TLS). Empty: mail is kept unsent in the outbox.
+	SMTPURL string
+	// MailFrom (PARTLI_MAIL_FROM, default "Partli <partli@localhost>") is
+	// the sender of every mail; mail about a program shows the program's
+	// name instead of this display name.
+	MailFrom *mail.Address
 
 	// SecretKeys seal the secrets Partli stores (webhook and Stripe signing
 	// secrets): PARTLI_ENCRYPTION_KEY, and PARTLI_ENCRYPTION_KEY_PREVIOUS
@@ -67,6 +77,7 @@ func FromEnv() (Config, error) {
 		Env:           envOr("PARTLI_ENV", "production"),
 		DebugAddr:     os.Getenv("PARTLI_DEBUG_ADDR"),
 		MetricsAddr:   os.Getenv("PARTLI_METRICS_ADDR"),
+		SMTPURL:       os.Getenv("PARTLI_SMTP_URL"),
 
 		StripeConnectWebhookSecret: os.Getenv("PARTLI_STRIPE_CONNECT_WEBHOOK_SECRET"),
 		StripeClientID:             os.Getenv("PARTLI_STRIPE_CLIENT_ID"),
@@ -96,6 +107,9 @@ func FromEnv() (Config, error) {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))
 		}
 	}
+	if err := c.readMail(); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if err := c.readSecretKeys(); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -118,6 +132,29 @@ func FromEnv() (Config, error) {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// DefaultMailFrom is PARTLI_MAIL_FROM's default.
+const DefaultMailFrom = "Partli <partli@localhost>"
+
+// readMail reads PARTLI_SMTP_URL (its form; the mail sender checks the
+// rest at start) and PARTLI_MAIL_FROM. The URL may hold a password: errors
+// never quote it.
+func (c *Config) readMail() error {
+	from := envOr("PARTLI_MAIL_FROM", DefaultMailFrom)
+	a, err := mail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n") {
+		return fmt.Errorf("PARTLI_MAIL_FROM=%q: must be an address such as Partli <partli@example.com>", from)
+	}
+	c.MailFrom = a
+	if c.SMTPURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.SMTPURL)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return errors.New("PARTLI_SMTP_URL: must be smtp://[user:pass@]host[:port] (STARTTLS when the server offers it) or smtps://… (implicit TLS)")
+	}
+	return nil
 }
 
 // readSecretKeys reads PARTLI_ENCRYPTION_KEY and PARTLI_ENCRYPTION_KEY_PREVIOUS.

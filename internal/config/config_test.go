@@ -52,3 +52,35 @@ func TestEncryptionKeys(t *testing.T) {
 		t.Fatal("PARTLI_ENCRYPTION_KEY must seal and PARTLI_ENCRYPTION_KEY_PREVIOUS open")
 	}
 }
+
+func TestMailSettings(t *testing.T) {
+	t.Setenv("PARTLI_SMTP_URL", "")
+	t.Setenv("PARTLI_MAIL_FROM", "")
+	c, err := FromEnv()
+	if err != nil || c.SMTPURL != "" || c.MailFrom.String() != `"Partli" <partli@localhost>` {
+		t.Fatalf("defaults: %q %v (%v)", c.SMTPURL, c.MailFrom, err)
+	}
+	for _, tc := range []struct{ smtp, from, wantErr string }{
+		{"smtp://mailer:pw@mail.example.com:587", "Acme Partners <partners@acme.example>", ""},
+		{"smtps://mail.example.com", "partners@acme.example", ""},
+		{"http://mail.example.com", "", "PARTLI_SMTP_URL: must be smtp://"},
+		{"smtp://", "", "PARTLI_SMTP_URL: must be smtp://"},
+		{"smtp://u:hunter2@:25", "", "PARTLI_SMTP_URL: must be"},
+		{"", "not an address", "PARTLI_MAIL_FROM="},
+		{"", "Evil <a@b.example>\r\nBcc: x@y.example", "PARTLI_MAIL_FROM="},
+	} {
+		t.Setenv("PARTLI_SMTP_URL", tc.smtp)
+		t.Setenv("PARTLI_MAIL_FROM", tc.from)
+		c, err := FromEnv()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q %q: %v", tc.smtp, tc.from, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q %q: %v, want an error with %q", tc.smtp, tc.from, err, tc.wantErr)
+		case err != nil && strings.Contains(err.Error(), "hunter2"):
+			t.Errorf("the error quotes the SMTP password: %v", err)
+		case tc.wantErr == "" && c.SMTPURL != tc.smtp:
+			t.Errorf("SMTPURL %q", c.SMTPURL)
+		}
+	}
+}

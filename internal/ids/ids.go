@@ -69,6 +69,9 @@ const (
 	Endpoint     = "we"
 	Delivery     = "dlv"
 	WebhookEvent = "evt"
+	Mail         = "mail"
+	Token        = "tok"
+	UserInvite   = "uinv"
 )
 
 // HasPrefix reports whether id looks like one of ours of the given kind.

@@ -45,6 +45,35 @@ func (q Queries) UpdatePartner(ctx context.Context, p *Partner) error {
 	return nil
 }
 
+// SavePartner writes a partner's name, group and status, as UpdatePartner,
+// and tells a pending partner whose application this approves or rejects
+// by mail (MailApplicationApproved, MailApplicationRejected), in the same
+// transaction. The partner's row is locked to read the status it had.
+func (s *Store) SavePartner(ctx context.Context, p *Partner) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		var was string
+		if err := tx.get(ctx, &was, `SELECT status FROM partners WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
+			p.WorkspaceID, p.ID); err != nil {
+			return fmt.Errorf("store: save partner: %w", err)
+		}
+		if err := tx.UpdatePartner(ctx, p); err != nil {
+			return err
+		}
+		kind := ""
+		switch {
+		case was != "pending":
+		case p.Status == "approved":
+			kind = MailApplicationApproved
+		case p.Status == "rejected":
+			kind = MailApplicationRejected
+		}
+		if kind == "" {
+			return nil
+		}
+		return tx.QueuePartnerMail(ctx, p.WorkspaceID, p.ID, kind, PartnerMail{})
+	})
+}
+
 // Partner returns one partner of the workspace.
 func (q Queries) Partner(ctx context.Context, workspaceID, id string) (*Partner, error) {
 	var p Partner

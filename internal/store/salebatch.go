@@ -158,7 +158,9 @@ func (tx *SaleTx) PriorCommissionsOf(ctx context.Context, of []PriorOf) ([]Prior
 
 // RecordCommissionsSQL writes a batch's commissions with their first
 // history entry, the batch's outbox events with their deliveries, and the
-// roll-ups of its sales and commissions, in one statement.
+// roll-ups of its sales and commissions, and each partner's new-commission
+// mail unless they turned it off or chose the daily digest
+// (commissionMailSQL), in one statement.
 var RecordCommissionsSQL = `
 		WITH c AS (
 			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id,
@@ -185,7 +187,9 @@ var RecordCommissionsSQL = `
 		), ` + statsCTEs("st", commissionDeltas("c")+`
 			UNION ALL
 			SELECT workspace_id, `+utcDay("now()")+`, program_id, partner_id, currency::bpchar, 1, amount_cents, '', 0, 0::bigint
-			FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[]) AS s (workspace_id, program_id, partner_id, currency, amount_cents)`) + `
+			FROM unnest($23::text[], $24::text[], $25::text[], $26::text[], $27::bigint[]) AS s (workspace_id, program_id, partner_id, currency, amount_cents)`) + `,
+		m AS (` + commissionMailSQL + `
+		)
 		SELECT count(*) FROM c`
 
 // SaleStats are the batch's sales as the roll-ups count them.

@@ -218,7 +218,8 @@ func (q Queries) PriorCommissions(ctx context.Context, workspaceID, programID, c
 	return row.N > 0, row.First, nil
 }
 
-// InsertCommission records a commission and its first history entry.
+// InsertCommission records a commission and its first history entry, and
+// its partner's new-commission mail (commissionMailSQL).
 func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
 	err := tx.get(ctx, c, `
 		WITH c AS (
@@ -230,7 +231,8 @@ func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string)
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
 			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
-		), `+statsCTEs("st", commissionDeltas("c"))+`
+		), `+statsCTEs("st", commissionDeltas("c"))+`, m AS (`+commissionMailSQL+`
+		)
 		SELECT c.*, cu.external_id AS customer_external_id
 		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
 		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
@@ -432,7 +434,7 @@ type SaleLookup struct {
 	Reward RewardContext `db:"-"`
 }
 
-// SaleLookupSQL, RecordSaleSQL and RecordCommissionSQL are the statements
+// SaleLookupSQL, RecordSalesSQL and RecordCommissionsSQL are the statements
 // of a sale (with PriorCommissions for a returning customer). They are
 // exported for the benchmark, which runs the very same statements under
 // pgbench to measure the database's own ceiling.
@@ -532,7 +534,7 @@ type RecordedSale struct {
 
 // recordEventsSQL is InsertWebhookEvents' statement: the outbox events,
 // written dispatched, and their deliveries (webhookFanOutSQL).
-const recordEventsSQL = `
+var recordEventsSQL = `
 	WITH w AS (
 		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])

@@ -34,25 +34,31 @@ import (
 // rather than the event's writer waiting for the deletion and then failing
 // on the foreign key. Other changes to an endpoint (disabling it, its
 // failure count) do not conflict with that lock and are not waited for.
-// Delivery ids are made here, not by ids.New, but in the layout of
-// ids.At: "dlv_", then the creation time (the statement's now()) in
-// milliseconds as the first 48 of 130 bits in the ids' base32 alphabet (10
-// characters, the last padded with 2 zero bits), computed once per
-// statement and only when there is a delivery to write, then 16 hex digits
-// (characters of the same alphabet) of a random UUID's random half, made
-// per row. So they sort by time as the ids made in Go do. No SQL comments
+// Delivery ids are made here (newIDSQL), not by ids.New. No SQL comments
 // and no parameters: the benchmark runs RecordCommissionsSQL as one line and
 // numbers its parameters.
-const webhookFanOutSQL = `
+var webhookFanOutSQL = `
 			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
-			SELECT (SELECT 'dlv_' || string_agg(substr('0123456789abcdefghjkmnpqrstvwxyz',
-						(((floor(extract(epoch FROM now()) * 1000)::bigint << 2) >> (45 - 5 * i)) & 31)::int + 1, 1), '' ORDER BY i)
-					FROM generate_series(0, 9) i)
-				|| substr(encode(uuid_send(gen_random_uuid()), 'hex'), 17, 16),
+			SELECT ` + newIDSQL("dlv") + `,
 				e.workspace_id, e.id, w.id
 			FROM w JOIN webhook_endpoints e ON e.workspace_id = w.workspace_id AND e.enabled AND w.type = ANY (e.events)
 			FOR KEY SHARE OF e SKIP LOCKED
 			ON CONFLICT (endpoint_id, event_id) DO NOTHING`
+
+// newIDSQL is an SQL expression making a new id with prefix inside a
+// statement, in the layout of ids.At: prefix and "_", then the creation
+// time (the statement's now()) in milliseconds as the first 48 of 130 bits
+// in the ids' base32 alphabet (10 characters, the last padded with 2 zero
+// bits), computed once per statement and only when there is a row to
+// write, then 16 hex digits (characters of the same alphabet) of a random
+// UUID's random half, made per row. So they sort by time as the ids made in
+// Go do.
+func newIDSQL(prefix string) string {
+	return `(SELECT '` + prefix + `_' || string_agg(substr('0123456789abcdefghjkmnpqrstvwxyz',
+						(((floor(extract(epoch FROM now()) * 1000)::bigint << 2) >> (45 - 5 * i)) & 31)::int + 1, 1), '' ORDER BY i)
+					FROM generate_series(0, 9) i)
+				|| substr(encode(uuid_send(gen_random_uuid()), 'hex'), 17, 16)`
+}
 
 // WebhookEndpoint is a URL of a workspace that receives the event types it
 // subscribes to. Secret is never shown again after creation or rotation:
@@ -386,7 +392,8 @@ type WebhookAttemptRecord struct {
 // still holds the lease), and the endpoint's failure count. When the attempt
 // brings the endpoint to its failure limit, or Gone, the endpoint is then
 // disabled and its pending deliveries cancelled (failed); it reports whether
-// this attempt disabled it.
+// this attempt disabled it. Disabling it also mails the workspace's owners
+// (MailWebhookDisabled), in the same transaction.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, r WebhookAttemptRecord) (disabled bool, err error) {
 	d := r.Delivery
 	var ep []struct {
@@ -419,9 +426,13 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, r WebhookAttemptRecord
 		return false, nil
 	}
 	err = s.InTx(ctx, func(tx *Tx) error {
-		var err error
-		disabled, err = tx.disableWebhookEndpoint(ctx, d.WorkspaceID, d.EndpointID, r.DisabledReason)
-		return err
+		url, err := tx.disableWebhookEndpoint(ctx, d.WorkspaceID, d.EndpointID, r.DisabledReason)
+		if disabled = url != ""; !disabled || err != nil {
+			return err
+		}
+		// The owners hear of it, in the transaction that disables it.
+		return tx.QueueOwnersMail(ctx, d.WorkspaceID, MailWebhookDisabled,
+			OwnerMail{EndpointID: d.EndpointID, URL: url, Reason: r.DisabledReason})
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: disable webhook endpoint: %w", err)
@@ -430,17 +441,24 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, r WebhookAttemptRecord
 }
 
 // disableWebhookEndpoint disables an enabled endpoint and cancels its
-// pending deliveries; false when it was not enabled.
-func (tx *Tx) disableWebhookEndpoint(ctx context.Context, workspaceID, id, reason string) (bool, error) {
-	n, err := tx.exec(ctx, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3,
+// pending deliveries, returning its URL; "" when it was not enabled.
+func (tx *Tx) disableWebhookEndpoint(ctx context.Context, workspaceID, id, reason string) (string, error) {
+	var url string
+	err := tx.get(ctx, &url, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3,
 			disabled_at = now(), updated_at = now()
-		WHERE workspace_id = $1 AND id = $2 AND enabled`, workspaceID, id, reason)
-	if err != nil || n == 0 {
-		return false, err
+		WHERE workspace_id = $1 AND id = $2 AND enabled RETURNING url`, workspaceID, id, reason)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
 	}
 	_, err = tx.exec(ctx, `UPDATE webhook_deliveries SET status = 'failed', leased_until = NULL, updated_at = now()
 		WHERE workspace_id = $1 AND endpoint_id = $2 AND status = 'pending'`, workspaceID, id)
-	return err == nil, err
+	if err != nil {
+		return "", err
+	}
+	return url, nil
 }
 
 const webhookDeliveryCols = `d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.type AS event_type, d.status,

@@ -46,3 +46,20 @@ func TestOutboxStatementsKeepTheirParameters(t *testing.T) {
 		}
 	}
 }
+
+// A new commission's mail is written by the statement that writes the
+// commission (no statement more on the hot path), reading the partner's
+// preference so that a partner who turned the mail off or chose the digest
+// gets no row.
+func TestCommissionStatementsWriteTheMail(t *testing.T) {
+	for name, q := range map[string]string{"RecordCommissionsSQL": RecordCommissionsSQL, "commissionMailSQL": commissionMailSQL} {
+		for _, want := range []string{"INSERT INTO mail_outbox", "FROM c", "mail_preferences", "'" + MailCommissionCreated + "'"} {
+			if !strings.Contains(q, want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+		if strings.Contains(q, "--") {
+			t.Errorf("%s holds an SQL comment", name)
+		}
+	}
+}

@@ -98,6 +98,11 @@ var errRepeat = errors.New("tracking: external id already recorded")
 //  6. the day's roll-up rows (daily_totals, the partner's earnings), in key order,
 //     in the transaction's last statement (store/stats.go).
 //
+// The partner's new-commission mail is a new row of mail_outbox (which has
+// no foreign keys) written by the commission's statement; it reads the
+// partner, the program and the partner's mail preference without locking
+// them, so it takes no lock of its own and adds nothing to this order.
+//
 // No Go lock is taken while a transaction is open, and no second pool
 // connection is asked for inside one (store.HotPath).
 func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInput) (*Result, error) {

@@ -71,8 +71,10 @@ func (s *Server) CreatePartner(c echo.Context) error {
 }
 
 // insertPartner stores pa, generating a free slug from the name when none
-// was given; a given slug that is taken is a 409.
-func (s *Server) insertPartner(ctx context.Context, pa *store.Partner) error {
+// was given; a given slug that is taken is a 409. The hooks, when given,
+// run in the partner's transaction, before and after its insert (an
+// application's new account, its mail).
+func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...partnerHook) error {
 	explicit := pa.Slug != ""
 	if !explicit {
 		pa.Slug = slugify(pa.Name, 40)
@@ -83,7 +85,26 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner) error {
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.store.CreatePartner(ctx, pa)
+		err := s.store.InTx(ctx, func(tx *store.Tx) error {
+			for _, h := range hooks {
+				if h.before != nil {
+					if err := h.before(tx); err != nil {
+						return err
+					}
+				}
+			}
+			if err := tx.CreatePartner(ctx, pa); err != nil {
+				return err
+			}
+			for _, h := range hooks {
+				if h.after != nil {
+					if err := h.after(tx); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
 		switch {
 		case store.ConflictOn(err, "partners_slug_key") && !explicit && attempt < 5:
 			pa.Slug = withSuffix(slugify(pa.Name, 40), 63)
@@ -96,6 +117,9 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner) error {
 		return err
 	}
 }
+
+// partnerHook is work done in a new partner's transaction.
+type partnerHook struct{ before, after func(*store.Tx) error }
 
 // checkGroup verifies that groupID, when set, is a group of the program.
 func (s *Server) checkGroup(ctx context.Context, workspaceID, programID string, groupID *string) error {
@@ -198,7 +222,8 @@ func (s *Server) UpdatePartner(c echo.Context) error {
 	if err := s.checkGroup(ctx, p.WorkspaceID, p.ProgramID, p.GroupID); err != nil {
 		return err
 	}
-	if err := s.store.UpdatePartner(ctx, p); err != nil {
+	// An application approved or rejected is mailed to the partner (SavePartner).
+	if err := s.store.SavePartner(ctx, p); err != nil {
 		return err
 	}
 	if err := s.withPayoutMethods(c, p); err != nil {

@@ -359,9 +359,7 @@ func dashbSeed(t *testing.T, e *env) dashbData {
 	}
 	d.CommissionID = commissions[0]
 
-	if r := sess.post("/settings/users", url.Values{"email": {"finance@acme.example"}, "name": {"Fran Finance"}, "password": {"a long finance password"}}); r.Status != http.StatusSeeOther {
-		t.Fatalf("add finance user: %d %s", r.Status, r.Body)
-	}
+	e.addTeammate(t, sess, "finance@acme.example", "Fran Finance", "finance", "a long finance password")
 	return d
 }
 
@@ -405,6 +403,7 @@ func TestDashBrowserPages(t *testing.T) {
 	dashbOpen(t, tab, e, "/payouts/"+d.PaidPayoutID, "Payout", "dash-payout-detail")
 
 	dashbOpen(t, tab, e, "/settings", "Settings", "dash-settings")
+	dashbOpen(t, tab, e, "/settings/email", "Email", "dash-settings-email")
 
 	// The error page of a link that leads nowhere.
 	navigate(t, tab, e.URL+"/commissions/cm_doesnotexist")

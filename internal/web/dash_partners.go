@@ -322,7 +322,8 @@ func (s *Server) SetPartnerStatus(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "A partner can be set to approved, suspended or rejected.")
 	}
 	pa.Status = status
-	if err := s.store.UpdatePartner(c.Request().Context(), pa); err != nil {
+	// An application approved or rejected is mailed to the partner (SavePartner).
+	if err := s.store.SavePartner(c.Request().Context(), pa); err != nil {
 		return err
 	}
 	return redirect(c, "/partners/"+pa.ID+"?done=status")

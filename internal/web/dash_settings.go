@@ -5,25 +5,32 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// settingsPages registers the settings page: everyone signed in can look;
-// owners create and revoke API keys, add finance users, change other
-// users' roles and remove them.
+// settingsPages registers the settings pages: everyone signed in can look,
+// change their own password and choose their own mail; owners create and
+// revoke API keys, invite teammates, change other users' roles and remove
+// them, and send failed mail again.
 func (s *Server) settingsPages(d, owner *echo.Group) {
 	d.GET("/settings", s.SettingsPage)
 	owner.POST("/settings/keys", s.CreateKeyForm)
 	owner.POST("/settings/keys/:id/revoke", s.RevokeKeyForm)
-	owner.POST("/settings/users", s.AddUserForm)
+	owner.POST("/settings/users", s.InviteUserForm)
+	owner.POST("/settings/invites/:id/revoke", s.RevokeInviteForm)
 	owner.POST("/settings/users/:id/role", s.ChangeRoleForm)
 	owner.POST("/settings/users/:id/remove", s.RemoveUserForm)
+	d.GET("/settings/password", s.ChangePasswordPage)
+	d.POST("/settings/password", s.ChangePassword, s.limitAttempts(s.passwordAttempts))
+	s.mailPages(d, owner) // dash_email.go
 }
 
 const (
@@ -52,6 +59,10 @@ func (s *Server) settingsView(c echo.Context) (dashboard.SettingsView, error) {
 	if v.Keys, err = s.store.ListAPIKeys(ctx, ws.ID); err != nil {
 		return v, err
 	}
+	if v.Invites, err = s.store.OpenUserInvites(ctx, ws.ID); err != nil {
+		return v, err
+	}
+	v.MailHeld = s.cfg.SMTPURL == ""
 	return v, nil
 }
 
@@ -65,11 +76,35 @@ func (s *Server) SettingsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	var key newAPIKey
+	if ok, err := s.takeFlash(c, flashAPIKey, &key); err != nil {
+		return err
+	} else if ok {
+		v.NewKey, v.NewKeyName = key.Key, key.Name
+	}
+	var inv dashboard.SettingsNewInvite
+	if ok, err := s.takeFlash(c, flashTeammateLink, &inv); err != nil {
+		return err
+	} else if ok {
+		v.NewInvite = &inv
+	}
 	switch c.QueryParam("done") {
+	case "key-created":
+		v.Flash = "API key created."
+		if v.NewKey == "" {
+			v.Flash += " Its full text was shown once, right after it was made, and cannot be shown again."
+		}
 	case "key-revoked":
 		v.Flash = "API key revoked: requests that use it are refused from now on."
-	case "user-added":
-		v.Flash = "User added. They can sign in with the email address and password you chose."
+	case "user-invited":
+		v.Flash = "Invitation sent. They appear in the team once they accept it."
+		if v.NewInvite == nil {
+			v.Flash += " Its link was shown once, right after it was made; invite them again for a new one."
+		}
+	case "invite-revoked":
+		v.Flash = "Invitation revoked: its link no longer works."
+	case "password-changed":
+		v.Flash = "Password changed. Your other sessions were signed out."
 	case "role-changed":
 		v.Flash = "Role changed. The user was signed out and has the new role from their next sign-in."
 	case "user-removed":
@@ -78,9 +113,13 @@ func (s *Server) SettingsPage(c echo.Context) error {
 	return s.settingsPage(c, http.StatusOK, v)
 }
 
-// CreateKeyForm handles POST /settings/keys. The reply is the settings page
-// itself with the new key in full, shown this once: the key is never put in
-// a URL, a cookie or the session, and the reply is not cached.
+// newAPIKey is a key just made, carried to the settings page to be shown once.
+type newAPIKey struct{ Key, Name string }
+
+// CreateKeyForm handles POST /settings/keys. The new key is carried in the
+// session to the settings page the browser is sent to, which shows it in
+// full this once (a refresh shows it no more, and makes no other key); it
+// is never put in a URL or a cookie.
 func (s *Server) CreateKeyForm(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
 	if len([]rune(name)) > settingsKeyNameMax {
@@ -99,13 +138,10 @@ func (s *Server) CreateKeyForm(c echo.Context) error {
 	if err := s.store.CreateAPIKey(c.Request().Context(), key); err != nil {
 		return err
 	}
-	v, err := s.settingsView(c)
-	if err != nil {
+	if err := s.setFlash(c, flashAPIKey, newAPIKey{Key: text, Name: name}); err != nil {
 		return err
 	}
-	v.NewKey, v.NewKeyName = text, name
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.settingsPage(c, http.StatusCreated, v)
+	return redirect(c, "/settings?done=key-created#api-keys")
 }
 
 // RevokeKeyForm handles POST /settings/keys/:id/revoke. The key stops
@@ -125,27 +161,32 @@ func (s *Server) RevokeKeyForm(c echo.Context) error {
 	return redirect(c, "/settings?done=key-revoked#api-keys")
 }
 
-// AddUserForm handles POST /settings/users: a finance user with an email
-// address (unique across Partli) and an initial password.
-func (s *Server) AddUserForm(c echo.Context) error {
+// teammateInviteTTL is how long a teammate's invitation works.
+const teammateInviteTTL = 7 * 24 * time.Hour
+
+// InviteUserForm handles POST /settings/users: email and role (owner or
+// finance). The invitation is mailed, and its link is shown once to the
+// owner too; the invitee chooses their own name and password
+// (AcceptTeammateInvite). An address that already has a Partli user
+// (addresses are unique across Partli) is refused.
+func (s *Server) InviteUserForm(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := dashboard.SettingsUserForm{
 		Email:  strings.TrimSpace(c.FormValue("email")),
-		Name:   strings.TrimSpace(c.FormValue("name")),
+		Role:   c.FormValue("role"),
 		Errors: map[string]string{},
 	}
-	password := c.FormValue("password")
+	if form.Role == "" {
+		form.Role = "finance"
+	}
 	switch {
 	case form.Email == "":
 		form.Errors["email"] = "Enter their email address."
 	case !validEmail(form.Email):
 		form.Errors["email"] = "Must be an email address such as jane@example.com."
 	}
-	if len([]rune(form.Name)) > 200 {
-		form.Errors["name"] = "Must be at most 200 characters."
-	}
-	if err := accounts.CheckNewPassword(password); err != nil {
-		form.Errors["password"] = capitalize(err.Error()) + "."
+	if form.Role != "owner" && form.Role != "finance" {
+		form.Errors["role"] = "Choose owner or finance."
 	}
 	fail := func(status int) error {
 		v, err := s.settingsView(c)
@@ -158,21 +199,48 @@ func (s *Server) AddUserForm(c echo.Context) error {
 	if len(form.Errors) > 0 {
 		return fail(http.StatusUnprocessableEntity)
 	}
-	hash, err := accounts.HashPassword(password)
-	if err != nil {
-		return err
-	}
-	u := &store.User{ID: ids.New(ids.User), WorkspaceID: workspaceOf(c), Email: form.Email, Name: form.Name,
-		PasswordHash: hash, Role: "finance"}
-	err = s.store.CreateUser(ctx, u)
-	if store.ConflictOn(err, "users_email_key") {
+	if _, err := s.store.UserByEmail(ctx, form.Email); err == nil {
 		form.Errors["email"] = "A user with this email address already exists."
 		return fail(http.StatusConflict)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	u := currentUser(c)
+	ws, _ := c.Get("workspace").(*store.Workspace)
+	inv := &store.UserInvite{ID: ids.New(ids.UserInvite), WorkspaceID: u.WorkspaceID, Email: form.Email, Role: form.Role, InvitedBy: &u.ID}
+	token := s.links.Token(email.PurposeTeammateInvite, inv.ID)
+	by := u.Name
+	if by == "" {
+		by = u.Email
+	}
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateUserInvite(ctx, inv, email.TokenHash(token), teammateInviteTTL); err != nil {
+			return err
+		}
+		return tx.QueueMail(ctx, store.Mail{WorkspaceID: inv.WorkspaceID, Kind: store.MailTeammateInvite, To: inv.Email,
+			Data: store.TeammateInviteMail{InviteID: inv.ID, WorkspaceName: ws.Name, Role: inv.Role, InvitedBy: by, ExpiresAt: inv.ExpiresAt}})
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("teammate invite created", "request_id", requestID(c), "workspace", inv.WorkspaceID, "invite", inv.ID, "role", inv.Role)
+	link := s.cfg.BaseURL + "/invite/" + token
+	if err := s.setFlash(c, flashTeammateLink, dashboard.SettingsNewInvite{Email: inv.Email, Role: inv.Role, Link: link}); err != nil {
+		return err
+	}
+	return redirect(c, "/settings?done=user-invited#users")
+}
+
+// RevokeInviteForm handles POST /settings/invites/:id/revoke.
+func (s *Server) RevokeInviteForm(c echo.Context) error {
+	err := s.store.RevokeUserInvite(c.Request().Context(), workspaceOf(c), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("invitation")
 	}
 	if err != nil {
 		return err
 	}
-	return redirect(c, "/settings?done=user-added#users")
+	return redirect(c, "/settings?done=invite-revoked#users")
 }
 
 // userChange is the one rule of the role and removal forms: an owner

@@ -69,13 +69,18 @@ func TestDashSettingsAPIKeys(t *testing.T) {
 	s.page("/settings")
 
 	r := s.post("/settings/keys", url.Values{"name": {"Production backend"}})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create key: %d\n%s", r.Status, r.Body)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/settings?done=key-created#api-keys" {
+		t.Fatalf("create key: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+	if strings.Contains(r.Header.Get("Location"), "pk_live_") || strings.Contains(string(r.Body), "pk_live_") {
+		t.Fatal("the POST's reply holds the key")
+	}
+	// The page the browser is sent to shows it, once.
+	shown := s.get(r.Header.Get("Location"))
+	if cc := shown.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q on the one-time reveal", cc)
 	}
-	d := r.Doc(t)
+	d := shown.Doc(t)
 	key := testid(d, "new-api-key").AttrOr("value", "")
 	if !strings.HasPrefix(key, "pk_live_") || len(key) < 30 {
 		t.Fatalf("new key %q", key)
@@ -88,17 +93,26 @@ func TestDashSettingsAPIKeys(t *testing.T) {
 		t.Fatalf("new key's row: %d %q", row.Length(), row.Text())
 	}
 	keyID := row.AttrOr("data-id", "")
+	if n := e.count(t, `SELECT count(*) FROM sessions WHERE flash IS NOT NULL`); n != 0 {
+		t.Fatalf("%d sessions still hold a one-time value after it was shown", n)
+	}
 
-	// Reloading shows it by prefix only.
-	reload := s.get("/settings")
+	// Reloading shows it by prefix only, and makes no other key.
+	reload := s.get("/settings?done=key-created")
 	if strings.Contains(string(reload.Body), key) {
 		t.Fatal("the full key is still on the page after a reload")
 	}
 	if testid(reload.Doc(t), "new-api-key").Length() != 0 {
 		t.Fatal("the reveal box is shown again")
 	}
+	if !strings.Contains(testid(reload.Doc(t), "flash").Text(), "shown once") {
+		t.Fatalf("the reload says %q", testid(reload.Doc(t), "flash").Text())
+	}
 	if settingsKeyRow(reload.Doc(t), key).Length() != 1 {
 		t.Fatal("the new key is not listed")
+	}
+	if n := e.count(t, `SELECT count(*) FROM api_keys WHERE workspace_id = $1`, e.WS.Workspace.ID); n != 2 {
+		t.Fatalf("%d keys after creating one and reloading, want 2 (the default and the new one)", n)
 	}
 
 	// It works on the API, and then records its use.
@@ -161,50 +175,88 @@ func TestDashSettingsAPIKeys(t *testing.T) {
 	}
 }
 
-func TestDashSettingsAddFinanceUser(t *testing.T) {
+// Owners invite teammates by email; the invitee chooses their own name and
+// password. No owner types a teammate's password.
+func TestDashSettingsInviteTeammate(t *testing.T) {
 	e := newEnv(t)
 	s := e.signIn(t)
-	s.page("/settings")
+	d := s.page("/settings")
+	if testid(d, "add-user-form").Find(`input[type="password"]`).Length() != 0 {
+		t.Fatal("the team form asks the owner for a password")
+	}
 
 	// Refused forms keep what was typed and say what is wrong.
-	r := s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "password": {"short"}})
-	if r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("short password: %d", r.Status)
-	}
-	d := r.Doc(t)
-	if got := testid(d, "user-email-input").AttrOr("value", ""); got != "fin@acme.example" {
-		t.Fatalf("email not kept: %q", got)
-	}
-	if !strings.Contains(d.Find(".field-error").Text(), "at least 8") {
-		t.Fatalf("errors %q", d.Find(".field-error").Text())
-	}
-	if r := s.post("/settings/users", url.Values{"email": {"nope"}, "password": {"long enough"}}); r.Status != http.StatusUnprocessableEntity {
+	r := s.post("/settings/users", url.Values{"email": {"nope"}, "role": {"finance"}})
+	if r.Status != http.StatusUnprocessableEntity || testid(r.Doc(t), "user-email-input").AttrOr("value", "") != "nope" {
 		t.Fatalf("bad email: %d", r.Status)
 	}
-	r = s.post("/settings/users", url.Values{"email": {strings.ToUpper(e.WS.Owner.Email)}, "password": {"long enough"}})
+	if r := s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "role": {"admin"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad role: %d", r.Status)
+	}
+	r = s.post("/settings/users", url.Values{"email": {strings.ToUpper(e.WS.Owner.Email)}, "role": {"finance"}})
 	if r.Status != http.StatusConflict || !strings.Contains(r.Doc(t).Find(".field-error").Text(), "already exists") {
 		t.Fatalf("duplicate email: %d", r.Status)
 	}
+	if n := e.count(t, `SELECT count(*) FROM user_invites`); n != 0 {
+		t.Fatalf("%d invitations after refused forms", n)
+	}
 
-	r = s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "name": {"Fin Ance"}, "password": {"finance password"}})
+	// Post, redirect, get: the link is shown once, and mailed.
+	r = s.post("/settings/users", url.Values{"email": {"fin@acme.example"}, "role": {"finance"}})
 	if r.Status != http.StatusSeeOther {
-		t.Fatalf("add user: %d\n%s", r.Status, r.Body)
+		t.Fatalf("invite: %d\n%s", r.Status, r.Body)
 	}
 	d = s.page(r.Header.Get("Location"))
-	if testid(d, "flash").Length() != 1 {
-		t.Fatal("no confirmation after adding a user")
+	link := testid(d, "new-invite-link").AttrOr("value", "")
+	path := strings.TrimPrefix(link, e.Cfg.BaseURL)
+	if !strings.HasPrefix(path, "/invite/") || testid(d, "flash").Length() != 1 {
+		t.Fatalf("invite link %q", link)
 	}
-	row := d.Find(`[data-testid="user-row"][data-email="fin@acme.example"]`)
-	if row.Length() != 1 || strings.TrimSpace(row.Find(`[data-testid="user-role-badge"]`).Text()) != "finance" {
-		t.Fatalf("new user row %q", row.Text())
+	if got := e.mailLink(t, "fin@acme.example", store.MailTeammateInvite); got != path {
+		t.Fatalf("mailed link %q, shown %q", got, path)
+	}
+	if d.Find(`[data-testid="invite-row"][data-email="fin@acme.example"]`).Length() != 1 {
+		t.Fatal("the open invitation is not listed")
+	}
+	again := s.page(r.Header.Get("Location"))
+	if testid(again, "new-invite-link").Length() != 0 || strings.Contains(again.Text(), path) {
+		t.Fatal("the link is shown again on a reload")
+	}
+	if n := e.count(t, `SELECT count(*) FROM user_invites`); n != 1 {
+		t.Fatalf("%d invitations after inviting once and reloading, want 1", n)
+	}
+	if n := len(e.outboxTo(t, "fin@acme.example", store.MailTeammateInvite)); n != 1 {
+		t.Fatalf("%d invitation mails, want 1", n)
 	}
 
-	// They can sign in, as finance, and cannot change settings.
-	fin := e.signInAs(t, "fin@acme.example", "finance password")
+	// The invitee chooses their name and password.
+	fin := e.anonymous(t)
+	page := fin.page(path)
+	if !strings.Contains(testid(page, "password-heading").Text(), "Join Acme") || page.Find(`input[name="name"]`).Length() != 1 {
+		t.Fatalf("invitation page: %q", testid(page, "password-heading").Text())
+	}
+	if r := fin.post(path, url.Values{"name": {"Fin Ance"}, "password": {"short"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("short password: %d", r.Status)
+	}
+	if r := fin.post(path, url.Values{"name": {"Fin Ance"}, "password": {"finance password"}}); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("accept: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
 	fd := fin.page("/settings")
 	if got := testid(fd, "user-role").Text(); got != "finance" {
 		t.Fatalf("signed in with role %q", got)
 	}
+	row := fd.Find(`[data-testid="user-row"][data-email="fin@acme.example"]`)
+	if row.Length() != 1 || !strings.Contains(row.Text(), "Fin Ance") || fd.Find(`[data-testid="invite-row"]`).Length() != 0 {
+		t.Fatalf("new user row %q", row.Text())
+	}
+	// The link works once.
+	if r := e.anonymous(t).get(path); r.Status != http.StatusNotFound || testid(r.Doc(t), "link-gone").Length() != 1 {
+		t.Fatalf("used invitation: %d", r.Status)
+	}
+	// They sign in with their own password.
+	e.signInAs(t, "fin@acme.example", "finance password")
+
+	// Finance cannot change settings.
 	if testid(fd, "create-key-form").Length() != 0 || testid(fd, "add-user-form").Length() != 0 || testid(fd, "revoke-key").Length() != 0 {
 		t.Fatal("finance sees the owner's forms")
 	}
@@ -212,7 +264,7 @@ func TestDashSettingsAddFinanceUser(t *testing.T) {
 	for path, form := range map[string]url.Values{
 		"/settings/keys":                      {"name": {"sneaky"}},
 		"/settings/keys/" + keyID + "/revoke": nil,
-		"/settings/users":                     {"email": {"x@acme.example"}, "password": {"long enough"}},
+		"/settings/users":                     {"email": {"x@acme.example"}, "role": {"owner"}},
 	} {
 		if r := fin.post(path, form); r.Status != http.StatusForbidden {
 			t.Errorf("finance POST %s: %d, want 403", path, r.Status)
@@ -221,8 +273,27 @@ func TestDashSettingsAddFinanceUser(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL`, e.WS.Workspace.ID); n != 1 {
 		t.Fatalf("%d active keys after finance's attempts, want the 1 there was", n)
 	}
-	if n := e.count(t, `SELECT count(*) FROM users WHERE workspace_id = $1`, e.WS.Workspace.ID); n != 2 {
-		t.Fatalf("%d users after finance's attempt to add one, want 2", n)
+	if n := e.count(t, `SELECT count(*) FROM user_invites`); n != 1 {
+		t.Fatalf("%d invitations after finance's attempt to make one, want 1", n)
+	}
+
+	// An owner is invited as owner; a revoked invitation stops working.
+	ops := e.addTeammate(t, s, "ops@acme.example", "Ops", "owner", "owner password")
+	if got := testid(ops.page("/settings"), "user-role").Text(); got != "owner" {
+		t.Fatalf("invited owner signed in as %q", got)
+	}
+	r = s.post("/settings/users", url.Values{"email": {"late@acme.example"}, "role": {"finance"}})
+	s.get(r.Header.Get("Location"))
+	late := e.mailLink(t, "late@acme.example", store.MailTeammateInvite)
+	var inviteID string
+	if err := e.DB.QueryRow(`SELECT id FROM user_invites WHERE email = 'late@acme.example'`).Scan(&inviteID); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.post("/settings/invites/"+inviteID+"/revoke", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if r := e.anonymous(t).get(late); r.Status != http.StatusNotFound {
+		t.Fatalf("revoked invitation: %d", r.Status)
 	}
 }
 
@@ -230,9 +301,7 @@ func TestDashSettingsChangeRoleAndRemoveUser(t *testing.T) {
 	e := newEnv(t)
 	owner := e.signIn(t)
 	for _, email := range []string{"fin@acme.example", "ops@acme.example"} {
-		if r := owner.post("/settings/users", url.Values{"email": {email}, "password": {"finance password"}}); r.Status != http.StatusSeeOther {
-			t.Fatalf("add %s: %d", email, r.Status)
-		}
+		e.addTeammate(t, owner, email, "", "finance", "finance password")
 	}
 	userID := func(email string) string {
 		var id string

@@ -42,6 +42,8 @@ const (
 // whFlashes are the confirmations a redirect may ask for with ?done=.
 // Only these fixed texts are shown, never text from the URL.
 var whFlashes = map[string]string{
+	"added":     "Endpoint added. Events of the types you chose are sent to it from now on.",
+	"rotated":   "Secret rotated.",
 	"saved":     "Endpoint saved.",
 	"enabled":   "Endpoint enabled: new events are sent to it again. Deliveries that failed or were cancelled meanwhile are not resent on their own; resend the ones you need from the delivery log.",
 	"disabled":  "Endpoint disabled: nothing is sent to it until you enable it again. Its pending deliveries were cancelled.",
@@ -140,12 +142,19 @@ func (s *Server) DashWebhooks(c echo.Context) error {
 		return err
 	}
 	v.Flash = whFlashes[c.QueryParam("done")]
+	if v.NewSecret, err = s.whNewSecret(c); err != nil {
+		return err
+	}
+	if v.NewSecret == nil && (c.QueryParam("done") == "added" || c.QueryParam("done") == "rotated") {
+		v.Flash += " Its signing secret was shown once, right after it was made; rotate it for a new one."
+	}
 	return s.whListPage(c, http.StatusOK, v)
 }
 
-// DashCreateWebhook handles POST /webhooks. The reply is the webhooks page
-// itself with the new endpoint's secret, shown this once: it is never put
-// in a URL, a cookie or the session, and the reply is not cached.
+// DashCreateWebhook handles POST /webhooks. The new endpoint's secret is
+// carried in the session to the webhooks page the browser is sent to,
+// which shows it this once (a refresh shows it no more and adds no other
+// endpoint); it is never put in a URL or a cookie.
 func (s *Server) DashCreateWebhook(c echo.Context) error {
 	f, evs, err := whReadForm(c)
 	if err != nil {
@@ -163,14 +172,20 @@ func (s *Server) DashCreateWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.whListView(c)
-	if err != nil {
+	if err := s.setFlash(c, flashWebhookSecret, dashboard.WebhookNewSecret{EndpointID: e.ID, URL: e.URL, Secret: e.Secret}); err != nil {
 		return err
 	}
-	v.Flash = "Endpoint added. Events of the types you chose are sent to it from now on."
-	v.NewSecret = &dashboard.WebhookNewSecret{EndpointID: e.ID, URL: e.URL, Secret: e.Secret}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.whListPage(c, http.StatusCreated, v)
+	return redirect(c, "/webhooks?done=added")
+}
+
+// whNewSecret takes the signing secret a POST carried to this page, if any.
+func (s *Server) whNewSecret(c echo.Context) (*dashboard.WebhookNewSecret, error) {
+	var sec dashboard.WebhookNewSecret
+	ok, err := s.takeFlash(c, flashWebhookSecret, &sec)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &sec, nil
 }
 
 // whDetailView loads an endpoint's page with its delivery log.
@@ -249,6 +264,15 @@ func (s *Server) DashWebhook(c echo.Context) error {
 		return err
 	}
 	v.Flash = whFlashes[c.QueryParam("done")]
+	// The secret of a rotation is the endpoint's own only.
+	if sec, err := s.whNewSecret(c); err != nil {
+		return err
+	} else if sec != nil && sec.EndpointID == v.Endpoint.ID {
+		v.NewSecret = sec
+	}
+	if v.NewSecret == nil && c.QueryParam("done") == "rotated" {
+		v.Flash += " The new signing secret was shown once, right after it was made; rotate it again for a new one."
+	}
 	return s.whDetailPage(c, http.StatusOK, v)
 }
 
@@ -302,36 +326,28 @@ func (s *Server) DashDisableWebhook(c echo.Context) error {
 	return s.whSetEnabled(c, false, "disabled")
 }
 
-// DashRotateWebhook handles POST /webhooks/:id/rotate-secret. Like creation,
-// the reply is the page the form was on, with the new secret shown once.
+// DashRotateWebhook handles POST /webhooks/:id/rotate-secret. Like
+// creation, the new secret is carried in the session to the page the form
+// was on (the list, or the endpoint's page with back=detail), which shows
+// it once.
 func (s *Server) DashRotateWebhook(c echo.Context) error {
+	ctx := c.Request().Context()
 	id := c.Param("id")
-	secret, err := s.webhooks().RotateSecret(c.Request().Context(), workspaceOf(c), id)
+	secret, err := s.webhooks().RotateSecret(ctx, workspaceOf(c), id)
 	if err != nil {
 		return whNotFound(err, "webhook endpoint")
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	const flash = "Secret rotated."
-	if c.FormValue("back") == "detail" {
-		v, err := s.whDetailView(c)
-		if err != nil {
-			return err
-		}
-		v.Flash = flash
-		v.NewSecret = &dashboard.WebhookNewSecret{EndpointID: id, URL: v.Endpoint.URL, Secret: secret, Rotated: true}
-		return s.whDetailPage(c, http.StatusOK, v)
-	}
-	v, err := s.whListView(c)
+	e, err := s.webhooks().Get(ctx, workspaceOf(c), id)
 	if err != nil {
+		return whNotFound(err, "webhook endpoint")
+	}
+	if err := s.setFlash(c, flashWebhookSecret, dashboard.WebhookNewSecret{EndpointID: id, URL: e.URL, Secret: secret, Rotated: true}); err != nil {
 		return err
 	}
-	e, err := s.webhooks().Get(c.Request().Context(), workspaceOf(c), id)
-	if err != nil {
-		return whNotFound(err, "webhook endpoint")
+	if c.FormValue("back") == "detail" {
+		return redirect(c, "/webhooks/"+id+"?done=rotated")
 	}
-	v.Flash = flash
-	v.NewSecret = &dashboard.WebhookNewSecret{EndpointID: id, URL: e.URL, Secret: secret, Rotated: true}
-	return s.whListPage(c, http.StatusOK, v)
+	return redirect(c, "/webhooks?done=rotated")
 }
 
 // DashDeleteWebhook handles POST /webhooks/:id/delete (the form asks for

@@ -161,9 +161,11 @@ func TestDashWebhooksCreateShowsSecretOnce(t *testing.T) {
 	}
 
 	r := s.post("/webhooks", whForm("https://hooks.example.com/partli", "sale.created", "commission.updated"))
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create: status %d\n%s", r.Status, r.Body)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/webhooks?done=added" || strings.Contains(string(r.Body), "whsec_") {
+		t.Fatalf("create: status %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
 	}
+	// The page the browser is sent to shows the secret, once.
+	r = s.get(r.Header.Get("Location"))
 	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q on the reply with the secret", cc)
 	}
@@ -189,10 +191,16 @@ func TestDashWebhooksCreateShowsSecretOnce(t *testing.T) {
 		t.Fatalf("state %q", got)
 	}
 
-	// Reloading shows the endpoint, never its secret again.
-	r = s.get("/webhooks")
+	// Reloading shows the endpoint, never its secret again, and adds none.
+	r = s.get("/webhooks?done=added")
 	if r.Status != http.StatusOK || testid(r.Doc(t), "new-webhook-secret").Length() != 0 || strings.Contains(string(r.Body), secret) {
 		t.Fatal("the secret is shown again after a reload")
+	}
+	if n := e.count(t, `SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1`, e.WS.Workspace.ID); n != 1 {
+		t.Fatalf("%d endpoints after adding one and reloading, want 1", n)
+	}
+	if !strings.Contains(testid(r.Doc(t), "flash").Text(), "shown once") {
+		t.Fatalf("the reload says %q", testid(r.Doc(t), "flash").Text())
 	}
 	id := testid(r.Doc(t), "webhook-row").AttrOr("data-id", "")
 	if strings.Contains(string(s.get("/webhooks/"+id).Body), secret) {
@@ -261,7 +269,7 @@ func TestDashWebhooksPrivateAddressRefusedInProduction(t *testing.T) {
 			t.Errorf("%s: status %d, want 422 with the private-address message", u, r.Status)
 		}
 	}
-	if r := s.post("/webhooks", whForm("https://93.184.216.34/hook", "sale.created")); r.Status != http.StatusCreated {
+	if r := s.post("/webhooks", whForm("https://93.184.216.34/hook", "sale.created")); r.Status != http.StatusSeeOther {
 		t.Fatalf("public address: status %d", r.Status)
 	}
 }
@@ -348,7 +356,7 @@ func TestDashWebhooksTestEventAndResend(t *testing.T) {
 	rc := newWhReceiver(t, http.StatusOK, `{"ok":true,"note":"<b>thanks</b>"}`)
 	s := e.signIn(t)
 	s.page("/webhooks")
-	if r := s.post("/webhooks", whForm(rc.URL+"/hook", "sale.created")); r.Status != http.StatusCreated {
+	if r := s.post("/webhooks", whForm(rc.URL+"/hook", "sale.created")); r.Status != http.StatusSeeOther {
 		t.Fatalf("create: %d", r.Status)
 	}
 	d := s.page("/webhooks")
@@ -436,8 +444,12 @@ func TestDashWebhooksRotateEditDisableDelete(t *testing.T) {
 
 	// Rotate from the endpoint's page: the new secret once, the old one still signing.
 	r := s.post("/webhooks/"+id+"/rotate-secret", url.Values{"back": {"detail"}})
-	if r.Status != http.StatusOK || r.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("rotate: %d %q", r.Status, r.Header.Get("Cache-Control"))
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/webhooks/"+id+"?done=rotated" {
+		t.Fatalf("rotate: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	r = s.get(r.Header.Get("Location"))
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("rotated secret's page: Cache-Control %q", r.Header.Get("Cache-Control"))
 	}
 	secret := testid(r.Doc(t), "new-webhook-secret").AttrOr("value", "")
 	stored := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id)
@@ -448,11 +460,18 @@ func TestDashWebhooksRotateEditDisableDelete(t *testing.T) {
 	if !strings.Contains(whText(testid(r.Doc(t), "new-secret-box")), "24 hours") {
 		t.Fatal("the rotation does not explain the overlap")
 	}
-	if strings.Contains(string(s.get("/webhooks/"+id).Body), secret) {
+	if strings.Contains(string(s.get("/webhooks/"+id+"?done=rotated").Body), secret) {
 		t.Fatal("the rotated secret is shown again")
+	}
+	if got := e.opened(t, `SELECT secret FROM webhook_endpoints WHERE id = $1`, id); got != secret {
+		t.Fatal("reloading the page rotated the secret again")
 	}
 	// From the list, the list page shows it.
 	r = s.post("/webhooks/"+id+"/rotate-secret", url.Values{"back": {"list"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("rotate from the list: %d", r.Status)
+	}
+	r = s.get(r.Header.Get("Location"))
 	if r.Status != http.StatusOK || testid(r.Doc(t), "webhooks").Length() != 1 || testid(r.Doc(t), "new-webhook-secret").Length() != 1 {
 		t.Fatalf("rotate from the list: %d", r.Status)
 	}

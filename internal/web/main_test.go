@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"strconv"
 	"strings"
@@ -20,13 +22,23 @@ import (
 	"github.com/partli/partli/internal/accounts"
 	"github.com/partli/partli/internal/apispec"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/mailpit"
 	"github.com/partli/partli/internal/secret"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/web"
 )
 
-func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+func TestMain(m *testing.M) {
+	// mailpit (pinned in go.mod) is built once for the test binary; the
+	// tests of mail start it on first use (mail_test.go).
+	if _, err := mailpit.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "web tests: mailpit:", err)
+	}
+	code := testdb.Main(m)
+	stopTestMailpit()
+	os.Exit(code)
+}
 
 // validator checks every /api exchange of every test against the OpenAPI
 // document; TestOpenAPICoverage asserts which operations were exercised.
@@ -94,7 +106,7 @@ func testConfig() config.Config {
 	return config.Config{
 		Addr: "127.0.0.1:0", BaseURL: "http://partli.test", SessionSecret: "test-secret-test-secret-test-secret",
 		Env: "development", ApproveEvery: 0, TrackRate: 100000, ClickRate: 100000, SignInLimit: 20, DBMaxConns: 20,
-		WebhookAllowPrivate: true, SecretKeys: testKeys,
+		WebhookAllowPrivate: true, SecretKeys: testKeys, MailFrom: &mail.Address{Name: "Partli", Address: "partli@partli.test"},
 	}
 }
 

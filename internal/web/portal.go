@@ -34,14 +34,20 @@ func (s *Server) portalRoutes(e *echo.Echo) {
 	e.GET("/partner/invite/:token", s.InvitePage, s.csrf)
 	e.POST("/partner/invite/:token", s.AcceptInvite, attempts, s.csrf)
 
-	// Owners invite partners from the dashboard.
+	// Owners invite partners from the dashboard; the link is shown once, on
+	// the page the POST redirects to.
 	e.POST("/partners/:id/invite", s.InvitePartner, s.requireUser, s.csrf, s.requireOwner)
+	e.GET("/partners/:id/invite", s.InvitedPage, s.requireUser, s.csrf, s.requireOwner)
 
 	// requirePartner runs before csrf: the token is bound to the session.
 	p := e.Group("/partner", s.requirePartner, s.csrf)
 	p.GET("", s.PortalHome)
 	p.GET("/programs/:id", s.PortalProgram)
 	s.portalPayoutRoutes(p) // portal_payouts.go
+	p.GET("/settings", s.PortalSettings)
+	p.POST("/settings", s.SetPortalMail)
+	p.GET("/password", s.PortalPasswordPage)
+	p.POST("/password", s.PortalPassword, attempts)
 }
 
 // requirePartner loads the signed-in partner account, or sends the visitor
@@ -54,6 +60,11 @@ func (s *Server) requirePartner(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if sess != nil && sess.AccountID != nil {
 			a, err := s.store.PartnerAccountByID(c.Request().Context(), *sess.AccountID)
+			if err == nil && !a.Verified() {
+				// No session is made for an unproven account; one from
+				// before they were refused is not honoured either.
+				err = store.ErrNotFound
+			}
 			if err == nil {
 				signedIn(c, sess)
 				c.Set(accountKey, a)
@@ -86,15 +97,21 @@ func (s *Server) signInPartner(c echo.Context, accountID string) error {
 // PartnerLoginPage handles GET /partner/login.
 func (s *Server) PartnerLoginPage(c echo.Context) error {
 	v := portal.LoginView{CSRF: csrfToken(c), Next: localPath(c.QueryParam("next"), "")}
-	if c.QueryParam("joined") != "" {
+	switch {
+	case c.QueryParam("joined") != "":
 		v.Notice = "Your account is ready. Sign in with your email and password."
+	case c.QueryParam("verified") != "":
+		v.Notice = "Your email address is confirmed. Sign in with your email and password."
+	case c.QueryParam("reset") != "":
+		v.Notice = "Your new password is set, and your other sessions are signed out. Sign in with it."
 	}
 	return s.portalPage(c, http.StatusOK, "Sign in", portal.Login(v))
 }
 
 // PartnerLogin handles POST /partner/login, with the same lockout as the
-// dashboard. Accounts whose email is not proven may sign in, as the
-// application form has no other way in yet.
+// dashboard. An account made by the application form signs in once its
+// address is proven (the link mailed to it); until then the right password
+// is answered with a 403 that offers to mail the link again.
 func (s *Server) PartnerLogin(c echo.Context) error {
 	ctx := c.Request().Context()
 	email := strings.TrimSpace(c.FormValue("email"))
@@ -120,6 +137,10 @@ func (s *Server) PartnerLogin(c echo.Context) error {
 			return err
 		}
 		return fail(status, msg)
+	}
+	if !a.Verified() {
+		v.Unverified = true
+		return fail(http.StatusForbidden, "Confirm your email address first: open the link we mailed to "+a.Email+".")
 	}
 	if err := s.signInPartner(c, a.ID); err != nil {
 		return err
@@ -216,13 +237,19 @@ func (s *Server) portalProgramPage(c echo.Context, e *store.Enrollment, status i
 	return s.portalPage(c, status, e.ProgramName, portal.Program(v))
 }
 
-// InvitePartner handles POST /partners/{id}/invite (owners): a one-time
-// invite link to the partner portal.
-func (s *Server) InvitePartner(c echo.Context) error {
+func (s *Server) invitedPartner(c echo.Context) (*store.Partner, error) {
 	p, err := s.store.Partner(c.Request().Context(), workspaceOf(c), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "No such partner in this workspace.")
+		return nil, echo.NewHTTPError(http.StatusNotFound, "No such partner in this workspace.")
 	}
+	return p, err
+}
+
+// InvitePartner handles POST /partners/{id}/invite (owners): a one-time
+// invite link to the partner portal, mailed to the partner and carried in
+// the session to the page the browser is sent to, which shows it once.
+func (s *Server) InvitePartner(c echo.Context) error {
+	p, err := s.invitedPartner(c)
 	if err != nil {
 		return err
 	}
@@ -230,6 +257,22 @@ func (s *Server) InvitePartner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := dashboard.InviteView{PartnerID: p.ID, PartnerName: p.Name, Email: p.Email, Link: link}
+	if err := s.setFlash(c, flashInviteLink, link); err != nil {
+		return err
+	}
+	return redirect(c, "/partners/"+p.ID+"/invite")
+}
+
+// InvitedPage handles GET /partners/{id}/invite: the invite just made, its
+// link shown this once; a refresh shows it no more and makes no other.
+func (s *Server) InvitedPage(c echo.Context) error {
+	p, err := s.invitedPartner(c)
+	if err != nil {
+		return err
+	}
+	v := dashboard.InviteView{CSRF: csrfToken(c), PartnerID: p.ID, PartnerName: p.Name, Email: p.Email, MailHeld: s.cfg.SMTPURL == ""}
+	if _, err := s.takeFlash(c, flashInviteLink, &v.Link); err != nil {
+		return err
+	}
 	return s.page(c, http.StatusOK, s.meta(c, "Invite "+p.Name, "partners"), dashboard.Invite(v))
 }

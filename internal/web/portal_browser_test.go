@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/partli/partli/internal/browsertest"
+	"github.com/partli/partli/internal/store"
 )
 
 // submitAndWait clicks a submit button and waits for the next page to load.
@@ -63,6 +64,14 @@ func TestPortalBrowserApplyToEarnings(t *testing.T) {
 	submitAndWait(t, tab, `[data-testid="apply-submit"]`)
 	if got := text(t, tab, `[data-testid="apply-done"] h2`); !strings.Contains(got, "application is in") {
 		t.Fatalf("after applying: %q", got)
+	}
+	if got := text(t, tab, `[data-testid="apply-confirm"]`); !strings.Contains(got, "confirm your email address") {
+		t.Fatalf("the thank-you page does not ask to confirm the address: %q", got)
+	}
+	// Maya opens the link mailed to her.
+	navigate(t, tab, e.URL+e.mailLink(t, "maya@example.com", store.MailEmailVerification))
+	if got := text(t, tab, `[data-testid="notice"]`); !strings.Contains(got, "confirmed") {
+		t.Fatalf("after opening the verification link: %q", got)
 	}
 
 	// The owner reviews and approves the application in the dashboard.

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/accounts"
+	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages/portal"
@@ -52,13 +53,19 @@ func (s *Server) applyTarget(c echo.Context) (*store.Workspace, *store.Program, 
 	return ws, p, portal.Terms(rewards, nil, p.HoldingPeriodDays), nil
 }
 
-// ApplyPage handles GET /apply/{workspaceSlug}/{programSlug}.
+// ApplyPage handles GET /apply/{workspaceSlug}/{programSlug}; after an
+// application (?applied=pending|approved, with linked=0 or confirm=1) it is
+// the thank-you page.
 func (s *Server) ApplyPage(c echo.Context) error {
 	ws, p, terms, err := s.applyTarget(c)
 	if err != nil {
 		return err
 	}
 	v := portal.ApplyView{CSRF: csrfToken(c), WorkspaceName: ws.Name, Program: p, Terms: terms}
+	if st := c.QueryParam("applied"); st == "pending" || st == "approved" {
+		v.Done, v.AutoApproved = true, st == "approved"
+		v.Unlinked, v.Confirm = c.QueryParam("linked") == "0", c.QueryParam("confirm") == "1"
+	}
 	return s.portalPage(c, http.StatusOK, "Apply to "+p.Name, portal.Apply(v))
 }
 
@@ -101,7 +108,7 @@ func (s *Server) Apply(c echo.Context) error {
 	}
 	v := portal.ApplyView{CSRF: csrfToken(c), WorkspaceName: ws.Name, Program: p, Terms: terms, Form: form, Errors: errs}
 	if len(errs) == 0 {
-		account, msg, err := s.accountFor(c, form["email"], form["name"], password)
+		account, create, msg, err := s.accountFor(c, form["email"], form["name"], password)
 		if err != nil {
 			return err
 		}
@@ -117,73 +124,111 @@ func (s *Server) Apply(c echo.Context) error {
 			if p.AutoApprove {
 				pa.Status = "approved"
 			}
-			err := s.insertPartner(ctx, pa)
+			// In the application's transaction: the new account, the link
+			// proving its address, and the owners' mail.
+			hook := partnerHook{
+				before: func(tx *store.Tx) error {
+					if create {
+						return tx.CreatePartnerAccount(ctx, account)
+					}
+					return nil
+				},
+				after: func(tx *store.Tx) error {
+					if account != nil && !account.Verified() {
+						if err := s.mailVerification(c, tx, account, ws.ID, p.Name); err != nil {
+							return err
+						}
+					}
+					return tx.QueueOwnersMail(ctx, ws.ID, store.MailApplicationReceived, store.OwnerMail{
+						PartnerID: pa.ID, PartnerName: pa.Name, PartnerEmail: pa.Email, ProgramName: p.Name})
+				},
+			}
+			err := s.insertPartner(ctx, pa, hook)
 			var apiErr *APIError
-			if errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict {
+			switch {
+			case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
 				errs["email"] = "You have already applied to this program with this email address."
-			} else if err != nil {
+			case store.ConflictOn(err, "partner_accounts_email_key"): // made by a concurrent request
+				errs["password"] = accountTaken
+			case err != nil:
 				return err
-			} else {
-				v.Done, v.AutoApproved, v.Unlinked = true, pa.Status == "approved", account == nil
+			default:
 				s.log.Info("partner application", "workspace", ws.ID, "program", p.ID, "partner", pa.ID, "status", pa.Status)
+				// Post/redirect/get: a refresh of the thank-you page applies
+				// nothing again. It says only what the query names.
+				q := url.Values{"applied": {pa.Status}}
+				if account == nil {
+					q.Set("linked", "0")
+				} else if !account.Verified() {
+					q.Set("confirm", "1")
+				}
+				return redirect(c, "/apply/"+ws.Slug+"/"+p.Slug+"?"+q.Encode())
 			}
 		}
 	}
-	status := http.StatusOK
-	if len(errs) > 0 {
-		status = http.StatusUnprocessableEntity
-	}
-	return s.portalPage(c, status, "Apply to "+p.Name, portal.Apply(v))
+	return s.portalPage(c, http.StatusUnprocessableEntity, "Apply to "+p.Name, portal.Apply(v))
 }
 
 const accountTaken = "This email already has a partner account: enter its password."
 
 // accountFor returns the portal account an application joins: a new
-// (unproven) one, or the existing one when password is its password. When
-// the existing account is proven, any other password is refused (msg); when
-// it is unproven, whoever made it may not own the address, so it cannot
-// block the application either: the application is taken without an
-// account (nil), and an invitation links it later.
-func (s *Server) accountFor(c echo.Context, email, name, password string) (*store.PartnerAccount, string, error) {
+// (unproven) one for the caller to create (create), or the existing one
+// when password is its password. When the existing account is proven, any
+// other password is refused (msg); when it is unproven, whoever made it may
+// not own the address, so it cannot block the application either: the
+// application is taken without an account (nil), and an invitation links
+// it later.
+func (s *Server) accountFor(c echo.Context, email, name, password string) (a *store.PartnerAccount, create bool, msg string, err error) {
 	ctx := c.Request().Context()
-	a, err := s.store.PartnerAccountByEmail(ctx, email)
+	a, err = s.store.PartnerAccountByEmail(ctx, email)
 	if err == nil {
 		status, _, err := s.checkPassword(ctx, "partner_accounts", a.ID, accountHash(a), password)
 		switch {
 		case err != nil:
-			return nil, "", err
+			return nil, false, "", err
 		case status == 0:
-			return a, "", nil
+			return a, false, "", nil
 		case a.Verified():
-			return nil, accountTaken, nil
+			return nil, false, accountTaken, nil
 		}
-		return nil, "", nil
+		return nil, false, "", nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return nil, "", err
+		return nil, false, "", err
 	}
 	hash, err := accounts.HashPassword(password)
 	if err != nil {
-		return nil, "", err
+		return nil, false, "", err
 	}
-	a = &store.PartnerAccount{ID: ids.New(ids.Account), Email: email, Name: name, PasswordHash: &hash}
-	if err := s.store.CreatePartnerAccount(ctx, a); err != nil {
-		if errors.Is(err, store.ErrConflict) { // created by a concurrent request
-			return nil, accountTaken, nil
-		}
-		return nil, "", err
-	}
-	return a, "", nil
+	return &store.PartnerAccount{ID: ids.New(ids.Account), Email: email, Name: name, PasswordHash: &hash}, true, "", nil
 }
 
-// NewInvite makes an invite link for a partner; the token is stored hashed
-// and the link is shown to the owner who asked for it. The log records that
-// an invite was made, never its link: the token signs the partner in.
+// NewInvite makes an invite link for a partner and mails it to them, in
+// the transaction that stores the invite; the token is stored hashed (and
+// derived from the invite's id for the mail, see email.Links), and the
+// link is shown to the owner who asked for it. The log records that an
+// invite was made, never its link: the token signs the partner in.
 func (s *Server) NewInvite(c echo.Context, p *store.Partner) (string, error) {
-	token := accounts.RandomText(32)
-	sum := sha256.Sum256([]byte(token))
+	ctx := c.Request().Context()
 	id := ids.New(ids.Invite)
-	if err := s.store.CreateInvite(c.Request().Context(), id, p.WorkspaceID, p.ID, sum[:], time.Now().Add(inviteTTL)); err != nil {
+	token := s.links.Token(email.PurposePartnerInvite, id)
+	expires := time.Now().Add(inviteTTL)
+	program, err := s.store.Program(ctx, p.WorkspaceID, p.ProgramID)
+	if err != nil {
+		return "", err
+	}
+	ws, err := s.store.WorkspaceByID(ctx, p.WorkspaceID)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateInvite(ctx, id, p.WorkspaceID, p.ID, email.TokenHash(token), expires); err != nil {
+			return err
+		}
+		return tx.QueueMail(ctx, store.Mail{WorkspaceID: p.WorkspaceID, Kind: store.MailPartnerInvite, To: p.Email, ToName: p.Name,
+			Data: store.PartnerInviteMail{InviteID: id, ProgramName: program.Name, WorkspaceName: ws.Name, ExpiresAt: expires}})
+	})
+	if err != nil {
 		return "", err
 	}
 	s.log.Info("partner invite created", "request_id", requestID(c), "workspace", p.WorkspaceID, "partner", p.ID, "invite", id)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/partli/partli/internal/store"
 )
 
 // signInPartner signs a partner in to the portal.
@@ -18,15 +20,6 @@ func (e *env) signInPartner(t testing.TB, email, password string) *session {
 	}
 	s.get("/partner") // as a browser does: the page carries the session's CSRF token
 	return s
-}
-
-// apply fills in a program's public application form.
-func (e *env) apply(t testing.TB, wsSlug, progSlug, name, email, password string) reply {
-	t.Helper()
-	s := e.anonymous(t)
-	s.get("/apply/" + wsSlug + "/" + progSlug)
-	return s.post("/apply/"+wsSlug+"/"+progSlug, url.Values{"name": {name}, "email": {email},
-		"website": {"https://blog.example.com"}, "country": {"NL"}, "pitch": {"I write about tools."}, "password": {password}})
 }
 
 func TestPortalApplyApproveSignInAndEarn(t *testing.T) {
@@ -166,13 +159,14 @@ func TestPortalAccountAcrossPrograms(t *testing.T) {
 	e.program(t, map[string]any{"slug": "one", "autoApprove": true})
 	two := e.program(t, map[string]any{"slug": "two"})
 	e.program(t, map[string]any{"slug": "three"})
-	if r := e.apply(t, e.WS.Workspace.Slug, "one", "Dee", "dee@example.com", "dee password"); testid(r.Doc(t), "apply-done").Length() != 1 {
+	// Dee has not opened the link mailed to her yet.
+	if r, q := e.applyUnconfirmed(t, e.WS.Workspace.Slug, "one", "Dee", "dee@example.com", "dee password"); testid(r.Doc(t), "apply-done").Length() != 1 || testid(r.Doc(t), "apply-confirm").Length() != 1 || q.Get("confirm") != "1" {
 		t.Fatalf("first application refused: %s", r.Body)
 	}
 	// Another password with the same email does not join that account (its
 	// email is not proven, so it blocks nobody either: the application is
 	// taken, without the account, and the page says so).
-	r := e.apply(t, e.WS.Workspace.Slug, "two", "Dee", "dee@example.com", "not her password")
+	r, _ := e.applyUnconfirmed(t, e.WS.Workspace.Slug, "two", "Dee", "dee@example.com", "not her password")
 	if r.Status != http.StatusOK || testid(r.Doc(t), "apply-unlinked").Length() != 1 {
 		t.Fatalf("second application with another password: %d\n%s", r.Status, r.Body)
 	}
@@ -180,10 +174,15 @@ func TestPortalAccountAcrossPrograms(t *testing.T) {
 		t.Fatalf("%d unlinked applications to program two, want 1", n)
 	}
 	// With the account's password, the application joins the account.
-	r = e.apply(t, e.WS.Workspace.Slug, "three", "Dee", "dee@example.com", "dee password")
+	r, _ = e.applyUnconfirmed(t, e.WS.Workspace.Slug, "three", "Dee", "dee@example.com", "dee password")
 	if testid(r.Doc(t), "apply-done").Length() != 1 || testid(r.Doc(t), "apply-unlinked").Length() != 0 {
 		t.Fatalf("third application: %s", r.Body)
 	}
+	// Each application with the account mailed her a link; the newest works.
+	if n := len(e.outboxTo(t, "dee@example.com", store.MailEmailVerification)); n != 2 {
+		t.Fatalf("%d verification mails, want 2 (one per application with her account)", n)
+	}
+	e.confirmEmail(t, "dee@example.com")
 	home := e.signInPartner(t, "dee@example.com", "dee password").page("/partner")
 	if n := testid(home, "enrollment").Length(); n != 2 {
 		t.Fatalf("%d enrollments, want 2", n)
@@ -199,14 +198,10 @@ func TestPortalInvite(t *testing.T) {
 	p := e.program(t, nil)
 	pa := e.partner(t, p["id"].(string), map[string]any{"email": "ivy@example.com", "name": "Ivy"})
 	owner := e.signIn(t)
-	r := owner.post("/partners/"+pa["id"].(string)+"/invite", nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("invite: %d\n%s", r.Status, r.Body)
-	}
-	link := testid(r.Doc(t), "invite-link").AttrOr("value", "")
-	path := strings.TrimPrefix(link, e.Cfg.BaseURL)
-	if !strings.HasPrefix(path, "/partner/invite/") {
-		t.Fatalf("invite link %q", link)
+	path := e.invite(t, owner, pa["id"].(string))
+	// The same link was mailed to the partner.
+	if got := e.mailLink(t, "ivy@example.com", store.MailPartnerInvite); got != path {
+		t.Fatalf("mailed invite link %q, shown %q", got, path)
 	}
 	// The log says an invite was made, never its token.
 	token := strings.TrimPrefix(path, "/partner/invite/")

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/partli/partli/internal/store"
 )
 
 // invite has the workspace's owner invite partner id and returns the
@@ -12,10 +14,10 @@ import (
 func (e *env) invite(t testing.TB, owner *session, partnerID string) string {
 	t.Helper()
 	r := owner.post("/partners/"+partnerID+"/invite", nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("invite: %d\n%s", r.Status, r.Body)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/partners/"+partnerID+"/invite" {
+		t.Fatalf("invite: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
 	}
-	link := testid(r.Doc(t), "invite-link").AttrOr("value", "")
+	link := testid(owner.page(r.Header.Get("Location")), "invite-link").AttrOr("value", "")
 	if !strings.HasPrefix(link, e.Cfg.BaseURL+"/partner/invite/") {
 		t.Fatalf("invite link %q", link)
 	}
@@ -25,17 +27,23 @@ func (e *env) invite(t testing.TB, owner *session, partnerID string) string {
 // Anyone could apply with someone else's address and so own that person's
 // portal account (it is global): the person then could not accept a
 // merchant's invitation without the squatter's password. Now an account
-// made by the application form is unproven, and an invitation to the
-// address takes it over: the invited person's password replaces the
-// squatter's, the squatter is signed out and keeps nothing.
+// made by the application form is unproven: it cannot sign in until the
+// link mailed to the address is opened, and an invitation to the address
+// takes it over: the invited person's password replaces the squatter's,
+// and the squatter keeps nothing.
 func TestSecurityInviteBeatsEmailSquatter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.program(t, map[string]any{"slug": "squat", "autoApprove": true})
-	if r := e.apply(t, e.WS.Workspace.Slug, "squat", "Not Vic", "victim@example.com", "attacker password"); testid(r.Doc(t), "apply-done").Length() != 1 {
-		t.Fatalf("the squatter's application: %d", r.Status)
+	if r, q := e.applyUnconfirmed(t, e.WS.Workspace.Slug, "squat", "Not Vic", "victim@example.com", "attacker password"); testid(r.Doc(t), "apply-done").Length() != 1 || q.Get("confirm") != "1" {
+		t.Fatalf("the squatter's application: %d %v", r.Status, q)
 	}
-	squatter := e.signInPartner(t, "victim@example.com", "attacker password")
+	// The squatter cannot sign in: the link that proves the address went
+	// to the victim's mailbox.
+	squatter := e.anonymous(t)
+	if r := squatter.post("/partner/login", url.Values{"email": {"victim@example.com"}, "password": {"attacker password"}}); r.Status != http.StatusForbidden || testid(r.Doc(t), "resend-verification").Length() != 1 {
+		t.Fatalf("the squatter signing in to the unproven account: %d, want 403 offering the link again", r.Status)
+	}
 
 	// The merchant of another program invites the real person.
 	merchant := e.program(t, nil)
@@ -56,7 +64,12 @@ func TestSecurityInviteBeatsEmailSquatter(t *testing.T) {
 	if r := e.anonymous(t).post("/partner/login", url.Values{"email": {"victim@example.com"}, "password": {"attacker password"}}); r.Status != http.StatusUnauthorized {
 		t.Errorf("the squatter's password after the invitation: %d, want 401", r.Status)
 	}
-	signedOut(t, squatter, "/partner", "the squatter's session after the invitation")
+	signedOut(t, squatter, "/partner", "the squatter after the invitation")
+	// Nor does the link mailed to the victim when the squatter applied: its
+	// account is another person's now (taken over, proven).
+	if r := e.anonymous(t).get(e.mailLink(t, "victim@example.com", store.MailEmailVerification)); r.Status != http.StatusSeeOther {
+		t.Errorf("the old verification link after the takeover: %d", r.Status)
+	}
 	// The victim's account holds the invited enrollment only, not what the
 	// squatter applied for in the victim's name.
 	home := e.signInPartner(t, "victim@example.com", "victim password").page("/partner")
@@ -95,7 +108,7 @@ func TestPortalInviteKeepsOwnApplications(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.program(t, map[string]any{"slug": "own", "autoApprove": true})
-	e.apply(t, e.WS.Workspace.Slug, "own", "Ola", "ola@example.com", "ola password")
+	e.applyUnconfirmed(t, e.WS.Workspace.Slug, "own", "Ola", "ola@example.com", "ola password")
 	p := e.program(t, nil)
 	pa := e.partner(t, p["id"].(string), map[string]any{"email": "ola@example.com", "name": "Ola"})
 	path := e.invite(t, e.signIn(t), str(pa, "id"))

@@ -42,7 +42,8 @@ var secSignInForms = []secSignInForm{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Store.CreatePartnerAccount(context.Background(), &store.PartnerAccount{ID: ids.New(ids.Account), Email: email, PasswordHash: &hash}); err != nil {
+		// Proven, as every account that may sign in is.
+		if _, err := e.Store.ProvePartnerAccount(context.Background(), &store.PartnerAccount{ID: ids.New(ids.Account), Email: email, PasswordHash: &hash}); err != nil {
 			t.Fatal(err)
 		}
 	}},
@@ -218,8 +219,7 @@ func TestSecurityLongPasswords(t *testing.T) {
 	p := e.program(t, nil)
 	pa := e.partner(t, p["id"].(string), map[string]any{"email": "inv-long@example.com"})
 	owner := e.signIn(t)
-	link := testid(owner.post("/partners/"+str(pa, "id")+"/invite", nil).Doc(t), "invite-link").AttrOr("value", "")
-	path := strings.TrimPrefix(link, e.Cfg.BaseURL)
+	path := e.invite(t, owner, str(pa, "id"))
 	guest := e.anonymous(t)
 	guest.get(path)
 	r := guest.post(path, url.Values{"password": {long}})
@@ -230,10 +230,34 @@ func TestSecurityLongPasswords(t *testing.T) {
 		t.Errorf("invite with a 72-byte password: %d", r.Status)
 	}
 
-	// A user added in settings.
-	r = owner.post("/settings/users", url.Values{"email": {"long@acme.example"}, "password": {long}})
+	// A teammate accepting an invitation.
+	r = owner.post("/settings/users", url.Values{"email": {"long@acme.example"}, "role": {"finance"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("invite a teammate: %d", r.Status)
+	}
+	mate := e.anonymous(t)
+	invitation := e.mailLink(t, "long@acme.example", store.MailTeammateInvite)
+	mate.get(invitation)
+	r = mate.post(invitation, url.Values{"name": {"Long"}, "password": {long}})
 	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Doc(t).Find(".field-error").Text(), wantRule) {
-		t.Errorf("add a user with a 73-byte password: %d %q", r.Status, r.Doc(t).Find(".field-error").Text())
+		t.Errorf("accept an invitation with a 73-byte password: %d %q", r.Status, r.Doc(t).Find(".field-error").Text())
+	}
+
+	// A password reset, and a change of password.
+	b := e.anonymous(t)
+	b.get("/password/forgot")
+	if r := b.post("/password/forgot", url.Values{"email": {e.WS.Owner.Email}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("forgot: %d", r.Status)
+	}
+	reset := e.mailLink(t, e.WS.Owner.Email, store.MailPasswordReset)
+	b.get(reset)
+	if r := b.post(reset, url.Values{"password": {long}}); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Doc(t).Find(".field-error").Text(), wantRule) {
+		t.Errorf("reset with a 73-byte password: %d %q", r.Status, r.Doc(t).Find(".field-error").Text())
+	}
+	owner.get("/settings/password")
+	r = owner.post("/settings/password", url.Values{"current": {"correct horse battery"}, "password": {long}})
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Doc(t).Find(".field-error").Text(), wantRule) {
+		t.Errorf("change to a 73-byte password: %d %q", r.Status, r.Doc(t).Find(".field-error").Text())
 	}
 
 	// Sign-in: a longer password than any stored is a wrong password, also

@@ -33,10 +33,12 @@ func secPublicAPI(path string) bool {
 }
 
 // secOpenPage are the browser paths anyone may load: the referral
-// redirect, assets, health, the sign-in pages and the public application and
-// invitation pages.
+// redirect, assets, health, the sign-in pages, the public application and
+// invitation pages, and the pages mail links lead to (password resets,
+// verification, teammates' invitations, unsubscribing).
 func secOpenPage(path string) bool {
-	for _, p := range []string{"/r/", "/static/", "/apply/", "/partner/invite/"} {
+	for _, p := range []string{"/r/", "/static/", "/apply/", "/partner/invite/", "/password/", "/partner/password/",
+		"/partner/verify", "/invite/", "/unsubscribe/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
+	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/metrics"
 	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
@@ -40,11 +41,13 @@ type Server struct {
 	flows       *sessions.CookieStore
 	connector   *stripe.Connector
 	// passwordAttempts bounds password attempts per client address on
-	// every form that checks or sets a password.
+	// every form that checks or sets a password, or mails a link that does.
 	passwordAttempts *attemptLimiter
 	// metrics counts requests for GET /metrics; nil when off.
 	metrics *metrics.Metrics
-	payouts     *payout.Service
+	payouts *payout.Service
+	// links makes the addresses mails point at and their tokens.
+	links email.Links
 }
 
 // Option configures New.
@@ -68,6 +71,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 		csrfKey:     csrfKeyFrom(cfg.SessionSecret),
 
 		passwordAttempts: newAttemptLimiter(cmp.Or(cfg.SignInLimit, config.DefaultSignInLimit), signInWindow),
+		links:            email.NewLinks(cfg.BaseURL, cfg.SessionSecret),
 	}
 	for _, o := range opts {
 		o(s)
@@ -95,6 +99,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 	s.routes(e)
 	s.dashboardRoutes(e)
 	s.portalRoutes(e)
+	s.mailRoutes(e)
 	return e
 }
 

@@ -26,7 +26,11 @@ const wrongPassword = "That email and password do not match an account."
 
 // LoginPage handles GET /login.
 func (s *Server) LoginPage(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.Login(pages.LoginView{CSRF: csrfToken(c), Next: localPath(c.QueryParam("next"), "")}))
+	v := pages.LoginView{CSRF: csrfToken(c), Next: localPath(c.QueryParam("next"), "")}
+	if c.QueryParam("reset") != "" {
+		v.Notice = "Your new password is set, and your other sessions are signed out. Sign in with it."
+	}
+	return s.render(c, http.StatusOK, pages.Login(v))
 }
 
 // dummyHash keeps sign-in with an unknown email as slow as with a known one.

@@ -20,7 +20,7 @@ func DateTime(t time.Time) string { return t.UTC().Format("Jan 2, 2006 15:04 UTC
 // StatusClass is the badge class for a commission, partner or payout status.
 func StatusClass(status string) string {
 	switch status {
-	case "approved", "paid", "succeeded", "active":
+	case "approved", "paid", "succeeded", "active", "sent":
 		return "badge badge-green"
 	case "pending", "processing", "draft":
 		return "badge badge-amber"

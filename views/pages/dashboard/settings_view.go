@@ -16,21 +16,41 @@ type SettingsView struct {
 	CurrentUserID string
 	Keys          []store.APIKey
 
-	// NewKey is the full text of a key created by this very request: shown
-	// once, never stored or put in a URL.
+	// NewKey is the full text of a key just created, shown once: carried
+	// from the POST that made it in the session, and taken from it.
 	NewKey     string
 	NewKeyName string
 	KeyName    string
 	KeyError   string
 
-	User SettingsUserForm
+	// Invites are the invitations not accepted yet; NewInvite is the link
+	// of one just made, shown once (it was mailed too).
+	Invites   []store.UserInvite
+	NewInvite *SettingsNewInvite
+	User      SettingsUserForm
+	// MailHeld: no SMTP server is set up, so invitations are not mailed.
+	MailHeld bool
 }
 
-// SettingsUserForm is the "Add a finance user" form.
+// SettingsNewInvite is an invitation link to show once.
+type SettingsNewInvite struct {
+	Email, Role, Link string
+}
+
+// SettingsUserForm is the "Invite a teammate" form.
 type SettingsUserForm struct {
 	Email  string
-	Name   string
+	Role   string
 	Errors map[string]string
+}
+
+// settingsRoleChecked reports whether the invite form's role choice is
+// role (finance unless owner was chosen).
+func settingsRoleChecked(f SettingsUserForm, role string) bool {
+	if f.Role == "owner" {
+		return role == "owner"
+	}
+	return role == "finance"
 }
 
 // settingsKeyLabel shows a key by its prefix: "pk_live_AbCd…".

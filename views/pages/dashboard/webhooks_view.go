@@ -21,8 +21,9 @@ type WebhooksView struct {
 	Endpoints []store.WebhookEndpoint
 	NextHref  string
 	Form      WebhookForm
-	// NewSecret is the secret of an endpoint created or rotated by this very
-	// request: shown once, never stored in a URL, a cookie or the session.
+	// NewSecret is the secret of an endpoint just created or rotated, shown
+	// once: carried from the POST in the session (sealed) and taken from it,
+	// never put in a URL or a cookie.
 	NewSecret *WebhookNewSecret
 }
 

@@ -14,6 +14,9 @@ import (
 // LoginView is the portal sign-in form; Next is the local path to go on to.
 type LoginView struct {
 	CSRF, Email, Error, Notice, Next string
+	// Unverified: the password was right, but the account's address is not
+	// proven yet; the page offers to mail the link again.
+	Unverified bool
 }
 
 // ApplyView is the public application form of a program.
@@ -29,6 +32,9 @@ type ApplyView struct {
 	// Unlinked: the address has a portal account with another password,
 	// so the application is not in it until an invitation links it.
 	Unlinked bool
+	// Confirm: the account's address is not proven yet; a link to prove it
+	// was mailed (it must be opened before signing in).
+	Confirm bool
 }
 
 func (v ApplyView) val(k string) string { return v.Form[k] }
