@@ -739,6 +739,8 @@ func TestServeMetrics(t *testing.T) {
 		`go_sql_wait_count_total{db_name="partli"}`,
 		`partli_outbox_pending{outbox="webhook"} 0`,
 		`partli_worker_lag_seconds{outbox="webhook"} 0`,
+		`partli_outbox_pending{outbox="mail"} `,
+		`partli_worker_lag_seconds{outbox="mail"} `,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

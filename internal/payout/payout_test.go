@@ -254,6 +254,12 @@ func TestTransferRequest(t *testing.T) {
 		f.ws, po.ID, p.ID); n != 1 {
 		t.Fatalf("%d payout.paid events with the payout and its partner", n)
 	}
+	// The partner is told, in the transaction that recorded the transfer.
+	if n := f.count(`SELECT count(*) FROM mail_outbox WHERE workspace_id = $1 AND kind = 'payout_sent'
+		AND recipient = $2 AND data->>'payoutId' = $3 AND (data->>'amountCents')::bigint = 3735
+		AND data->>'method' = 'stripe' AND data->>'reference' = $4`, f.ws, p.Email, po.ID, *out.StripeTransferID); n != 1 {
+		t.Fatalf("%d payout-sent mails for the Stripe transfer", n)
+	}
 	a, err := f.st.Attempt(f.ctx, f.ws, po.ID, 1)
 	if err != nil || a.Status != "succeeded" || a.Tries != 1 || a.Destination != acct {
 		t.Fatalf("attempt %+v %v", a, err)
@@ -449,6 +455,9 @@ func TestStripeRefusalFailsThePayout(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM webhook_events WHERE workspace_id = $1 AND type = 'payout.failed'
 		AND payload->'data'->>'failureReason' LIKE 'You have insufficient%'`, f.ws); n != 1 {
 		t.Fatalf("%d payout.failed events", n)
+	}
+	if n := f.count(`SELECT count(*) FROM mail_outbox WHERE workspace_id = $1 AND kind = 'payout_sent'`, f.ws); n != 0 {
+		t.Fatalf("%d payout-sent mails for a failed transfer", n)
 	}
 	f.checkLedger()
 	if _, err := f.cs.MarkPayoutPaid(f.ctx, f.ws, po.ID, "ref", "u"); !errors.Is(err, commission.ErrPayoutTransition) {

@@ -591,7 +591,12 @@ func (s *Store) OutboxDepths(ctx context.Context) ([]OutboxDepth, error) {
 		SELECT 'webhook' AS name, count(*) AS pending,
 			coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest,
 			coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8 AS lag
-		FROM webhook_deliveries WHERE status = 'pending'`)
+		FROM webhook_deliveries WHERE status = 'pending'
+		UNION ALL
+		SELECT 'mail', count(*),
+			coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
+			coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8
+		FROM mail_outbox WHERE status = 'pending'`)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox depths: %w", err)
 	}
