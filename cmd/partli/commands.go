@@ -142,7 +142,7 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		defer close(payoutsDone)
 		web.NewPayouts(cfg, st, commissions, log).Run(workers, cfg.PayoutEvery)
 	}()
-	go runMaintenance(workers, st, log)
+	go runMaintenance(workers, cfg, st, log)
 	webhooksDone := make(chan struct{})
 	go func() {
 		defer close(webhooksDone)
@@ -275,11 +275,26 @@ func debugHandler() http.Handler {
 }
 
 // runMaintenance does the housekeeping every replica may do at once (each
-// step is idempotent): old link changes are pruned.
-func runMaintenance(ctx context.Context, st *store.Store, log *slog.Logger) {
+// step is idempotent, and the partition steps take turns under a lock):
+// the click partitions of the coming months are made, the months past
+// PARTLI_CLICK_RETENTION_DAYS dropped, and old link changes pruned.
+func runMaintenance(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
+		now := time.Now()
+		if err := st.EnsureClickPartitions(ctx, now, 2); err != nil && ctx.Err() == nil {
+			log.Warn("maintenance: making click partitions", "err", err)
+		}
+		if cfg.ClickRetentionDays > 0 {
+			dropped, err := st.DropClickPartitions(ctx, now, time.Duration(cfg.ClickRetentionDays)*24*time.Hour)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("maintenance: dropping old click partitions", "err", err)
+			}
+			for _, p := range dropped {
+				log.Info("maintenance: dropped clicks past their retention", "partition", p, "retention_days", cfg.ClickRetentionDays)
+			}
+		}
 		if err := st.PruneLinkChanges(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("maintenance: pruning link changes", "err", err)
 		}

@@ -160,7 +160,7 @@ func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Cr
 	switch {
 	case store.ConflictOn(err, "workspaces_slug_key"):
 		return nil, fmt.Errorf("%w: workspace slug %q is taken", ErrInvalid, slug)
-	case store.ConflictOn(err, "users_email_key"):
+	case store.ConflictOn(err, store.UserEmailKey):
 		return nil, fmt.Errorf("%w: a user with email %q already exists", ErrInvalid, in.OwnerEmail)
 	case err != nil:
 		return nil, err

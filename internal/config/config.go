@@ -31,6 +31,9 @@ type Config struct {
 	DBMaxConns    int           // PARTLI_DB_MAX_CONNS, default 20
 	DebugAddr     string        // PARTLI_DEBUG_ADDR: loopback address serving net/http/pprof; empty: off
 	MetricsAddr   string        // PARTLI_METRICS_ADDR: loopback or private address serving GET /metrics; empty: off
+	// ClickRetentionDays is PARTLI_CLICK_RETENTION_DAYS: clicks older than
+	// this many days are dropped by month; 0 keeps them all.
+	ClickRetentionDays int
 
 	WebhookAllowPrivate bool // PARTLI_WEBHOOK_ALLOW_PRIVATE
 
@@ -102,6 +105,12 @@ func FromEnv() (Config, error) {
 	parse("PARTLI_CLICK_RATE_LIMIT", func(v string) (err error) { c.ClickRate, err = strconv.ParseFloat(v, 64); return })
 	parse("PARTLI_DB_MAX_CONNS", func(v string) (err error) { c.DBMaxConns, err = strconv.Atoi(v); return })
 	parse("PARTLI_SIGNIN_LIMIT", func(v string) (err error) { c.SignInLimit, err = strconv.Atoi(v); return })
+	parse("PARTLI_CLICK_RETENTION_DAYS", func(v string) (err error) {
+		if c.ClickRetentionDays, err = strconv.Atoi(v); err == nil && c.ClickRetentionDays < 0 {
+			err = fmt.Errorf("must be 0 (keep every click) or a number of days")
+		}
+		return
+	})
 	for _, base := range [][2]string{{"PARTLI_BASE_URL", c.BaseURL}, {"PARTLI_STRIPE_CONNECT_BASE", c.StripeConnectBase}, {"PARTLI_STRIPE_API_BASE", c.StripeAPIBase}} {
 		if u, err := url.Parse(base[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be an http(s) origin", base[0], base[1]))

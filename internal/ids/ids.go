@@ -78,3 +78,27 @@ const (
 func HasPrefix(id, prefix string) bool {
 	return strings.HasPrefix(id, prefix+"_") && len(id) > len(prefix)+1
 }
+
+// firstOrdered is when Partli began making time-ordered ids; an id that
+// reads as made before it (or in the future) is one of the random ids of
+// before.
+var firstOrdered = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// TimeOf reads the time an id of prefix was made, to the millisecond. ok is
+// false when the id is not one of ours, or is one of the older random ids.
+func TimeOf(id, prefix string) (t time.Time, ok bool) {
+	if !strings.HasPrefix(id, prefix+"_") {
+		return time.Time{}, false
+	}
+	b, err := enc.DecodeString(id[len(prefix)+1:])
+	if err != nil || len(b) != 16 {
+		return time.Time{}, false
+	}
+	var ms [8]byte
+	copy(ms[2:], b[:6])
+	t = time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))).UTC()
+	if t.Before(firstOrdered) || t.After(time.Now().Add(24*time.Hour)) {
+		return time.Time{}, false
+	}
+	return t, true
+}

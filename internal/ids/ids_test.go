@@ -65,3 +65,17 @@ func TestAtEncodesTime(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeOf(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	id := Click + "_" + At(now)
+	if got, ok := TimeOf(id, Click); !ok || !got.Equal(now) {
+		t.Fatalf("TimeOf(%s) = %v %v, want %v", id, got, ok, now)
+	}
+	for _, bad := range []string{"c_", "c_!!", "cm_" + At(now), "c_" + At(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)),
+		"c_" + At(now.Add(48*time.Hour))} {
+		if _, ok := TimeOf(bad, Click); ok {
+			t.Errorf("TimeOf(%q) read a time", bad)
+		}
+	}
+}

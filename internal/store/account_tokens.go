@@ -22,48 +22,54 @@ const (
 
 // AccountToken is one mailed link.
 type AccountToken struct {
-	ID        string     `db:"id"`
-	Purpose   string     `db:"purpose"`
-	UserID    *string    `db:"user_id"`
+	ID      string  `db:"id"`
+	Purpose string  `db:"purpose"`
+	UserID  *string `db:"user_id"`
+	// Workspace is the user's workspace (nil for a portal account's).
+	Workspace *string    `db:"workspace"`
 	AccountID *string    `db:"account_id"`
 	ExpiresAt time.Time  `db:"expires_at"`
 	UsedAt    *time.Time `db:"used_at"`
 	CreatedAt time.Time  `db:"created_at"`
 }
 
-const accountTokenCols = `id, purpose, user_id, account_id, expires_at, used_at, created_at`
+const accountTokenCols = `id, purpose, user_id, workspace, account_id, expires_at, used_at, created_at`
 
-// CreateAccountToken stores t (ID, Purpose, and UserID or AccountID) with
+// CreateAccountToken stores t (ID, Purpose, and UserID with its Workspace, or AccountID) with
 // tokenHash, valid for ttl, unless its person already has perWindow tokens
 // of that purpose made in the last window: then it stores nothing and
 // reports false (the per-recipient limit). The person's row is locked while
 // it counts, so concurrent requests cannot both slip under the limit.
 func (tx *Tx) CreateAccountToken(ctx context.Context, t *AccountToken, tokenHash []byte, ttl time.Duration,
 	perWindow int, window time.Duration) (bool, error) {
-	table, person := "users", t.UserID
-	if t.AccountID != nil {
-		table, person = "partner_accounts", t.AccountID
-	}
-	if person == nil {
-		return false, errors.New("store: account token: no user or account")
+	var lock string
+	var person string
+	var args []any
+	switch {
+	case t.AccountID != nil && t.UserID == nil:
+		person, lock, args = *t.AccountID, `SELECT id FROM partner_accounts WHERE id = $1 FOR UPDATE`, []any{*t.AccountID}
+	case t.UserID != nil && t.Workspace != nil && t.AccountID == nil:
+		person, lock, args = *t.UserID, `SELECT id FROM users WHERE workspace_id = $1 AND id = $2 FOR UPDATE`, []any{*t.Workspace, *t.UserID}
+	default:
+		return false, errors.New("store: account token: no user (with its workspace) or account")
 	}
 	var locked string
-	if err := tx.get(ctx, &locked, `SELECT id FROM `+table+` WHERE id = $1 FOR UPDATE`, *person); err != nil {
+	if err := tx.get(ctx, &locked, lock, args...); err != nil {
 		return false, fmt.Errorf("store: account token: %w", err)
 	}
 	var recent int
 	err := tx.get(ctx, &recent, `SELECT count(*) FROM account_tokens
 		WHERE (user_id = $1 OR account_id = $1) AND purpose = $2 AND created_at > now() - $3::float8 * interval '1 second'`,
-		*person, t.Purpose, window.Seconds())
+		person, t.Purpose, window.Seconds())
 	if err != nil {
 		return false, fmt.Errorf("store: account token: %w", err)
 	}
 	if recent >= perWindow {
 		return false, nil
 	}
-	err = tx.get(ctx, t, `INSERT INTO account_tokens (id, purpose, user_id, account_id, token_hash, expires_at)
-		VALUES ($1, $2, $3, $4, $5, now() + $6::float8 * interval '1 second') RETURNING `+accountTokenCols,
-		t.ID, t.Purpose, t.UserID, t.AccountID, tokenHash, ttl.Seconds())
+	err = tx.get(ctx, t, `INSERT INTO account_tokens (id, purpose, user_id, workspace, account_id, token_hash, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, now() + $7::float8 * interval '1 second') RETURNING `+accountTokenCols,
+		t.ID, t.Purpose, t.UserID, t.Workspace, t.AccountID, tokenHash, ttl.Seconds())
 	if err != nil {
 		return false, fmt.Errorf("store: account token: %w", err)
 	}
@@ -105,8 +111,9 @@ func (tx *Tx) UseAccountToken(ctx context.Context, purpose string, tokenHash []b
 
 // SetUserPassword replaces a dashboard user's password and clears their
 // failed sign-ins. The caller ends their sessions.
-func (q Queries) SetUserPassword(ctx context.Context, userID, hash string) error {
-	n, err := q.exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, userID, hash)
+func (q Queries) SetUserPassword(ctx context.Context, workspaceID, userID, hash string) error {
+	n, err := q.exec(ctx, `UPDATE users SET password_hash = $3, failed_logins = 0, locked_until = NULL
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, userID, hash)
 	if err != nil {
 		return fmt.Errorf("store: set user password: %w", err)
 	}
@@ -168,6 +175,7 @@ const userInviteCols = `i.id, i.workspace_id, i.email, i.role, i.invited_by, i.e
 // CreateUserInvite stores an invitation (ID, WorkspaceID, Email, Role,
 // InvitedBy) with tokenHash, valid for ttl, revoking the workspace's open
 // invitations to the same address: the newest link is the one that works.
+// The token's hash is also written to the global look-up invite_tokens.
 func (tx *Tx) CreateUserInvite(ctx context.Context, inv *UserInvite, tokenHash []byte, ttl time.Duration) error {
 	_, err := tx.exec(ctx, `UPDATE user_invites SET revoked_at = now()
 		WHERE workspace_id = $1 AND lower(email) = lower($2) AND accepted_at IS NULL AND revoked_at IS NULL`,
@@ -186,14 +194,26 @@ func (tx *Tx) CreateUserInvite(ctx context.Context, inv *UserInvite, tokenHash [
 	if err != nil {
 		return fmt.Errorf("store: create user invite: %w", err)
 	}
+	_, err = tx.exec(ctx, `INSERT INTO invite_tokens (token_hash, workspace, invite_id) VALUES ($1, $2, $3)`,
+		tokenHash, inv.WorkspaceID, inv.ID)
+	if err != nil {
+		return fmt.Errorf("store: create user invite: %w", err)
+	}
 	return nil
 }
 
 // UserInviteByTokenHash finds an invitation by its token's SHA-256.
 func (q Queries) UserInviteByTokenHash(ctx context.Context, hash []byte) (*UserInvite, error) {
 	var inv UserInvite
+	var at struct {
+		Workspace string `db:"workspace"`
+		InviteID  string `db:"invite_id"`
+	}
+	if err := q.get(ctx, &at, `SELECT workspace, invite_id FROM invite_tokens WHERE token_hash = $1`, hash); err != nil {
+		return nil, fmt.Errorf("store: user invite: %w", err)
+	}
 	err := q.get(ctx, &inv, `SELECT `+userInviteCols+` FROM user_invites i JOIN workspaces w ON w.id = i.workspace_id
-		WHERE i.token_hash = $1`, hash)
+		WHERE i.workspace_id = $1 AND i.id = $2`, at.Workspace, at.InviteID)
 	if err != nil {
 		return nil, fmt.Errorf("store: user invite: %w", err)
 	}
@@ -202,9 +222,9 @@ func (q Queries) UserInviteByTokenHash(ctx context.Context, hash []byte) (*UserI
 
 // AcceptUserInvite marks an open invitation used; false when it was used,
 // revoked or expired meanwhile.
-func (tx *Tx) AcceptUserInvite(ctx context.Context, id string) (bool, error) {
+func (tx *Tx) AcceptUserInvite(ctx context.Context, workspaceID, id string) (bool, error) {
 	n, err := tx.exec(ctx, `UPDATE user_invites SET accepted_at = now()
-		WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()`, id)
+		WHERE workspace_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()`, workspaceID, id)
 	if err != nil {
 		return false, fmt.Errorf("store: accept user invite: %w", err)
 	}

@@ -232,7 +232,7 @@ var clickBatchSQL = `
 		SELECT i.id, i.workspace_id, i.program_id, i.partner_id, i.ip_hash, i.user_agent, i.referer, i.url, i.country, i.city,
 			coalesce(string_to_array(nullif(i.flags, ''), ','), ARRAY[]::text[]) ||
 			CASE WHEN i.prior + (SELECT count(*) FROM (
-				SELECT 1 FROM clicks WHERE partner_id = i.partner_id AND ip_hash = i.ip_hash
+				SELECT 1 FROM clicks WHERE workspace_id = i.workspace_id AND partner_id = i.partner_id AND ip_hash = i.ip_hash
 				  AND created_at > now() - i.window_s * interval '1 second'
 				LIMIT i.threshold) recent) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
 		FROM i

@@ -46,11 +46,13 @@ type linkEntry struct {
 	at   time.Time
 }
 
-// lookupLinkSQL reads a slug's link whatever its partner's status.
+// lookupLinkSQL reads the link of a partner whatever its status; the
+// slug's global look-up gives the workspace and partner (on Citus, the
+// look-up is a reference table and this reads one node).
 const lookupLinkSQL = `
 	SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
 	FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-	WHERE pa.slug = $1`
+	WHERE pa.workspace_id = $1 AND pa.id = $2`
 
 // Link returns the link of slug: ErrNotFound when no partner has it, the
 // link and ErrLinkInactive when its partner is not approved.
@@ -65,7 +67,14 @@ func (p *HotPath) Link(ctx context.Context, slug string) (*Link, error) {
 	c.mu.RUnlock()
 	if !ok || now.Sub(e.at) > ttlOf(e) {
 		var l Link
-		err := p.db.GetContext(ctx, &l, lookupLinkSQL, slug)
+		var at struct {
+			Workspace string `db:"workspace"`
+			PartnerID string `db:"partner_id"`
+		}
+		err := p.db.GetContext(ctx, &at, `SELECT workspace, partner_id FROM partner_slugs WHERE slug = $1`, slug)
+		if err == nil {
+			err = p.db.GetContext(ctx, &l, lookupLinkSQL, at.Workspace, at.PartnerID)
+		}
 		switch {
 		case err == nil:
 			e = linkEntry{link: &l, at: now}

@@ -324,13 +324,13 @@ func (q Queries) ClaimMail(ctx context.Context, limit int, lease time.Duration) 
 		SET next_attempt_at = now() + $2 * interval '1 millisecond',
 			leased_until = now() + $2 * interval '1 millisecond'
 		FROM (
-			SELECT id FROM mail_outbox
+			SELECT workspace_id, id FROM mail_outbox
 			WHERE status = 'pending' AND next_attempt_at <= now()
 			ORDER BY next_attempt_at
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
 		) due
-		WHERE m.id = due.id
+		WHERE m.workspace_id = due.workspace_id AND m.id = due.id
 		RETURNING m.id, m.workspace_id, m.kind, m.recipient, m.recipient_name, m.data, m.status, m.attempts,
 			m.next_attempt_at, m.leased_until, m.subject, m.message_id, m.last_error, m.sent_at, m.created_at, m.updated_at`,
 		limit, lease.Milliseconds())
@@ -360,8 +360,8 @@ func (q Queries) RecordMailAttempt(ctx context.Context, a MailAttempt) (bool, er
 			next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + $4 * interval '1 millisecond' ELSE next_attempt_at END,
 			sent_at = CASE WHEN $3 = 'sent' THEN now() END,
 			subject = $5, message_id = $6, last_error = $7, updated_at = now()
-		WHERE id = $1 AND leased_until = $2 AND status = 'pending'`,
-		a.Row.ID, a.Row.LeasedUntil, a.Status, a.RetryIn.Milliseconds(), a.Subject, a.MessageID, a.Error)
+		WHERE workspace_id = $8 AND id = $1 AND leased_until = $2 AND status = 'pending'`,
+		a.Row.ID, a.Row.LeasedUntil, a.Status, a.RetryIn.Milliseconds(), a.Subject, a.MessageID, a.Error, a.Row.WorkspaceID)
 	if err != nil {
 		return false, fmt.Errorf("store: record mail attempt: %w", err)
 	}

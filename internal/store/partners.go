@@ -8,19 +8,28 @@ import (
 const partnerCols = `id, workspace_id, program_id, account_id, group_id, email, name, slug, status,
 	website, country, pitch, created_at, updated_at`
 
-// CreatePartner inserts a partner; a taken slug or email is ErrConflict
-// (constraints partners_slug_key and partners_program_email_key).
+// PartnerSlugKey is the unique key of link slugs across workspaces.
+const PartnerSlugKey = "partner_slugs_pkey"
+
+// CreatePartner inserts a partner and its slug's global look-up; a taken
+// slug or email is ErrConflict (PartnerSlugKey, partners_program_email_key).
 func (q Queries) CreatePartner(ctx context.Context, p *Partner) error {
-	err := q.get(ctx, p, `
-		WITH p AS (
+	err := q.atomically(ctx, func(q Queries) error {
+		// The slug is global: its look-up row first, so a taken one is
+		// ErrConflict on PartnerSlugKey before anything else is written.
+		if _, err := q.exec(ctx, `
+			WITH s AS (INSERT INTO partner_slugs (slug, workspace, partner_id) VALUES ($1, $2, $3) RETURNING slug)
+			INSERT INTO link_changes (slug) SELECT slug FROM s`, p.Slug, p.WorkspaceID, p.ID); err != nil {
+			return err
+		}
+		return q.get(ctx, p, `
 			INSERT INTO partners (id, workspace_id, program_id, account_id, group_id, email, name, slug,
 				status, website, country, pitch)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			RETURNING `+partnerCols+`
-		), `+linkChangedBySlug("p")+`
-		SELECT * FROM p`,
-		p.ID, p.WorkspaceID, p.ProgramID, p.AccountID, p.GroupID, p.Email, p.Name, p.Slug,
-		p.Status, p.Website, p.Country, p.Pitch)
+			RETURNING `+partnerCols,
+			p.ID, p.WorkspaceID, p.ProgramID, p.AccountID, p.GroupID, p.Email, p.Name, p.Slug,
+			p.Status, p.Website, p.Country, p.Pitch)
+	})
 	if err != nil {
 		return fmt.Errorf("store: create partner: %w", err)
 	}

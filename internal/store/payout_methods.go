@@ -77,17 +77,19 @@ func (q Queries) SetPayoutMethod(ctx context.Context, workspaceID, partnerID, ty
 // method as stored.
 func (q Queries) UseStripeAccount(ctx context.Context, workspaceID, partnerID, accountID string) (*PayoutMethod, error) {
 	var m PayoutMethod
-	err := q.get(ctx, &m, `
-		WITH m AS (
+	err := q.atomically(ctx, func(q Queries) error {
+		err := q.get(ctx, &m, `
 			INSERT INTO partner_payout_methods (workspace_id, partner_id, type, stripe_account_id) VALUES ($1, $2, 'stripe', $3)
 			ON CONFLICT (workspace_id, partner_id) DO UPDATE SET type = 'stripe', email = '',
 				stripe_account_id = coalesce(partner_payout_methods.stripe_account_id, EXCLUDED.stripe_account_id), updated_at = now()
-			RETURNING *
-		), a AS (
-			INSERT INTO stripe_payout_accounts (account_id, workspace_id, partner_id)
-			SELECT stripe_account_id, workspace_id, partner_id FROM m ON CONFLICT (account_id) DO NOTHING
-		)
-		SELECT * FROM m`, workspaceID, partnerID, accountID)
+			RETURNING *`, workspaceID, partnerID, accountID)
+		if err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `INSERT INTO stripe_payout_accounts (account_id, workspace, partner_id) VALUES ($1, $2, $3)
+			ON CONFLICT (account_id) DO NOTHING`, m.StripeAccountID, workspaceID, partnerID)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: use stripe account: %w", err)
 	}
@@ -132,10 +134,10 @@ func (q Queries) SetStripeAccountState(ctx context.Context, workspaceID, account
 // Express account; ErrNotFound when it is none of Partli's.
 func (q Queries) StripePayoutAccount(ctx context.Context, accountID string) (workspaceID, partnerID string, err error) {
 	var row struct {
-		WorkspaceID string `db:"workspace_id"`
+		WorkspaceID string `db:"workspace"`
 		PartnerID   string `db:"partner_id"`
 	}
-	if err := q.get(ctx, &row, `SELECT workspace_id, partner_id FROM stripe_payout_accounts WHERE account_id = $1`, accountID); err != nil {
+	if err := q.get(ctx, &row, `SELECT workspace, partner_id FROM stripe_payout_accounts WHERE account_id = $1`, accountID); err != nil {
 		return "", "", fmt.Errorf("store: stripe payout account: %w", err)
 	}
 	return row.WorkspaceID, row.PartnerID, nil

@@ -250,8 +250,15 @@ func (q Queries) PayoutsOf(ctx context.Context, workspaceID, partnerID string, l
 
 // CreateInvite stores an invite's token hash.
 func (q Queries) CreateInvite(ctx context.Context, id, workspaceID, partnerID string, tokenHash []byte, expires time.Time) error {
-	_, err := q.exec(ctx, `INSERT INTO partner_invites (id, workspace_id, partner_id, token_hash, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`, id, workspaceID, partnerID, tokenHash, expires)
+	err := q.atomically(ctx, func(q Queries) error {
+		if _, err := q.exec(ctx, `INSERT INTO invite_tokens (token_hash, workspace, invite_id) VALUES ($1, $2, $3)`,
+			tokenHash, workspaceID, id); err != nil {
+			return err
+		}
+		_, err := q.exec(ctx, `INSERT INTO partner_invites (id, workspace_id, partner_id, token_hash, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`, id, workspaceID, partnerID, tokenHash, expires)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: create invite: %w", err)
 	}
@@ -272,13 +279,20 @@ type Invite struct {
 
 // InviteByTokenHash finds an invite by the SHA-256 of its token.
 func (q Queries) InviteByTokenHash(ctx context.Context, hash []byte) (*Invite, error) {
+	var at struct {
+		Workspace string `db:"workspace"`
+		InviteID  string `db:"invite_id"`
+	}
+	if err := q.get(ctx, &at, `SELECT workspace, invite_id FROM invite_tokens WHERE token_hash = $1`, hash); err != nil {
+		return nil, fmt.Errorf("store: invite: %w", err)
+	}
 	var inv Invite
 	err := q.get(ctx, &inv, `SELECT i.id, i.workspace_id, i.partner_id, i.expires_at, i.accepted_at,
 			pa.email, pa.name, pr.name AS program_name
 		FROM partner_invites i
 		JOIN partners pa ON pa.workspace_id = i.workspace_id AND pa.id = i.partner_id
 		JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-		WHERE i.token_hash = $1`, hash)
+		WHERE i.workspace_id = $1 AND i.id = $2`, at.Workspace, at.InviteID)
 	if err != nil {
 		return nil, fmt.Errorf("store: invite: %w", err)
 	}

@@ -10,8 +10,10 @@ import (
 // partner-portal account (AccountID), never both. Its cookie carries a
 // random token; the row keeps only the token's SHA-256.
 type Session struct {
-	ID        string    `db:"id"`
-	UserID    *string   `db:"user_id"`
+	ID     string  `db:"id"`
+	UserID *string `db:"user_id"`
+	// Workspace is the user's workspace (nil for a portal account's).
+	Workspace *string   `db:"workspace"`
 	AccountID *string   `db:"account_id"`
 	CreatedAt time.Time `db:"created_at"`
 	SeenAt    time.Time `db:"seen_at"`
@@ -21,15 +23,15 @@ type Session struct {
 	EndsAt    time.Time `db:"ends_at"`
 }
 
-const sessionColumns = `id, user_id, account_id, created_at, seen_at, expires_at, ends_at`
+const sessionColumns = `id, user_id, workspace, account_id, created_at, seen_at, expires_at, ends_at`
 
-// CreateSession stores a new session for s.UserID or s.AccountID, alive
+// CreateSession stores a new session for s.UserID (of s.Workspace) or s.AccountID, alive
 // for idle from now and at most lifetime; it fills in the times. The
 // database clock sets them, as it is the clock that checks them.
 func (q Queries) CreateSession(ctx context.Context, s *Session, tokenHash []byte, idle, lifetime time.Duration) error {
-	err := q.get(ctx, s, `INSERT INTO sessions (id, token_hash, user_id, account_id, expires_at, ends_at)
-		VALUES ($1, $2, $3, $4, now() + least($5::float8, $6::float8) * interval '1 second', now() + $6::float8 * interval '1 second')
-		RETURNING `+sessionColumns, s.ID, tokenHash, s.UserID, s.AccountID, idle.Seconds(), lifetime.Seconds())
+	err := q.get(ctx, s, `INSERT INTO sessions (id, token_hash, user_id, workspace, account_id, expires_at, ends_at)
+		VALUES ($1, $2, $3, $4, $5, now() + least($6::float8, $7::float8) * interval '1 second', now() + $7::float8 * interval '1 second')
+		RETURNING `+sessionColumns, s.ID, tokenHash, s.UserID, s.Workspace, s.AccountID, idle.Seconds(), lifetime.Seconds())
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}

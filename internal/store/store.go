@@ -180,6 +180,18 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &pqErr) && (pqErr.Code == "40P01" || pqErr.Code == "40001")
 }
 
+// atomically runs fn with queries that commit together: q's own transaction
+// when q is one, else a transaction of its own. Statements that write a row
+// and its global look-up (a partner and its slug, a user and their email)
+// run in two statements, so that on Citus each stays on its own nodes.
+func (q Queries) atomically(ctx context.Context, fn func(Queries) error) error {
+	db, ok := q.x.(*sqlx.DB)
+	if !ok {
+		return fn(q)
+	}
+	return inTx(ctx, db, q, func(tx *Tx) error { return fn(tx.Queries) })
+}
+
 func (q Queries) get(ctx context.Context, dest any, query string, args ...any) error {
 	err := sqlx.GetContext(ctx, q.x, dest, query, args...)
 	if errors.Is(err, sql.ErrNoRows) {

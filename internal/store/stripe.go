@@ -47,16 +47,16 @@ func (q Queries) StripeWebhookSecret(ctx context.Context, workspaceID string) (s
 // account (Connect); ErrNotFound when none is.
 func (q Queries) WorkspaceByStripeAccount(ctx context.Context, accountID string) (string, error) {
 	var ws string
-	if err := q.get(ctx, &ws, `SELECT workspace_id FROM stripe_connections WHERE account_id = $1`, accountID); err != nil {
+	if err := q.get(ctx, &ws, `SELECT workspace FROM stripe_accounts WHERE account_id = $1`, accountID); err != nil {
 		return "", fmt.Errorf("store: workspace by stripe account: %w", err)
 	}
 	return ws, nil
 }
 
 // StripeEventRecorded reports whether a Stripe event was processed already.
-func (q Queries) StripeEventRecorded(ctx context.Context, key string) (bool, error) {
+func (q Queries) StripeEventRecorded(ctx context.Context, workspaceID, key string) (bool, error) {
 	var n int
-	if err := q.get(ctx, &n, `SELECT count(*) FROM stripe_events WHERE id = $1`, key); err != nil {
+	if err := q.get(ctx, &n, `SELECT count(*) FROM stripe_events WHERE workspace_id = $1 AND id = $2`, workspaceID, key); err != nil {
 		return false, fmt.Errorf("store: stripe event: %w", err)
 	}
 	return n > 0, nil
@@ -67,7 +67,7 @@ func (q Queries) StripeEventRecorded(ctx context.Context, key string) (bool, err
 // already: whoever recorded it first did (or is doing) the work.
 func (q Queries) RecordStripeEvent(ctx context.Context, key, workspaceID, typ, outcome string) (bool, error) {
 	n, err := q.exec(ctx, `INSERT INTO stripe_events (id, workspace_id, type, outcome) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO NOTHING`, key, workspaceID, typ, outcome)
+		ON CONFLICT (workspace_id, id) DO NOTHING`, key, workspaceID, typ, outcome)
 	if err != nil {
 		return false, fmt.Errorf("store: record stripe event: %w", err)
 	}
@@ -75,9 +75,9 @@ func (q Queries) RecordStripeEvent(ctx context.Context, key, workspaceID, typ, o
 }
 
 // StripeEventOutcome returns what came of a processed Stripe event.
-func (q Queries) StripeEventOutcome(ctx context.Context, key string) (string, error) {
+func (q Queries) StripeEventOutcome(ctx context.Context, workspaceID, key string) (string, error) {
 	var outcome string
-	if err := q.get(ctx, &outcome, `SELECT outcome FROM stripe_events WHERE id = $1`, key); err != nil {
+	if err := q.get(ctx, &outcome, `SELECT outcome FROM stripe_events WHERE workspace_id = $1 AND id = $2`, workspaceID, key); err != nil {
 		return "", fmt.Errorf("store: stripe event outcome: %w", err)
 	}
 	return outcome, nil
@@ -137,8 +137,8 @@ func (q Queries) AddStripeRefs(ctx context.Context, workspaceID, externalID stri
 
 // SetStripeEventOutcome records what came of a Stripe event recorded earlier
 // in the same transaction.
-func (q Queries) SetStripeEventOutcome(ctx context.Context, key, outcome string) error {
-	if _, err := q.exec(ctx, `UPDATE stripe_events SET outcome = $2 WHERE id = $1`, key, outcome); err != nil {
+func (q Queries) SetStripeEventOutcome(ctx context.Context, workspaceID, key, outcome string) error {
+	if _, err := q.exec(ctx, `UPDATE stripe_events SET outcome = $3 WHERE workspace_id = $1 AND id = $2`, workspaceID, key, outcome); err != nil {
 		return fmt.Errorf("store: set stripe event outcome: %w", err)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 
 // StripeAccountKey is the unique key that refuses one Stripe account in two
 // workspaces.
-const StripeAccountKey = "stripe_connections_account_id_key"
+const StripeAccountKey = "stripe_accounts_pkey"
 
 // StripeConnection is what a workspace has set up with Stripe.
 type StripeConnection struct {
@@ -55,10 +55,30 @@ func (q Queries) StripeConnection(ctx context.Context, workspaceID string) (*Str
 // the one it had. An account connected to another workspace is ErrConflict
 // on StripeAccountKey.
 func (q Queries) ConnectStripeAccount(ctx context.Context, workspaceID, accountID string, livemode bool) error {
-	_, err := q.exec(ctx, `
-		INSERT INTO stripe_connections (workspace_id, account_id, livemode, connected_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (workspace_id) DO UPDATE SET account_id = EXCLUDED.account_id, livemode = EXCLUDED.livemode,
-			connected_at = now(), updated_at = now()`, workspaceID, accountID, livemode)
+	err := q.atomically(ctx, func(q Queries) error {
+		// The global look-up: the account once across workspaces, this
+		// workspace's only.
+		if _, err := q.exec(ctx, `DELETE FROM stripe_accounts WHERE workspace = $1 AND account_id <> $2`, workspaceID, accountID); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, `INSERT INTO stripe_accounts (account_id, workspace) VALUES ($1, $2)
+			ON CONFLICT (account_id) DO UPDATE SET workspace = EXCLUDED.workspace WHERE stripe_accounts.workspace = EXCLUDED.workspace`,
+			accountID, workspaceID); err != nil {
+			return err
+		}
+		var owner string
+		if err := q.get(ctx, &owner, `SELECT workspace FROM stripe_accounts WHERE account_id = $1`, accountID); err != nil {
+			return err
+		}
+		if owner != workspaceID {
+			return fmt.Errorf("%w: %s", ErrConflict, StripeAccountKey)
+		}
+		_, err := q.exec(ctx, `
+			INSERT INTO stripe_connections (workspace_id, account_id, livemode, connected_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (workspace_id) DO UPDATE SET account_id = EXCLUDED.account_id, livemode = EXCLUDED.livemode,
+				connected_at = now(), updated_at = now()`, workspaceID, accountID, livemode)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: connect stripe account: %w", err)
 	}
@@ -69,9 +89,17 @@ func (q Queries) ConnectStripeAccount(ctx context.Context, workspaceID, accountI
 // still accountID (a reconnection in the meantime is kept). It reports
 // whether it cleared anything.
 func (q Queries) DisconnectStripeAccount(ctx context.Context, workspaceID, accountID string) (bool, error) {
-	n, err := q.exec(ctx, `UPDATE stripe_connections
-		SET account_id = NULL, livemode = false, connected_at = NULL, updated_at = now()
-		WHERE workspace_id = $1 AND account_id = $2`, workspaceID, accountID)
+	var n int64
+	err := q.atomically(ctx, func(q Queries) error {
+		var err error
+		if n, err = q.exec(ctx, `UPDATE stripe_connections
+			SET account_id = NULL, livemode = false, connected_at = NULL, updated_at = now()
+			WHERE workspace_id = $1 AND account_id = $2`, workspaceID, accountID); err != nil || n == 0 {
+			return err
+		}
+		_, err = q.exec(ctx, `DELETE FROM stripe_accounts WHERE account_id = $1 AND workspace = $2`, accountID, workspaceID)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("store: disconnect stripe account: %w", err)
 	}
@@ -86,13 +114,30 @@ func (q Queries) DisconnectStripeAccount(ctx context.Context, workspaceID, accou
 // the account, "" when none had it (any more).
 func (q Queries) StripeAccountDeauthorized(ctx context.Context, accountID string, at time.Time) (string, error) {
 	var ws string
-	err := q.get(ctx, &ws, `UPDATE stripe_connections
-		SET account_id = NULL, livemode = false, connected_at = NULL, updated_at = now()
-		WHERE account_id = $1 AND (connected_at IS NULL OR date_trunc('second', connected_at) <= $2)
-		RETURNING workspace_id`, accountID, at)
-	if errors.Is(err, ErrNotFound) {
-		return "", nil
-	}
+	err := q.atomically(ctx, func(q Queries) error {
+		ws = ""
+		var owner string
+		err := q.get(ctx, &owner, `SELECT workspace FROM stripe_accounts WHERE account_id = $1`, accountID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = q.get(ctx, &ws, `UPDATE stripe_connections
+			SET account_id = NULL, livemode = false, connected_at = NULL, updated_at = now()
+			WHERE workspace_id = $1 AND account_id = $2 AND (connected_at IS NULL OR date_trunc('second', connected_at) <= $3)
+			RETURNING workspace_id`, owner, accountID, at)
+		if errors.Is(err, ErrNotFound) {
+			ws = ""
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `DELETE FROM stripe_accounts WHERE account_id = $1 AND workspace = $2`, accountID, owner)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("store: stripe account deauthorized: %w", err)
 	}

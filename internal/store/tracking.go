@@ -12,6 +12,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/ids"
 )
 
 // EventRef points at a recorded sale or lead and its commission, if any.
@@ -48,15 +50,37 @@ func (q Queries) CustomerByExternalID(ctx context.Context, workspaceID, external
 // program's cookie window, counted to now (the time of the tracking call).
 func (q Queries) AttributableClick(ctx context.Context, workspaceID, clickID string) (*Click, error) {
 	var c Click
+	from, to := clickTimeBounds(clickID)
 	err := q.get(ctx, &c, `
 		SELECT cl.id, cl.workspace_id, cl.program_id, cl.partner_id, cl.created_at
 		FROM clicks cl JOIN programs p ON p.workspace_id = cl.workspace_id AND p.id = cl.program_id
-		WHERE cl.workspace_id = $1 AND cl.id = $2 AND cl.created_at > now() - p.cookie_days * interval '1 day'`,
-		workspaceID, clickID)
+		WHERE cl.workspace_id = $1 AND cl.id = $2 AND cl.created_at > now() - p.cookie_days * interval '1 day'
+		  AND cl.created_at >= $3 AND cl.created_at < $4`,
+		workspaceID, clickID, from, to)
+	if errors.Is(err, ErrNotFound) && from.After(time.Unix(0, 0)) {
+		// As LookupSale: an old random id may read as a recent time.
+		err = q.get(ctx, &c, `
+			SELECT cl.id, cl.workspace_id, cl.program_id, cl.partner_id, cl.created_at
+			FROM clicks cl JOIN programs p ON p.workspace_id = cl.workspace_id AND p.id = cl.program_id
+			WHERE cl.workspace_id = $1 AND cl.id = $2 AND cl.created_at > now() - p.cookie_days * interval '1 day'`,
+			workspaceID, clickID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: click: %w", err)
 	}
 	return &c, nil
+}
+
+// clickTimeBounds is when a click of this id can have been stored: around
+// the time its id was made (ids are time-ordered, and a click is written
+// within seconds of its id), so that a look-up by id reads only the month
+// partitions of clicks around it. An id of before time-ordered ids may be
+// anywhere.
+func clickTimeBounds(clickID string) (from, to time.Time) {
+	if t, ok := ids.TimeOf(clickID, ids.Click); ok {
+		return t.Add(-time.Hour), t.Add(time.Hour)
+	}
+	return time.Unix(0, 0).UTC(), time.Now().Add(100 * 365 * 24 * time.Hour)
 }
 
 // UpsertCustomer inserts the customer or, when it exists, keeps its first
@@ -449,6 +473,7 @@ const SaleLookupSQL = `
 		FROM clicks cl JOIN programs p ON p.workspace_id = cl.workspace_id AND p.id = cl.program_id
 		WHERE NOT EXISTS (SELECT 1 FROM known) AND $3 <> ''
 		  AND cl.workspace_id = $1 AND cl.id = $3 AND cl.created_at > now() - p.cookie_days * interval '1 day'
+		  AND cl.created_at >= $5 AND cl.created_at < $6
 		LIMIT 1
 	), rep AS (
 		SELECT e.id, c.id AS commission_id
@@ -506,8 +531,17 @@ func (p *HotPath) LookupSale(ctx context.Context, workspaceID, customerExternalI
 		return nil, fmt.Errorf("store: sale lookup: %w", err)
 	}
 	var row saleLookupRow
-	if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID); err != nil {
+	from, to := clickTimeBounds(clickID)
+	if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID, from, to); err != nil {
 		return nil, fmt.Errorf("store: sale lookup: %w", mapErr(err))
+	}
+	if row.RepeatID == nil && row.PartnerID == nil && clickID != "" && from.After(time.Unix(0, 0)) {
+		// A random id of before time-ordered ids can read as a recent time:
+		// look again, everywhere, before calling the click unknown.
+		from, to = time.Unix(0, 0).UTC(), time.Now().Add(100*365*24*time.Hour)
+		if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID, from, to); err != nil {
+			return nil, fmt.Errorf("store: sale lookup: %w", mapErr(err))
+		}
 	}
 	l := row.SaleLookup
 	if r := row.Reward; r.Partner.ID != nil && l.PartnerID != nil {

@@ -7,6 +7,25 @@ import (
 	"time"
 )
 
+// SignInOf is who signs in: a dashboard user (Workspace and ID) or a
+// portal account (Account).
+type SignInOf struct {
+	Workspace, ID string
+	Account       string
+}
+
+// row is the table and the WHERE clause (its parameters numbered from
+// $first) of who's row.
+func (w SignInOf) row(first int) (table, where string, args []any, err error) {
+	switch {
+	case w.Account != "" && w.ID == "":
+		return "partner_accounts", fmt.Sprintf("id = $%d", first), []any{w.Account}, nil
+	case w.Account == "" && w.ID != "" && w.Workspace != "":
+		return "users", fmt.Sprintf("workspace_id = $%d AND id = $%d", first, first+1), []any{w.Workspace, w.ID}, nil
+	}
+	return "", "", nil, errors.New("no user (with its workspace) or account")
+}
+
 // ClaimSignInAttempt counts a sign-in attempt on a row of users or
 // partner_accounts before its password is checked, and reports whether this
 // attempt may be checked. The count and the decision are one UPDATE: the
@@ -15,9 +34,10 @@ import (
 // the account until now+lockFor; later ones are refused unchecked (and
 // told lockedUntil). A lock that has run out starts a new count. A right
 // password clears the count (ResetSignInAttempts).
-func (q Queries) ClaimSignInAttempt(ctx context.Context, table, id string, maxFailures int, lockFor time.Duration) (ok bool, lockedUntil *time.Time, err error) {
-	if table != "users" && table != "partner_accounts" {
-		return false, nil, fmt.Errorf("store: sign-in attempt: unknown table %q", table)
+func (q Queries) ClaimSignInAttempt(ctx context.Context, who SignInOf, maxFailures int, lockFor time.Duration) (ok bool, lockedUntil *time.Time, err error) {
+	table, where, args, err := who.row(3)
+	if err != nil {
+		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}
 	var row struct {
 		OK          bool       `db:"ok"`
@@ -27,14 +47,14 @@ func (q Queries) ClaimSignInAttempt(ctx context.Context, table, id string, maxFa
 	// newest version: a concurrent attempt's UPDATE is waited for and then
 	// seen). failed_logins becomes this attempt's number in the count, one
 	// past the limit at most, so RETURNING can tell: checked iff within it.
-	const n = `CASE WHEN locked_until <= now() THEN 1 ELSE least(failed_logins + 1, $2::int + 1) END`
+	const n = `CASE WHEN locked_until <= now() THEN 1 ELSE least(failed_logins + 1, $1::int + 1) END`
 	err = q.get(ctx, &row, `
 		UPDATE `+table+` SET
 			failed_logins = `+n+`,
 			locked_until  = CASE WHEN locked_until > now() THEN locked_until
-			                     WHEN `+n+` >= $2::int THEN now() + $3::float8 * interval '1 second' END
-		WHERE id = $1
-		RETURNING failed_logins <= $2::int AS ok, locked_until`, id, maxFailures, lockFor.Seconds())
+			                     WHEN `+n+` >= $1::int THEN now() + $2::float8 * interval '1 second' END
+		WHERE `+where+`
+		RETURNING failed_logins <= $1::int AS ok, locked_until`, append([]any{maxFailures, lockFor.Seconds()}, args...)...)
 	if err != nil {
 		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}
@@ -42,11 +62,12 @@ func (q Queries) ClaimSignInAttempt(ctx context.Context, table, id string, maxFa
 }
 
 // ResetSignInAttempts clears the count after a right password.
-func (q Queries) ResetSignInAttempts(ctx context.Context, table, id string) error {
-	if table != "users" && table != "partner_accounts" {
-		return fmt.Errorf("store: sign-in reset: unknown table %q", table)
+func (q Queries) ResetSignInAttempts(ctx context.Context, who SignInOf) error {
+	table, where, args, err := who.row(1)
+	if err != nil {
+		return fmt.Errorf("store: sign-in reset: %w", err)
 	}
-	if _, err := q.exec(ctx, `UPDATE `+table+` SET failed_logins = 0, locked_until = NULL WHERE id = $1`, id); err != nil {
+	if _, err := q.exec(ctx, `UPDATE `+table+` SET failed_logins = 0, locked_until = NULL WHERE `+where, args...); err != nil {
 		return fmt.Errorf("store: sign-in reset: %w", err)
 	}
 	return nil
@@ -83,7 +104,8 @@ func (s *Store) SetUserRole(ctx context.Context, workspaceID, userID, role strin
 	})
 }
 
-// RemoveUser deletes a user of the workspace and ends the user's sessions
+// RemoveUser deletes a user of the workspace, its sign-in email and mailed
+// links, and ends the user's sessions
 // (ErrLastOwner if that would leave the workspace without an owner).
 func (s *Store) RemoveUser(ctx context.Context, workspaceID, userID string) error {
 	return s.InTx(ctx, func(tx *Tx) error {
@@ -95,6 +117,12 @@ func (s *Store) RemoveUser(ctx context.Context, workspaceID, userID string) erro
 		}
 		n, err := tx.exec(ctx, `DELETE FROM users WHERE workspace_id = $1 AND id = $2`, workspaceID, userID)
 		if err != nil {
+			return fmt.Errorf("store: remove user: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM user_emails WHERE workspace = $1 AND user_id = $2`, workspaceID, userID); err != nil {
+			return fmt.Errorf("store: remove user: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM account_tokens WHERE workspace = $1 AND user_id = $2`, workspaceID, userID); err != nil {
 			return fmt.Errorf("store: remove user: %w", err)
 		}
 		if n == 0 {

@@ -43,7 +43,7 @@ var webhookFanOutSQL = `
 				e.workspace_id, e.id, w.id
 			FROM w JOIN webhook_endpoints e ON e.workspace_id = w.workspace_id AND e.enabled AND w.type = ANY (e.events)
 			FOR KEY SHARE OF e SKIP LOCKED
-			ON CONFLICT (endpoint_id, event_id) DO NOTHING`
+			ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`
 
 // newIDSQL is an SQL expression making a new id with prefix inside a
 // statement, in the layout of ids.At: prefix and "_", then the creation
@@ -284,12 +284,13 @@ func (s *Store) DispatchWebhookEvents(ctx context.Context, limit int) (events, d
 		if err != nil || len(pairs) == 0 {
 			return err
 		}
-		var eventIDs, dIDs, dWorkspaces, dEndpoints, dEvents []string
+		var eventIDs, eventWorkspaces, dIDs, dWorkspaces, dEndpoints, dEvents []string
 		seen := map[string]bool{}
 		for _, p := range pairs {
 			if !seen[p.EventID] {
 				seen[p.EventID] = true
 				eventIDs = append(eventIDs, p.EventID)
+				eventWorkspaces = append(eventWorkspaces, p.WorkspaceID)
 			}
 			if p.EndpointID != nil {
 				dIDs = append(dIDs, ids.New(ids.Delivery))
@@ -302,15 +303,17 @@ func (s *Store) DispatchWebhookEvents(ctx context.Context, limit int) (events, d
 			n, err := tx.exec(ctx, `
 				INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-				ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+				ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`,
 				pq.Array(dIDs), pq.Array(dWorkspaces), pq.Array(dEndpoints), pq.Array(dEvents))
 			if err != nil {
 				return err
 			}
 			deliveries = int(n)
 		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_events SET dispatched_at = now() WHERE id = ANY ($1)`,
-			pq.Array(eventIDs)); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE webhook_events ev SET dispatched_at = now()
+			FROM unnest($1::text[], $2::text[]) AS u (workspace_id, id)
+			WHERE ev.workspace_id = u.workspace_id AND ev.id = u.id`,
+			pq.Array(eventWorkspaces), pq.Array(eventIDs)); err != nil {
 			return err
 		}
 		events = len(eventIDs)
@@ -334,14 +337,15 @@ func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease ti
 		SET next_attempt_at = now() + $2 * interval '1 millisecond',
 			leased_until = now() + $2 * interval '1 millisecond'
 		FROM (
-			SELECT d2.id FROM webhook_deliveries d2
+			SELECT d2.workspace_id, d2.id FROM webhook_deliveries d2
 			JOIN webhook_endpoints e2 ON e2.workspace_id = d2.workspace_id AND e2.id = d2.endpoint_id
 			WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND e2.enabled
 			ORDER BY d2.next_attempt_at
 			LIMIT $1
 			FOR UPDATE OF d2 SKIP LOCKED
 		) due, webhook_events ev, webhook_endpoints e
-		WHERE d.id = due.id AND ev.id = d.event_id AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
+		WHERE d.workspace_id = due.workspace_id AND d.id = due.id AND ev.workspace_id = d.workspace_id AND ev.id = d.event_id
+		  AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
 		RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.type AS event_type, d.attempts,
 			d.leased_until, ev.payload::text AS payload, e.url, e.secret,
 			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret ELSE '' END AS previous_secret`,

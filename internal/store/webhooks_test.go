@@ -39,7 +39,7 @@ func TestOutboxStatementsKeepTheirParameters(t *testing.T) {
 			t.Errorf("%s has %d parameters, want %d", c.name, len(seen), c.params)
 		}
 		// Written dispatched, with the deliveries, in the same statement.
-		for _, want := range []string{"dispatched_at", "INSERT INTO webhook_deliveries", "ON CONFLICT (endpoint_id, event_id) DO NOTHING"} {
+		for _, want := range []string{"dispatched_at", "INSERT INTO webhook_deliveries", "ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING"} {
 			if !strings.Contains(c.query, want) {
 				t.Errorf("%s lacks %q", c.name, want)
 			}

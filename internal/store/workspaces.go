@@ -54,60 +54,90 @@ func (q Queries) CountWorkspaces(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// CreateUser inserts a dashboard user.
+// CreateUser inserts a dashboard user and their sign-in email (global: an
+// email taken in any workspace is ErrConflict on UserEmailKey).
 func (q Queries) CreateUser(ctx context.Context, u *User) error {
-	err := q.get(ctx, &u.CreatedAt, `
-		INSERT INTO users (id, workspace_id, email, name, password_hash, role)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
-		u.ID, u.WorkspaceID, u.Email, u.Name, u.PasswordHash, u.Role)
-	if err != nil {
-		return fmt.Errorf("store: create user: %w", err)
-	}
-	return nil
+	return q.atomically(ctx, func(q Queries) error {
+		if _, err := q.exec(ctx, `INSERT INTO user_emails (email, workspace, user_id) VALUES (lower($1), $2, $3)`,
+			u.Email, u.WorkspaceID, u.ID); err != nil {
+			return fmt.Errorf("store: create user: %w", err)
+		}
+		err := q.get(ctx, &u.CreatedAt, `
+			INSERT INTO users (id, workspace_id, email, name, password_hash, role)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+			u.ID, u.WorkspaceID, u.Email, u.Name, u.PasswordHash, u.Role)
+		if err != nil {
+			return fmt.Errorf("store: create user: %w", err)
+		}
+		return nil
+	})
 }
+
+// UserEmailKey is the unique key of sign-in emails across workspaces.
+const UserEmailKey = "user_emails_pkey"
 
 // UserByEmail finds a user by email address, any case.
 func (q Queries) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var at struct {
+		Workspace string `db:"workspace"`
+		UserID    string `db:"user_id"`
+	}
+	if err := q.get(ctx, &at, `SELECT workspace, user_id FROM user_emails WHERE email = lower($1)`, email); err != nil {
+		return nil, fmt.Errorf("store: user: %w", err)
+	}
 	var u User
-	if err := q.get(ctx, &u, `SELECT * FROM users WHERE lower(email) = lower($1)`, email); err != nil {
+	if err := q.get(ctx, &u, `SELECT * FROM users WHERE workspace_id = $1 AND id = $2`, at.Workspace, at.UserID); err != nil {
 		return nil, fmt.Errorf("store: user: %w", err)
 	}
 	return &u, nil
 }
 
-// UserByID returns one user.
-func (q Queries) UserByID(ctx context.Context, id string) (*User, error) {
+// UserByID returns one user of the workspace.
+func (q Queries) UserByID(ctx context.Context, workspaceID, id string) (*User, error) {
 	var u User
-	if err := q.get(ctx, &u, `SELECT * FROM users WHERE id = $1`, id); err != nil {
+	if err := q.get(ctx, &u, `SELECT * FROM users WHERE workspace_id = $1 AND id = $2`, workspaceID, id); err != nil {
 		return nil, fmt.Errorf("store: user: %w", err)
 	}
 	return &u, nil
 }
 
-// CreateAPIKey inserts a hashed API key.
+// CreateAPIKey inserts a hashed API key and its global look-up by hash.
 func (q Queries) CreateAPIKey(ctx context.Context, k *APIKey) error {
-	err := q.get(ctx, &k.CreatedAt, `
-		INSERT INTO api_keys (id, workspace_id, name, prefix, hash, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
-		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, k.CreatedBy)
-	if err != nil {
-		return fmt.Errorf("store: create api key: %w", err)
-	}
-	return nil
+	return q.atomically(ctx, func(q Queries) error {
+		if _, err := q.exec(ctx, `INSERT INTO api_key_hashes (hash, workspace, key_id) VALUES ($1, $2, $3)`,
+			k.Hash, k.WorkspaceID, k.ID); err != nil {
+			return fmt.Errorf("store: create api key: %w", err)
+		}
+		err := q.get(ctx, &k.CreatedAt, `
+			INSERT INTO api_keys (id, workspace_id, name, prefix, hash, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+			k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, k.CreatedBy)
+		if err != nil {
+			return fmt.Errorf("store: create api key: %w", err)
+		}
+		return nil
+	})
 }
 
 // APIKeyByHash finds a key, revoked or not, by the SHA-256 of its text.
 func (q Queries) APIKeyByHash(ctx context.Context, hash []byte) (*APIKey, error) {
+	var at struct {
+		Workspace string `db:"workspace"`
+		KeyID     string `db:"key_id"`
+	}
+	if err := q.get(ctx, &at, `SELECT workspace, key_id FROM api_key_hashes WHERE hash = $1`, hash); err != nil {
+		return nil, fmt.Errorf("store: api key: %w", err)
+	}
 	var k APIKey
-	if err := q.get(ctx, &k, `SELECT * FROM api_keys WHERE hash = $1`, hash); err != nil {
+	if err := q.get(ctx, &k, `SELECT * FROM api_keys WHERE workspace_id = $1 AND id = $2`, at.Workspace, at.KeyID); err != nil {
 		return nil, fmt.Errorf("store: api key: %w", err)
 	}
 	return &k, nil
 }
 
 // TouchAPIKey records that a key was used at t.
-func (q Queries) TouchAPIKey(ctx context.Context, id string, t time.Time) error {
-	_, err := q.exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, id, t)
+func (q Queries) TouchAPIKey(ctx context.Context, workspaceID, id string, t time.Time) error {
+	_, err := q.exec(ctx, `UPDATE api_keys SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2`, workspaceID, id, t)
 	return err
 }
 

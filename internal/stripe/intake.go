@@ -203,10 +203,10 @@ func (in *Intake) process(ctx context.Context, workspaceID string, ev stripego.E
 	// Stripe event ids are unique within Stripe, but one Stripe account may
 	// feed several workspaces: the key is per workspace.
 	key := workspaceID + ":" + ev.ID
-	if done, err := in.store.StripeEventRecorded(ctx, key); err != nil {
+	if done, err := in.store.StripeEventRecorded(ctx, workspaceID, key); err != nil {
 		return nil, err
 	} else if done {
-		return in.duplicate(ctx, reply, key)
+		return in.duplicate(ctx, reply, workspaceID, key)
 	}
 	occurredAt := time.Now().UTC()
 	if ev.Created > 0 {
@@ -241,8 +241,8 @@ func (in *Intake) process(ctx context.Context, workspaceID string, ev stripego.E
 }
 
 // duplicate answers an event that was processed already, with its outcome then.
-func (in *Intake) duplicate(ctx context.Context, reply *Reply, key string) (*Reply, error) {
-	outcome, err := in.store.StripeEventOutcome(ctx, key)
+func (in *Intake) duplicate(ctx context.Context, reply *Reply, workspaceID, key string) (*Reply, error) {
+	outcome, err := in.store.StripeEventOutcome(ctx, workspaceID, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -276,10 +276,10 @@ func (in *Intake) inTx(ctx context.Context, workspaceID, key string, ev stripego
 		if err != nil {
 			return err
 		}
-		return tx.SetStripeEventOutcome(ctx, key, reply.Outcome)
+		return tx.SetStripeEventOutcome(ctx, workspaceID, key, reply.Outcome)
 	})
 	if errors.Is(err, errDone) {
-		return in.duplicate(ctx, reply, key)
+		return in.duplicate(ctx, reply, workspaceID, key)
 	}
 	if err != nil {
 		return nil, err

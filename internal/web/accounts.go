@@ -141,7 +141,7 @@ func (s *Server) mailReset(c echo.Context, sd side, addr string) error {
 		if err != nil {
 			return err
 		}
-		tok.UserID, m.To, m.ToName, m.WorkspaceID = &u.ID, u.Email, u.Name, u.WorkspaceID
+		tok.UserID, tok.Workspace, m.To, m.ToName, m.WorkspaceID = &u.ID, &u.WorkspaceID, u.Email, u.Name, u.WorkspaceID
 	}
 	return s.mailToken(c, tok, m, resetTTL, email.PurposePasswordReset)
 }
@@ -192,7 +192,7 @@ func (s *Server) resetToken(c echo.Context, sd side) (*store.AccountToken, strin
 		}
 		return t, a.Email, nil
 	}
-	u, err := s.store.UserByID(ctx, *t.UserID)
+	u, err := s.store.UserByID(ctx, *t.Workspace, *t.UserID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -281,7 +281,7 @@ func (s *Server) reset(c echo.Context, sd side) error {
 		if current != nil && current.UserID != nil && *current.UserID == *t.UserID {
 			keep = current.ID
 		}
-		if err := tx.SetUserPassword(ctx, *t.UserID, hash); err != nil {
+		if err := tx.SetUserPassword(ctx, *t.Workspace, *t.UserID, hash); err != nil {
 			return err
 		}
 		_, err = tx.EndUserSessions(ctx, *t.UserID, keep)
@@ -407,7 +407,7 @@ func (s *Server) ChangePassword(c echo.Context) error {
 	fail := func(status int) error {
 		return s.page(c, status, s.meta(c, "Change password", "settings"), pages.Password(v))
 	}
-	hash, status, err := s.newPassword(c, "users", u.ID, u.PasswordHash, v.Errors)
+	hash, status, err := s.newPassword(c, store.SignInOf{Workspace: u.WorkspaceID, ID: u.ID}, u.PasswordHash, v.Errors)
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func (s *Server) ChangePassword(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.SetUserPassword(ctx, u.ID, hash); err != nil {
+		if err := tx.SetUserPassword(ctx, u.WorkspaceID, u.ID, hash); err != nil {
 			return err
 		}
 		_, err := tx.EndUserSessions(ctx, u.ID, currentSession(c).ID)
@@ -432,9 +432,9 @@ func (s *Server) ChangePassword(c echo.Context) error {
 // (users or partner_accounts) with its current hash: the current password
 // (counted like a sign-in) and the new one's rule. It returns the new
 // hash, or a status with the form's errors.
-func (s *Server) newPassword(c echo.Context, table, id, current string, errs map[string]string) (string, int, error) {
+func (s *Server) newPassword(c echo.Context, who store.SignInOf, current string, errs map[string]string) (string, int, error) {
 	password := c.FormValue("password")
-	status, msg, err := s.checkPassword(c.Request().Context(), table, id, current, c.FormValue("current"))
+	status, msg, err := s.checkPassword(c.Request().Context(), who, current, c.FormValue("current"))
 	if err != nil {
 		return "", 0, err
 	}

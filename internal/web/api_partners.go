@@ -106,10 +106,10 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...
 			return nil
 		})
 		switch {
-		case store.ConflictOn(err, "partners_slug_key") && !explicit && attempt < 5:
+		case store.ConflictOn(err, store.PartnerSlugKey) && !explicit && attempt < 5:
 			pa.Slug = withSuffix(slugify(pa.Name, 40), 63)
 			continue
-		case store.ConflictOn(err, "partners_slug_key"):
+		case store.ConflictOn(err, store.PartnerSlugKey):
 			return conflict("slug", "This slug is taken; choose another.")
 		case store.ConflictOn(err, "partners_program_email_key"):
 			return conflict("email", "This email address is already a partner in this program.")

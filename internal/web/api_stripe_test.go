@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -412,9 +413,8 @@ func TestStripeConnectEvents(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.StripeConnectWebhookSecret = stripeConnectSecret })
 	s := e.setup(t)
 	account := "acct_" + ids.Random(8)
-	// Connect OAuth stores the account; here the row is written directly.
-	if _, err := e.DB.Exec(`INSERT INTO stripe_connections (workspace_id, account_id, connected_at) VALUES ($1, $2, now())`,
-		e.WS.Workspace.ID, account); err != nil {
+	// Connect OAuth stores the account; here the store is called directly.
+	if err := e.Store.ConnectStripeAccount(context.Background(), e.WS.Workspace.ID, account, false); err != nil {
 		t.Fatal(err)
 	}
 	session := paidSession("cs_test_"+ids.Random(8), s.ClickID, 5000, nil)

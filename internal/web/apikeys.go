@@ -104,7 +104,7 @@ func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
 		if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) > touchEvery {
 			key.LastUsedAt = &now
 			s.keys.put(h, key, now)
-			go s.touchKey(key.ID, now)
+			go s.touchKey(key.WorkspaceID, key.ID, now)
 		}
 		c.Set(workspaceKey, key.WorkspaceID)
 		c.Set(apiKeyIDKey, key.ID)
@@ -112,10 +112,10 @@ func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) touchKey(id string, at time.Time) {
+func (s *Server) touchKey(workspaceID, id string, at time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.store.TouchAPIKey(ctx, id, at); err != nil {
+	if err := s.store.TouchAPIKey(ctx, workspaceID, id, at); err != nil {
 		s.log.Warn("recording api key use failed", "key", id, "err", err)
 	}
 }

@@ -132,7 +132,7 @@ func (s *Server) PartnerLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if status, msg, err := s.checkPassword(ctx, "partner_accounts", a.ID, accountHash(a), password); err != nil || status != 0 {
+	if status, msg, err := s.checkPassword(ctx, store.SignInOf{Account: a.ID}, accountHash(a), password); err != nil || status != 0 {
 		if err != nil {
 			return err
 		}

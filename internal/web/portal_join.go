@@ -182,7 +182,7 @@ func (s *Server) accountFor(c echo.Context, email, name, password string) (a *st
 	ctx := c.Request().Context()
 	a, err = s.store.PartnerAccountByEmail(ctx, email)
 	if err == nil {
-		status, _, err := s.checkPassword(ctx, "partner_accounts", a.ID, accountHash(a), password)
+		status, _, err := s.checkPassword(ctx, store.SignInOf{Account: a.ID}, accountHash(a), password)
 		switch {
 		case err != nil:
 			return nil, false, "", err
@@ -307,7 +307,7 @@ func (s *Server) AcceptInvite(c echo.Context) error {
 
 	var accountID string
 	if existing != nil && existing.Verified() {
-		status, msg, err := s.checkPassword(ctx, "partner_accounts", existing.ID, accountHash(existing), password)
+		status, msg, err := s.checkPassword(ctx, store.SignInOf{Account: existing.ID}, accountHash(existing), password)
 		if err != nil {
 			return err
 		}

@@ -48,7 +48,7 @@ func (s *Server) PortalPasswordPage(c echo.Context) error {
 func (s *Server) PortalPassword(c echo.Context) error {
 	a := currentAccount(c)
 	v := s.changeView(c, "/partner/password")
-	hash, status, err := s.newPassword(c, "partner_accounts", a.ID, accountHash(a), v.Errors)
+	hash, status, err := s.newPassword(c, store.SignInOf{Account: a.ID}, accountHash(a), v.Errors)
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if sess != nil && sess.UserID != nil {
-			u, err := s.store.UserByID(ctx, *sess.UserID)
+			u, err := s.store.UserByID(ctx, *sess.Workspace, *sess.UserID)
 			if err == nil {
 				ws, err := s.store.WorkspaceByID(ctx, u.WorkspaceID)
 				if err != nil {

@@ -58,25 +58,25 @@ func (s *Server) Login(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if status, msg, err := s.checkPassword(ctx, "users", u.ID, u.PasswordHash, password); err != nil || status != 0 {
+	if status, msg, err := s.checkPassword(ctx, store.SignInOf{Workspace: u.WorkspaceID, ID: u.ID}, u.PasswordHash, password); err != nil || status != 0 {
 		if err != nil {
 			return err
 		}
 		return fail(status, msg)
 	}
-	if err := s.startSession(c, userCookie, &store.Session{UserID: &u.ID}); err != nil {
+	if err := s.startSession(c, userCookie, &store.Session{UserID: &u.ID, Workspace: &u.WorkspaceID}); err != nil {
 		return err
 	}
 	return redirect(c, localPath(view.Next, "/"))
 }
 
 // checkPassword applies the lockout and checks a password for a row of
-// users or partner_accounts. The attempt is counted before the password is
+// a user or a portal account. The attempt is counted before the password is
 // checked (store.ClaimSignInAttempt), so parallel guesses cannot outrun the
 // lock. A refusal comes back as a status and message for the form; a
 // status of 0 means the password is right (the count is cleared).
-func (s *Server) checkPassword(ctx context.Context, table, id, hash, password string) (int, string, error) {
-	ok, lockedUntil, err := s.store.ClaimSignInAttempt(ctx, table, id, maxFailures, lockFor)
+func (s *Server) checkPassword(ctx context.Context, who store.SignInOf, hash, password string) (int, string, error) {
+	ok, lockedUntil, err := s.store.ClaimSignInAttempt(ctx, who, maxFailures, lockFor)
 	if err != nil {
 		return 0, "", err
 	}
@@ -90,7 +90,7 @@ func (s *Server) checkPassword(ctx context.Context, table, id, hash, password st
 	if hash == "" || !accounts.CheckPassword(hash, password) {
 		return http.StatusUnauthorized, wrongPassword, nil
 	}
-	return 0, "", s.store.ResetSignInAttempts(ctx, table, id)
+	return 0, "", s.store.ResetSignInAttempts(ctx, who)
 }
 
 // Logout handles POST /logout: it ends every session of the user, in

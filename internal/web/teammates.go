@@ -97,7 +97,7 @@ func (s *Server) AcceptTeammateInvite(c echo.Context) error {
 		PasswordHash: hash, Role: inv.Role}
 	errUsed := errors.New("web: invitation used meanwhile")
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		if ok, err := tx.AcceptUserInvite(ctx, inv.ID); err != nil {
+		if ok, err := tx.AcceptUserInvite(ctx, inv.WorkspaceID, inv.ID); err != nil {
 			return err
 		} else if !ok {
 			return errUsed
@@ -114,7 +114,7 @@ func (s *Server) AcceptTeammateInvite(c echo.Context) error {
 		return err
 	}
 	s.log.Info("teammate invite accepted", "request_id", requestID(c), "workspace", inv.WorkspaceID, "invite", inv.ID, "user", u.ID)
-	if err := s.startSession(c, userCookie, &store.Session{UserID: &u.ID}); err != nil {
+	if err := s.startSession(c, userCookie, &store.Session{UserID: &u.ID, Workspace: &u.WorkspaceID}); err != nil {
 		return err
 	}
 	return redirect(c, "/")
