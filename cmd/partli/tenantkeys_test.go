@@ -113,17 +113,17 @@ func TestMigrateKeepsEveryRowUnderTenantKeys(t *testing.T) {
 		return n
 	}
 	for q, want := range map[string]int{
-		`SELECT count(*) FROM partner_slugs WHERE (slug, workspace, partner_id) IN (('old-ann', 'ws_1', 'ptn_a'), ('old-ann-2', 'ws_2', 'ptn_b'))`: 2,
+		`SELECT count(*) FROM partner_slugs WHERE (slug, workspace, partner_id) IN (('old-ann', 'ws_1', 'ptn_a'), ('old-ann-2', 'ws_2', 'ptn_b'))`:               2,
 		`SELECT count(*) FROM user_emails WHERE (email, workspace, user_id) IN (('owner@one.example', 'ws_1', 'usr_1'), ('owner@two.example', 'ws_2', 'usr_2'))`: 2,
-		`SELECT count(*) FROM api_key_hashes WHERE workspace = 'ws_1' AND key_id = 'key_1'`:                                                                1,
-		`SELECT count(*) FROM invite_tokens WHERE (token_hash, workspace, invite_id) IN (('\x01', 'ws_1', 'inv_1'), ('\x02', 'ws_1', 'uinv_1'))`:         2,
-		`SELECT count(*) FROM stripe_accounts WHERE account_id = 'acct_stripe_1' AND workspace = 'ws_1'`:                                                  1,
-		`SELECT count(*) FROM sessions WHERE id = 'ses_1' AND workspace = 'ws_1'`:                                                                         1,
-		`SELECT count(*) FROM sessions WHERE id = 'ses_2' AND workspace IS NULL`:                                                                          1,
-		`SELECT count(*) FROM account_tokens WHERE id = 'tok_1' AND workspace = 'ws_1'`:                                                                   1,
+		`SELECT count(*) FROM api_key_hashes WHERE workspace = 'ws_1' AND key_id = 'key_1'`:                                                                      1,
+		`SELECT count(*) FROM invite_tokens WHERE (token_hash, workspace, invite_id) IN (('\x01', 'ws_1', 'inv_1'), ('\x02', 'ws_1', 'uinv_1'))`:                 2,
+		`SELECT count(*) FROM stripe_accounts WHERE account_id = 'acct_stripe_1' AND workspace = 'ws_1'`:                                                         1,
+		`SELECT count(*) FROM sessions WHERE id = 'ses_1' AND workspace = 'ws_1'`:                                                                                1,
+		`SELECT count(*) FROM sessions WHERE id = 'ses_2' AND workspace IS NULL`:                                                                                 1,
+		`SELECT count(*) FROM account_tokens WHERE id = 'tok_1' AND workspace = 'ws_1'`:                                                                          1,
 		// An event routed to no workspace was never processed for one: it goes.
 		`SELECT count(*) FROM stripe_events WHERE id = 'ws_1:evt_s1' AND workspace_id = 'ws_1'`: 1,
-		`SELECT count(*) FROM stripe_events`:                                                   1,
+		`SELECT count(*) FROM stripe_events`:                                                    1,
 		// Every click is in its month's partition, none in the default one.
 		`SELECT count(*) FROM clicks_default`: 0,
 		`SELECT count(*) FROM clicks c WHERE c.tableoid::regclass::text <> 'clicks_' || to_char(c.created_at AT TIME ZONE 'UTC', 'YYYYMM')`: 0,
