@@ -114,7 +114,11 @@ func Layout(ctx context.Context, db *sql.DB) ([]Distribution, error) {
 	return ordered, nil
 }
 
-// distribute lays out every table not laid out yet (see Layout).
+// distribute lays out every table not laid out yet (see Layout), in one
+// transaction. Citus accepts no foreign key between a distributed table
+// and a table still local, whichever way it points, so the foreign keys of
+// the tables being laid out are dropped first and made again once every
+// table is laid out.
 func distribute(ctx context.Context, db *sql.DB) error {
 	ok, err := hasCitus(ctx, db)
 	if err != nil || !ok {
@@ -124,32 +128,92 @@ func distribute(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
+	defer tx.Rollback()
+	// Shards are made over one connection per node: DDL and the copy of
+	// existing rows in one transaction need it.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`); err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
 	done := map[string]bool{}
-	rows, err := db.QueryContext(ctx, `SELECT logicalrelid::regclass::text FROM pg_dist_partition`)
+	if err := scanStrings(ctx, tx, done, `SELECT logicalrelid::regclass::text FROM pg_dist_partition`); err != nil {
+		return err
+	}
+	var todo []Distribution
+	for _, d := range layout {
+		if !done[d.Table] {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	type fk struct{ table, name, def string }
+	var fks []fk
+	rows, err := tx.QueryContext(ctx, `
+		SELECT co.conrelid::regclass::text, co.conname, pg_get_constraintdef(co.oid) FROM pg_constraint co
+		WHERE co.contype = 'f' AND co.connamespace = 'public'::regnamespace AND co.conparentid = 0
+		  AND (co.conrelid NOT IN (SELECT logicalrelid FROM pg_dist_partition)
+		       OR co.confrelid NOT IN (SELECT logicalrelid FROM pg_dist_partition))
+		ORDER BY 1, 2`)
 	if err != nil {
 		return fmt.Errorf("store: citus: %w", err)
 	}
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+		var f fk
+		if err := rows.Scan(&f.table, &f.name, &f.def); err != nil {
 			rows.Close()
-			return err
+			return fmt.Errorf("store: citus: %w", err)
 		}
-		done[strings.Trim(t, `"`)] = true
+		fks = append(fks, f)
 	}
 	rows.Close()
-	for _, d := range layout {
-		if done[d.Table] {
-			continue
-		}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
+	var steps []string
+	for _, f := range fks {
+		steps = append(steps, fmt.Sprintf(`ALTER TABLE %s DROP CONSTRAINT %s`, f.table, quoteIdent(f.name)))
+	}
+	for _, d := range todo {
 		q := fmt.Sprintf(`SELECT create_reference_table('%s')`, d.Table)
 		if d.Column != "" {
 			// The default colocation group: every tenant table, sharded alike.
 			q = fmt.Sprintf(`SELECT create_distributed_table('%s', '%s', colocate_with => 'default')`, d.Table, d.Column)
 		}
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		steps = append(steps, q)
+	}
+	for _, f := range fks {
+		steps = append(steps, fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s %s`, f.table, quoteIdent(f.name), f.def))
+	}
+	for _, q := range steps {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("store: citus: %s: %w", q, err)
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
 	return nil
 }
+
+func scanStrings(ctx context.Context, tx *sql.Tx, into map[string]bool, query string) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("store: citus: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return fmt.Errorf("store: citus: %w", err)
+		}
+		into[strings.Trim(t, `"`)] = true
+	}
+	return rows.Err()
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
