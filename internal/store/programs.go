@@ -6,7 +6,9 @@ import (
 )
 
 const programCols = `id, workspace_id, name, slug, destination_url, currency, holding_period_days,
-	cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day, verified_at, created_at, updated_at`
+	cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day, verified_at, created_at, updated_at,
+	discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months,
+	discount_version, stripe_coupon_id, partner_codes`
 
 // CreateProgram inserts a program; a taken slug is ErrConflict.
 func (q Queries) CreateProgram(ctx context.Context, p *Program) error {
