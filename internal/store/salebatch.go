@@ -88,8 +88,8 @@ func (tx *SaleTx) RecordSales(ctx context.Context, rows []BatchSale) ([]Recorded
 		eventIDs, eventExts, currencies, names, ats = make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n)
 		codes, codePartners = make([]string, n), make([]string, n)
-		metas   = make([]*string, n)
-		amounts = make([]int64, n)
+		metas               = make([]*string, n)
+		amounts             = make([]int64, n)
 	)
 	for i, r := range rows {
 		c, e := r.Customer, r.Event
