@@ -109,13 +109,9 @@ func (s *Service) SyncNow(ctx context.Context, c *store.Code) *store.Code {
 }
 
 // QueueWorkspace queues the Stripe work of the workspace's codes that have
-// no promotion code (Stripe was just set up) and does it.
+// no promotion code (Stripe was just set up), for the worker.
 func (s *Service) QueueWorkspace(ctx context.Context, workspaceID string) error {
-	n, err := s.store.QueueWorkspaceCodes(ctx, workspaceID)
-	if err != nil || n == 0 {
-		return err
-	}
-	_, err = s.RunDue(ctx, 100)
+	_, err := s.store.QueueWorkspaceCodes(ctx, workspaceID)
 	return err
 }
 

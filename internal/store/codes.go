@@ -101,25 +101,15 @@ type CodeTermsChange struct {
 }
 
 // SetProgramCodeTerms sets the program's discount (nil: none) and whether
-// partners may create codes. A different discount is a new version: its
-// coupon is made anew, and the live codes without a Stripe promotion code
-// are queued for one; codes that have one keep theirs. p is the program as
-// the caller read it and becomes the program as stored.
-func (s *Store) SetProgramCodeTerms(ctx context.Context, p *Program, d *Discount, partnersCreate bool) (CodeTermsChange, error) {
+// partners may create codes, in the caller's transaction (with the rest of
+// a program's change). A different discount is a new version: its coupon
+// is made anew, and the live codes without a Stripe promotion code are
+// queued for one; codes that have one keep theirs. p becomes the program
+// as stored.
+func (tx *Tx) SetProgramCodeTerms(ctx context.Context, p *Program, d *Discount, partnersCreate bool) (CodeTermsChange, error) {
 	var out CodeTermsChange
-	var typ, duration *string
-	var bp, cents *int64
-	var months *int
-	if d != nil {
-		typ, duration, months = &d.Type, &d.Duration, d.DurationMonths
-		if d.Type == "percentage" {
-			bp = &d.PercentBP
-		} else {
-			cents = &d.AmountCents
-		}
-	}
-	err := s.InTx(ctx, func(tx *Tx) error {
-		out = CodeTermsChange{}
+	typ, bp, cents, duration, months := discountColumns(d)
+	err := func() error {
 		var row struct {
 			Program
 			Changed bool `db:"changed"`
@@ -168,8 +158,28 @@ func (s *Store) SetProgramCodeTerms(ctx context.Context, p *Program, d *Discount
 		}
 		out.KeptOld, out.ToStripe = counts.Kept, counts.Sync
 		return nil
-	})
+	}()
 	return out, err
+}
+
+// discountColumns are the programs columns of d (all nil for none).
+func discountColumns(d *Discount) (typ *string, bp, cents *int64, duration *string, months *int) {
+	if d == nil {
+		return nil, nil, nil, nil, nil
+	}
+	typ, duration, months = &d.Type, &d.Duration, d.DurationMonths
+	if d.Type == "percentage" {
+		bp = &d.PercentBP
+	} else {
+		cents = &d.AmountCents
+	}
+	return typ, bp, cents, duration, months
+}
+
+// SetDiscount puts d (nil: none) on p as CreateProgram stores it.
+func (p *Program) SetDiscount(d *Discount) {
+	t := &p.ProgramCodeTerms
+	t.DiscountType, t.DiscountPercentBP, t.DiscountAmountCents, t.DiscountDuration, t.DiscountDurationMonths = discountColumns(d)
 }
 
 // programColsOf is programCols qualified by a table alias.

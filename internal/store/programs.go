@@ -14,11 +14,14 @@ const programCols = `id, workspace_id, name, slug, destination_url, currency, ho
 func (q Queries) CreateProgram(ctx context.Context, p *Program) error {
 	err := q.get(ctx, p, `
 		INSERT INTO programs (id, workspace_id, name, slug, destination_url, currency,
-			holding_period_days, cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'manual'), $12)
+			holding_period_days, cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day,
+			discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months, partner_codes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'manual'), $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+programCols,
 		p.ID, p.WorkspaceID, p.Name, p.Slug, p.DestinationURL, p.Currency,
-		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay)
+		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay,
+		p.DiscountType, p.DiscountPercentBP, p.DiscountAmountCents, p.DiscountDuration, p.DiscountDurationMonths,
+		p.PartnersCreateCodes)
 	if err != nil {
 		return fmt.Errorf("store: create program: %w", err)
 	}

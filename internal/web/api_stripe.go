@@ -50,6 +50,10 @@ func (s *Server) PutStripeIntegration(c echo.Context) error {
 		if err := s.store.SetStripeSecretKey(ctx, ws, key); err != nil {
 			return err
 		}
+		// Codes waiting for Stripe get their promotion codes now.
+		if err := s.codes.QueueWorkspace(ctx, ws); err != nil {
+			return err
+		}
 	}
 	keySet, err := s.store.HasStripeSecretKey(ctx, ws)
 	if err != nil {

@@ -41,6 +41,7 @@ func readSale(b *body, now time.Time) (tracking.SaleInput, error) {
 		in.Currency = cur
 	}
 	in.ClickID, _ = b.text("clickId", false, 255)
+	in.CouponCode, _ = b.text("couponCode", false, 255)
 	if v, ok := b.text("eventName", false, 255); ok && v != "" {
 		in.EventName = v
 	}
@@ -93,6 +94,7 @@ func (s *Server) TrackLead(c echo.Context) error {
 	}
 	in.CustomerName, _ = b.text("customerName", false, 200)
 	in.ClickID, _ = b.text("clickId", false, 255)
+	in.CouponCode, _ = b.text("couponCode", false, 255)
 	if v, ok := b.text("eventName", false, 255); ok && v != "" {
 		in.EventName = v
 	}

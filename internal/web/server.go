@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/partli/partli/internal/codes"
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/metrics"
@@ -44,7 +45,8 @@ type Server struct {
 	passwordAttempts *attemptLimiter
 	// metrics counts requests for GET /metrics; nil when off.
 	metrics *metrics.Metrics
-	payouts     *payout.Service
+	payouts *payout.Service
+	codes   *codes.Service
 }
 
 // Option configures New.
@@ -74,6 +76,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 	}
 	s.connector = newStripeConnector(s)
 	s.payouts = NewPayouts(cfg, st, s.commissions, log)
+	s.codes = NewCodes(cfg, st, log)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
