@@ -167,6 +167,18 @@ func (s *Service) Access(ctx context.Context, workspaceID string) (a stripe.Acce
 	return stripe.Access{Key: s.cfg.StripeSecretKey, Account: *conn.AccountID}, true, nil
 }
 
+// InvoicePromotionCodes reads from the workspace's Stripe account the
+// promotion codes of an invoice (stripe.InvoiceDiscounts); ok is false
+// when the workspace has no Stripe access.
+func (s *Service) InvoicePromotionCodes(ctx context.Context, workspaceID, invoiceID string) ([]string, bool, error) {
+	a, ok, err := s.Access(ctx, workspaceID)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	ids, err := s.cfg.Stripe.InvoicePromotionCodes(ctx, a, invoiceID)
+	return ids, err == nil, err
+}
+
 // NotInStripe is what a code says when Stripe cannot take it.
 const NotInStripe = "Stripe promotion codes take only letters, digits and dashes, so customers cannot enter this code at Stripe's checkout; it still attributes the sales and leads reported with it."
 

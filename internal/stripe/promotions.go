@@ -8,6 +8,7 @@ package stripe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -162,4 +163,29 @@ func (p *Payments) DeactivatePromotionCode(ctx context.Context, a Access, promot
 		return callErr("deactivate promotion code "+promotionCodeID, err)
 	}
 	return nil
+}
+
+// InvoicePromotionCodes reads an invoice with its discounts expanded and
+// returns the promotion codes they name (an invoice.paid event names its
+// discounts by id only).
+func (p *Payments) InvoicePromotionCodes(ctx context.Context, a Access, invoiceID string) ([]string, error) {
+	params := &stripego.InvoiceRetrieveParams{}
+	params.AddExpand("discounts")
+	a.on(&params.Params)
+	inv, err := p.client(a.Key).V1Invoices.Retrieve(ctx, invoiceID, params)
+	if err != nil {
+		return nil, callErr("read invoice "+invoiceID, err)
+	}
+	var d discounts
+	if inv.LastResponse == nil || json.Unmarshal(inv.LastResponse.RawJSON, &d) != nil {
+		return nil, fmt.Errorf("stripe: reading invoice %s: not an invoice", invoiceID)
+	}
+	ps, _ := d.promotions()
+	ids := make([]string, 0, len(ps))
+	for _, pc := range ps {
+		if pc.ID != "" {
+			ids = append(ids, pc.ID)
+		}
+	}
+	return ids, nil
 }

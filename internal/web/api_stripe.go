@@ -13,7 +13,7 @@ import (
 
 // stripeIntake is the Stripe webhook intake; it holds no state of its own.
 func (s *Server) stripeIntake() *stripe.Intake {
-	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log)
+	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log).WithInvoiceDiscounts(s.codes)
 }
 
 // PutStripeIntegration handles PUT /api/integrations/stripe
