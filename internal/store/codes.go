@@ -527,15 +527,23 @@ func (q Queries) ClaimCodeSync(ctx context.Context, workspaceID, id string, leas
 // it deactivated at once.
 func (q Queries) CodeSynced(ctx context.Context, workspaceID, id, promotionCodeID, couponID string, version int) (*Code, error) {
 	var c Code
+	// The partner's link may carry this code from now on (partnerCodeSQL).
 	err := q.get(ctx, &c, `
-		UPDATE partner_codes SET stripe_promotion_code_id = $3, stripe_coupon_id = $4, discount_version = $5,
-			stripe_sync = CASE WHEN retired_at IS NULL THEN 'idle' ELSE 'deactivate' END,
-			stripe_error = '', stripe_attempts = 0, stripe_retry_at = NULL, stripe_lease_until = NULL
-		WHERE workspace_id = $1 AND id = $2
-		RETURNING `+codeCols, workspaceID, id, promotionCodeID, couponID, version)
+		WITH c AS (
+			UPDATE partner_codes SET stripe_promotion_code_id = $3, stripe_coupon_id = $4, discount_version = $5,
+				stripe_sync = CASE WHEN retired_at IS NULL THEN 'idle' ELSE 'deactivate' END,
+				stripe_error = '', stripe_attempts = 0, stripe_retry_at = NULL, stripe_lease_until = NULL
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING `+codeCols+`
+		), link_change AS (
+			INSERT INTO link_changes (slug)
+			SELECT pa.slug FROM partners pa JOIN c ON pa.workspace_id = c.workspace_id AND pa.id = c.partner_id
+		)
+		SELECT * FROM c`, workspaceID, id, promotionCodeID, couponID, version)
 	if err != nil {
 		return nil, fmt.Errorf("store: code synced: %w", err)
 	}
+	q.forgetPartnerLink(ctx, workspaceID, c.PartnerID)
 	return &c, nil
 }
 

@@ -47,8 +47,9 @@ type linkEntry struct {
 }
 
 // lookupLinkSQL reads a slug's link whatever its partner's status.
-const lookupLinkSQL = `
-	SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
+var lookupLinkSQL = `
+	SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days,
+		` + partnerCodeSQL + ` AS code
 	FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
 	WHERE pa.slug = $1`
 

@@ -1,7 +1,10 @@
 package web_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -275,5 +278,95 @@ func TestProgramDiscount(t *testing.T) {
 	e.call("PATCH", "/api/programs/"+pid, e.Key, map[string]any{"cookieDays": 7, "discount": map[string]any{"type": "flat"}}).must(t, http.StatusBadRequest)
 	if got := e.call("GET", "/api/programs/"+pid, e.Key, nil).must(t, http.StatusOK).Map(t); got["cookieDays"] != 30.0 {
 		t.Fatalf("half written: %v", got)
+	}
+}
+
+// The sale.created and lead.created webhook events say which code
+// attributed them, and match the OpenAPI document.
+func TestCodeInWebhookPayloads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.setup(t)
+	code := e.code(t, s.PartnerID, "HOOK10")
+	e.sale(t, e.Key, map[string]any{"customerExternalId": "cus-hook", "couponCode": "hook10"})
+	e.call("POST", "/api/track/lead", e.Key, map[string]any{"externalId": "lead-hook", "couponCode": "HOOK10"}).must(t, http.StatusOK)
+	e.sale(t, e.Key, map[string]any{"customerExternalId": "cus-click", "clickId": s.ClickID})
+	events, err := e.Store.WebhookEvents(context.Background(), e.WS.Workspace.ID, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, ev := range events {
+		if err := specValidator(t).CheckEvent(ev.Type, ev.Payload); err != nil {
+			t.Errorf("%s: %v\n%s", ev.Type, err, ev.Payload)
+		}
+		var env struct {
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(ev.Payload, &env); err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Type {
+		case "sale.created", "lead.created":
+			if obj(env.Data, "customer") != nil && str(obj(env.Data, "customer"), "externalId") == "cus-click" {
+				if env.Data["codeId"] != nil || env.Data["couponCode"] != nil {
+					t.Errorf("a click's sale names a code: %v", env.Data)
+				}
+				continue
+			}
+			if str(env.Data, "codeId") != str(code, "id") || str(env.Data, "couponCode") != "HOOK10" {
+				t.Errorf("%s: %v", ev.Type, env.Data)
+			}
+			seen[ev.Type]++
+		}
+	}
+	if seen["sale.created"] != 1 || seen["lead.created"] != 1 {
+		t.Fatalf("events with the code: %v", seen)
+	}
+}
+
+// The partner's link carries their code to the merchant's site: the
+// redirect adds pref_code, the click API answers it; a retired code no
+// longer (the link cache forgets it at once).
+func TestLinkCarriesCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.setup(t)
+	location := func() *url.URL {
+		t.Helper()
+		resp, err := e.NoRedirect.Get(e.URL + "/r/" + s.Slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		u, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || resp.StatusCode != http.StatusFound {
+			t.Fatalf("redirect %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return u
+	}
+	clickCode := func() any {
+		t.Helper()
+		return e.call("POST", "/api/track/click", "", map[string]any{"slug": s.Slug}).must(t, http.StatusOK).Map(t)["code"]
+	}
+	if u := location(); u.Query().Has("pref_code") || clickCode() != nil {
+		t.Fatalf("a partner without a code: %s", u)
+	}
+	old := e.code(t, s.PartnerID, "OLDER1")
+	e.code(t, s.PartnerID, "NEWER2")
+	if u := location(); u.Query().Get("pref_code") != "NEWER2" || u.Query().Get("pref_cid") == "" || clickCode() != "NEWER2" {
+		t.Fatalf("with codes: %s", u)
+	}
+	var newer string
+	if err := e.DB.Get(&newer, `SELECT id FROM partner_codes WHERE code = 'NEWER2'`); err != nil {
+		t.Fatal(err)
+	}
+	e.call("DELETE", "/api/codes/"+newer, e.Key, nil).must(t, http.StatusNoContent)
+	if u := location(); u.Query().Get("pref_code") != "OLDER1" {
+		t.Fatalf("after retiring the newer: %s", u)
+	}
+	e.call("DELETE", "/api/codes/"+str(old, "id"), e.Key, nil).must(t, http.StatusNoContent)
+	if u := location(); u.Query().Has("pref_code") || clickCode() != nil {
+		t.Fatalf("after retiring both: %s", u)
 	}
 }
