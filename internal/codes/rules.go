@@ -23,7 +23,7 @@ const MaxPartnerCodes = 5
 func PartnerMayCreate(p *store.Program, partnerStatus string, liveCodes int) (bool, string) {
 	switch {
 	case !p.PartnersCreateCodes:
-		return false, "This program's codes are made by its owner: ask them for one."
+		return false, "This program's owner gives out codes: ask them if you would like one."
 	case partnerStatus != "approved":
 		return false, "You can make codes once the program has approved you."
 	case liveCodes >= MaxPartnerCodes:

@@ -167,6 +167,16 @@ func (s *Service) Access(ctx context.Context, workspaceID string) (a stripe.Acce
 	return stripe.Access{Key: s.cfg.StripeSecretKey, Account: *conn.AccountID}, true, nil
 }
 
+// StripeSetUp reports whether Partli can act in the workspace's Stripe
+// account (Access), without opening its key.
+func (s *Service) StripeSetUp(ctx context.Context, workspaceID string) (bool, error) {
+	conn, err := s.store.StripeConnection(ctx, workspaceID)
+	if err != nil {
+		return false, err
+	}
+	return conn.SecretKeySet || (conn.Connected() && s.cfg.StripeSecretKey != ""), nil
+}
+
 // InvoicePromotionCodes reads from the workspace's Stripe account the
 // promotion codes of an invoice (stripe.InvoiceDiscounts); ok is false
 // when the workspace has no Stripe access.
