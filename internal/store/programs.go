@@ -34,7 +34,10 @@ func (q Queries) UpdateProgram(ctx context.Context, p *Program) error {
 		WITH p AS (
 			UPDATE programs SET name = $3, slug = $4, destination_url = $5, currency = $6,
 				holding_period_days = $7, cookie_days = $8, min_payout_cents = $9, auto_approve = $10,
-				payout_schedule = coalesce(nullif($11, ''), 'manual'), payout_day = $12, updated_at = now()
+				payout_schedule = coalesce(nullif($11, ''), 'manual'), payout_day = $12, updated_at = now(),
+				-- A flat discount in another currency is another coupon (codes.go).
+				discount_version = discount_version + CASE WHEN discount_type = 'flat' AND currency <> $6 THEN 1 ELSE 0 END,
+				stripe_coupon_id = CASE WHEN discount_type = 'flat' AND currency <> $6 THEN NULL ELSE stripe_coupon_id END
 			WHERE workspace_id = $1 AND id = $2
 			RETURNING `+programCols+`
 		), `+linkChangedByProgram("p")+`

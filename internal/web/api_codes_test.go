@@ -370,3 +370,43 @@ func TestLinkCarriesCode(t *testing.T) {
 		t.Fatalf("after retiring both: %s", u)
 	}
 }
+
+// A flat discount is in the program's currency: changing the currency is a
+// new coupon; a percentage keeps its coupon.
+func TestCurrencyChangeIsANewCouponForFlatDiscounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	version := func(id string) (int, bool) {
+		t.Helper()
+		var row struct {
+			V      int     `db:"discount_version"`
+			Coupon *string `db:"stripe_coupon_id"`
+		}
+		if err := e.DB.Get(&row, `SELECT discount_version, stripe_coupon_id FROM programs WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return row.V, row.Coupon != nil
+	}
+	for _, tc := range []struct {
+		discount map[string]any
+		bumped   bool
+	}{
+		{map[string]any{"type": "flat", "amountCents": 500, "duration": "once"}, true},
+		{map[string]any{"type": "percentage", "percent": 10, "duration": "once"}, false},
+	} {
+		id := str(e.program(t, map[string]any{"currency": "usd"}), "id")
+		e.call("PATCH", "/api/programs/"+id, e.Key, map[string]any{"discount": tc.discount}).must(t, http.StatusOK)
+		if _, err := e.DB.Exec(`UPDATE programs SET stripe_coupon_id = 'co_1' WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := version(id)
+		got := e.call("PATCH", "/api/programs/"+id, e.Key, map[string]any{"currency": "eur"}).must(t, http.StatusOK).Map(t)
+		after, coupon := version(id)
+		if (after == before+1) != tc.bumped || coupon == tc.bumped {
+			t.Errorf("%v: version %d → %d, coupon kept %v", tc.discount, before, after, coupon)
+		}
+		if tc.bumped && str(obj(got, "discount"), "currency") != "EUR" {
+			t.Errorf("discount %v", got)
+		}
+	}
+}
