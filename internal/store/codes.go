@@ -107,59 +107,56 @@ type CodeTermsChange struct {
 // queued for one; codes that have one keep theirs. p becomes the program
 // as stored.
 func (tx *Tx) SetProgramCodeTerms(ctx context.Context, p *Program, d *Discount, partnersCreate bool) (CodeTermsChange, error) {
-	var out CodeTermsChange
 	typ, bp, cents, duration, months := discountColumns(d)
-	err := func() error {
-		var row struct {
-			Program
-			Changed bool `db:"changed"`
-		}
-		err := tx.get(ctx, &row, `
-			WITH old AS (
-				SELECT (discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months)
-					IS DISTINCT FROM ($3::text, $4::int, $5::bigint, $6::text, $7::int) AS changed
-				FROM programs WHERE workspace_id = $1 AND id = $2 FOR UPDATE
-			)
-			UPDATE programs p SET discount_type = $3, discount_percent_bp = $4, discount_amount_cents = $5,
-				discount_duration = $6, discount_duration_months = $7, partner_codes = $8,
-				discount_version = discount_version + CASE WHEN old.changed THEN 1 ELSE 0 END,
-				stripe_coupon_id = CASE WHEN old.changed THEN NULL ELSE stripe_coupon_id END,
-				updated_at = now()
-			FROM old WHERE p.workspace_id = $1 AND p.id = $2
-			RETURNING `+programColsOf("p")+`, old.changed`,
-			p.WorkspaceID, p.ID, typ, bp, cents, duration, months, partnersCreate)
-		if err != nil {
-			return fmt.Errorf("store: set program code terms: %w", err)
-		}
-		*p, out.DiscountChanged = row.Program, row.Changed
-		if !row.Changed {
-			return nil
-		}
-		var counts struct {
-			Kept int `db:"kept"`
-			Sync int `db:"sync"`
-		}
-		// Live codes without a promotion code wait for one with the new
-		// coupon (or for nothing, without a discount).
-		err = tx.get(ctx, &counts, `
-			WITH q AS (
-				UPDATE partner_codes SET stripe_sync = CASE WHEN $3 THEN 'create' ELSE 'idle' END,
-					stripe_error = '', stripe_attempts = 0, stripe_retry_at = NULL
-				WHERE workspace_id = $1 AND program_id = $2 AND retired_at IS NULL
-				  AND stripe_promotion_code_id IS NULL
-				RETURNING stripe_sync
-			)
-			SELECT (SELECT count(*) FROM q WHERE stripe_sync = 'create') AS sync,
-				(SELECT count(*) FROM partner_codes WHERE workspace_id = $1 AND program_id = $2
-					AND retired_at IS NULL AND stripe_promotion_code_id IS NOT NULL) AS kept`,
-			p.WorkspaceID, p.ID, d != nil)
-		if err != nil {
-			return fmt.Errorf("store: set program code terms: %w", err)
-		}
-		out.KeptOld, out.ToStripe = counts.Kept, counts.Sync
-		return nil
-	}()
-	return out, err
+	var row struct {
+		Program
+		Changed bool `db:"changed"`
+	}
+	err := tx.get(ctx, &row, `
+		WITH old AS (
+			SELECT (discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months)
+				IS DISTINCT FROM ($3::text, $4::int, $5::bigint, $6::text, $7::int) AS changed
+			FROM programs WHERE workspace_id = $1 AND id = $2 FOR UPDATE
+		)
+		UPDATE programs p SET discount_type = $3, discount_percent_bp = $4, discount_amount_cents = $5,
+			discount_duration = $6, discount_duration_months = $7, partner_codes = $8,
+			discount_version = discount_version + CASE WHEN old.changed THEN 1 ELSE 0 END,
+			stripe_coupon_id = CASE WHEN old.changed THEN NULL ELSE stripe_coupon_id END,
+			updated_at = now()
+		FROM old WHERE p.workspace_id = $1 AND p.id = $2
+		RETURNING `+programColsOf("p")+`, old.changed`,
+		p.WorkspaceID, p.ID, typ, bp, cents, duration, months, partnersCreate)
+	if err != nil {
+		return CodeTermsChange{}, fmt.Errorf("store: set program code terms: %w", err)
+	}
+	*p = row.Program
+	out := CodeTermsChange{DiscountChanged: row.Changed}
+	if !row.Changed {
+		return out, nil
+	}
+	var counts struct {
+		Kept int `db:"kept"`
+		Sync int `db:"sync"`
+	}
+	// Live codes without a promotion code wait for one with the new coupon
+	// (or for nothing, without a discount).
+	err = tx.get(ctx, &counts, `
+		WITH q AS (
+			UPDATE partner_codes SET stripe_sync = CASE WHEN $3 THEN 'create' ELSE 'idle' END,
+				stripe_error = '', stripe_attempts = 0, stripe_retry_at = NULL
+			WHERE workspace_id = $1 AND program_id = $2 AND retired_at IS NULL
+			  AND stripe_promotion_code_id IS NULL
+			RETURNING stripe_sync
+		)
+		SELECT (SELECT count(*) FROM q WHERE stripe_sync = 'create') AS sync,
+			(SELECT count(*) FROM partner_codes WHERE workspace_id = $1 AND program_id = $2
+				AND retired_at IS NULL AND stripe_promotion_code_id IS NOT NULL) AS kept`,
+		p.WorkspaceID, p.ID, d != nil)
+	if err != nil {
+		return out, fmt.Errorf("store: set program code terms: %w", err)
+	}
+	out.KeptOld, out.ToStripe = counts.Kept, counts.Sync
+	return out, nil
 }
 
 // discountColumns are the programs columns of d (all nil for none).

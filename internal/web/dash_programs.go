@@ -47,7 +47,7 @@ var progFlashes = map[string]string{
 	"reward-added":     "Reward added. It applies to sales and leads from now on.",
 	"reward-saved":     "Reward saved. Commissions already recorded keep the terms they were made with.",
 	"reward-deleted":   "Reward deleted. Commissions already recorded keep the terms they were made with.",
-	"discount-saved":   "Discount saved. Codes without a Stripe promotion code get one with it shortly.",
+	"discount-saved":   "Discount saved. With Stripe set up, codes without a promotion code get one with this discount.",
 	"discount-removed": "Discount removed. Codes keep attributing sales; promotion codes already in Stripe keep the discount they were made with.",
 	"discount-new-coupon": "Discount saved. Stripe coupons cannot be changed, so this discount is a new coupon: codes made from now on " +
 		"get it, and the codes that already have a Stripe promotion code keep the earlier discount (retire one and add a new code to change it).",
