@@ -266,3 +266,35 @@ func TestPortalCodes(t *testing.T) {
 		t.Fatalf("apply page %q", got)
 	}
 }
+
+// A code whose Stripe work failed shows Stripe's words on the partner's
+// page, and "Try Stripe again" makes it.
+func TestDashCodeStripeRetry(t *testing.T) {
+	t.Parallel()
+	e, proxy := payoutEnv(t)
+	st := e.setup(t)
+	e.call("PATCH", "/api/programs/"+st.ProgramID, e.Key, map[string]any{
+		"discount": map[string]any{"type": "percentage", "percent": 10, "duration": "once"}}).must(t, http.StatusOK)
+	e.call("PUT", "/api/integrations/stripe", e.Key, map[string]any{"secretKey": payoutsKey}).must(t, http.StatusOK)
+	proxy.Fail("/v1/coupons", http.StatusBadRequest, "invalid_request_error", "", "Your account cannot create coupons.")
+	s := e.signIn(t)
+	page := "/partners/" + st.PartnerID
+	progFollow(t, s.post(page+"/codes", url.Values{"code": {"RETRY10"}}), page)
+	d := s.page(page)
+	line := testid(d, "code-stripe")
+	if status, _ := line.Attr("data-status"); status != "failed" || !strings.Contains(line.Text(), "Your account cannot create coupons") ||
+		testid(d, "code-retry").Length() != 1 {
+		t.Fatalf("failed code: %q", progText(testid(d, "partner-codes")))
+	}
+	proxy.Respond("/v1/coupons")
+	action, _ := d.Find(`form[action$="/stripe-retry"]`).Attr("action")
+	progFollow(t, s.post(action, nil), page)
+	d = s.page(page)
+	if status, _ := testid(d, "code-stripe").Attr("data-status"); status != "active" || testid(d, "code-retry").Length() != 0 ||
+		!strings.Contains(progText(testid(d, "code-stripe")), "promo_") {
+		t.Fatalf("after the retry: %q", progText(testid(d, "partner-codes")))
+	}
+	if d := s.page("/programs/" + st.ProgramID); !strings.Contains(progText(testid(d, "discount-coupon")), "partli_"+st.ProgramID+"_v1") {
+		t.Fatal("the program page does not name its coupon")
+	}
+}
