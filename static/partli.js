@@ -10,6 +10,10 @@
  *   that settles once a ?via= click is recorded.
  * - The click id goes to Stripe as client_reference_id: on Payment Links (buy.stripe.com),
  *   on <stripe-buy-button> and <stripe-pricing-table>, and into stripe.redirectToCheckout().
+ * - When the partner has a code (?pref_code= from the redirect, or the click API's answer), it is
+ *   kept beside the click id in a pref_code cookie, with the same lifetime, and stamped on Payment
+ *   Links as prefilled_promo_code: one link carries the attribution and the customer's discount.
+ *   A later click without a code forgets it. window.Partli.getCode() returns it (or null).
  */
 (function (window, document) {
   "use strict";
@@ -17,6 +21,8 @@
 
   var COOKIE = "pref_cid";
   var CLICK_ID = /^c_[0-9a-z]{1,64}$/;
+  var CODE_COOKIE = "pref_code";
+  var CODE = /^[A-Za-z0-9_-]{3,32}$/;
   var script = document.currentScript;
   var attr = function (name) {
     return script ? script.getAttribute(name) : null;
@@ -28,24 +34,40 @@
   api = (api || "").replace(/\/+$/, "");
   var cookieDomain = attr("data-cookie-domain"); // e.g. "example.com" to share across subdomains
 
-  function readCookie() {
+  function readNamed(name, pattern) {
     var parts = document.cookie ? document.cookie.split("; ") : [];
     for (var i = 0; i < parts.length; i++) {
       var eq = parts[i].indexOf("=");
-      if (parts[i].slice(0, eq) === COOKIE) {
+      if (parts[i].slice(0, eq) === name) {
         var v = decodeURIComponent(parts[i].slice(eq + 1));
-        return CLICK_ID.test(v) ? v : null;
+        return pattern.test(v) ? v : null;
       }
     }
     return null;
   }
 
-  function store(id) {
-    if (!CLICK_ID.test(id || "")) return false;
-    var c = COOKIE + "=" + encodeURIComponent(id) + "; Path=/; Max-Age=" + days * 86400 + "; SameSite=Lax";
+  function readCookie() {
+    return readNamed(COOKIE, CLICK_ID);
+  }
+
+  function readCode() {
+    return readCookie() ? readNamed(CODE_COOKIE, CODE) : null;
+  }
+
+  function setCookie(name, value, maxAge) {
+    var c = name + "=" + encodeURIComponent(value) + "; Path=/; Max-Age=" + maxAge + "; SameSite=Lax";
     if (cookieDomain) c += "; Domain=" + cookieDomain;
     if (window.location.protocol === "https:") c += "; Secure";
     document.cookie = c;
+  }
+
+  // store keeps a click id and, beside it, the partner's code (or forgets
+  // the code of an earlier click when this one has none).
+  function store(id, code) {
+    if (!CLICK_ID.test(id || "")) return false;
+    setCookie(COOKIE, id, days * 86400);
+    if (CODE.test(code || "")) setCookie(CODE_COOKIE, code, days * 86400);
+    else if (readNamed(CODE_COOKIE, CODE)) setCookie(CODE_COOKIE, "", 0);
     stampAll();
     return true;
   }
@@ -57,6 +79,10 @@
   // Payment Links take ?client_reference_id=; the Buy Button and the pricing table take an attribute.
   var LINK_HOSTS = /^(buy\.stripe\.com|checkout\.stripe\.com)$/;
 
+  // Payment Links (buy.stripe.com) also take ?prefilled_promo_code=; a
+  // code the merchant put there is left alone.
+  var PAYMENT_LINK_HOST = /^buy\.stripe\.com$/;
+
   function stampLink(a) {
     var id = readCookie();
     if (!id || !a.href) return;
@@ -66,9 +92,25 @@
     } catch (e) {
       return;
     }
-    if (!LINK_HOSTS.test(u.hostname) || u.searchParams.get("client_reference_id") === id) return;
-    u.searchParams.set("client_reference_id", id);
-    a.href = u.toString();
+    if (!LINK_HOSTS.test(u.hostname)) return;
+    var changed = false;
+    if (u.searchParams.get("client_reference_id") !== id) {
+      u.searchParams.set("client_reference_id", id);
+      changed = true;
+    }
+    // The code this script put there before (data-partli-code) follows the
+    // current one: replaced, or taken off when the latest click has none.
+    var code = readCode();
+    var current = u.searchParams.get("prefilled_promo_code");
+    var ours = a.getAttribute("data-partli-code");
+    if (PAYMENT_LINK_HOST.test(u.hostname) && (!current || current === ours) && current !== code) {
+      if (code) u.searchParams.set("prefilled_promo_code", code);
+      else u.searchParams.delete("prefilled_promo_code");
+      if (code) a.setAttribute("data-partli-code", code);
+      else a.removeAttribute("data-partli-code");
+      changed = true;
+    }
+    if (changed) a.href = u.toString();
   }
 
   var WIDGETS = "stripe-buy-button, stripe-pricing-table";
@@ -151,7 +193,7 @@
         return r.ok ? r.json() : null;
       })
       .then(function (body) {
-        if (body && store(body.clickId)) {
+        if (body && store(body.clickId, body.code)) {
           try {
             window.sessionStorage.setItem("partli_via", slug + " " + window.location.href);
           } catch (e) {
@@ -169,7 +211,7 @@
   var ready;
   var cid = query.get("pref_cid");
   var via = query.get("via");
-  if (cid && store(cid)) {
+  if (cid && store(cid, query.get("pref_code"))) {
     // From Partli's redirect: the click is recorded already (it also added ?via=).
     ready = Promise.resolve(readCookie());
   } else if (via && /^[a-z0-9][a-z0-9_-]{0,62}$/.test(via)) {
@@ -207,6 +249,7 @@
   window.Partli = {
     version: "1",
     getClickId: getClickId,
+    getCode: readCode,
     ready: ready,
     stamp: function () {
       stampAll();

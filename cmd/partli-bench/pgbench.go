@@ -31,8 +31,9 @@ func (e *env) pgbenchScript() (string, error) {
 		2: "('cus_' || :r2)",
 		3: "('c_bench' || lpad(:k::text, 21, '0'))",
 		4: "('in_' || :r1)",
+		5: "''",
 		// The bench's click ids are not time-ordered: any time, as Partli looks them up.
-		5: "'1970-01-01'::timestamptz", 6: "'infinity'::timestamptz",
+		6: "'1970-01-01'::timestamptz", 7: "'infinity'::timestamptz",
 	})
 	if err != nil {
 		return "", err
@@ -45,6 +46,7 @@ func (e *env) pgbenchScript() (string, error) {
 		4: one(":program_id"), 5: one(":partner_id"), 6: one(":click_id"),
 		7: one("('sale_' || " + nowPrefix + " || substr(md5(:r1::text), 1, 16))"), 8: one("('in_' || :r1)"), 9: one(":amount"),
 		10: one("'USD'"), 11: one("'sale'"), 12: "ARRAY[NULL]::text[]", 13: one("now()::text"),
+		14: one("''"), 15: one("''"),
 	})
 	if err != nil {
 		return "", err

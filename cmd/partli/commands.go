@@ -142,6 +142,13 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		defer close(payoutsDone)
 		web.NewPayouts(cfg, st, commissions, log).Run(workers, cfg.PayoutEvery)
 	}()
+	// Partners' codes in the merchants' Stripe accounts: what failed at
+	// once is tried again, on the payouts' interval.
+	codesDone := make(chan struct{})
+	go func() {
+		defer close(codesDone)
+		web.NewCodes(cfg, st, log).Run(workers, cfg.PayoutEvery)
+	}()
 	go runMaintenance(workers, cfg, st, log)
 	webhooksDone := make(chan struct{})
 	go func() {
@@ -203,6 +210,7 @@ func serve(ctx context.Context, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	<-webhooksDone // attempts under way (at most 10 s) finish and are recorded
 	<-payoutsDone  // a transfer under way is recorded (or left processing, asked again later)
 	<-mailDone     // so do the messages being sent
+	<-codesDone    // a Stripe call under way is recorded (or its lease runs out, and it is made again)
 	return err
 }
 

@@ -56,6 +56,7 @@ const (
 	Group        = "grp"
 	Reward       = "rwd"
 	Partner      = "ptn"
+	Code         = "code"
 	Account      = "acct"
 	Invite       = "inv"
 	Session      = "sess"

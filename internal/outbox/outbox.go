@@ -51,6 +51,8 @@ type LeadData struct {
 	ProgramID  string             `json:"programId"`
 	PartnerID  string             `json:"partnerId"`
 	ClickID    *string            `json:"clickId"`
+	CodeID     *string            `json:"codeId"`     // the code that attributed it, or agreed
+	CouponCode *string            `json:"couponCode"` // that code as written
 	EventName  string             `json:"eventName"`
 	Metadata   json.RawMessage    `json:"metadata"`
 	OccurredAt time.Time          `json:"occurredAt"`

@@ -7,8 +7,15 @@ import (
 
 const saleSelect = `SELECT e.id, e.workspace_id, e.external_id, e.customer_id, cu.external_id AS customer_external_id,
 	e.program_id, e.partner_id, e.click_id, e.amount_cents, e.refunded_cents, e.currency, e.event_name,
-	coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at
-	FROM events e LEFT JOIN customers cu ON cu.workspace_id = e.workspace_id AND cu.id = e.customer_id`
+	coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at, ` + saleCodeCols + `
+	FROM events e LEFT JOIN customers cu ON cu.workspace_id = e.workspace_id AND cu.id = e.customer_id
+	` + saleCodeJoin
+
+// saleCodeCols and saleCodeJoin add the code that attributed a sale (events e).
+const (
+	saleCodeCols = `e.code_id, co.code AS coupon_code`
+	saleCodeJoin = `LEFT JOIN partner_codes co ON co.workspace_id = e.workspace_id AND co.id = e.code_id`
+)
 
 // SaleFilter narrows a sales list.
 type SaleFilter struct {

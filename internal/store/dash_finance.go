@@ -80,10 +80,11 @@ type SaleRow struct {
 
 const saleRowSelect = `SELECT e.id, e.workspace_id, e.external_id, e.customer_id, cu.external_id AS customer_external_id,
 	e.program_id, e.partner_id, e.click_id, e.amount_cents, e.refunded_cents, e.currency, e.event_name,
-	coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at, pa.name AS partner_name
+	coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at, pa.name AS partner_name, ` + saleCodeCols + `
 	FROM events e
 	LEFT JOIN customers cu ON cu.workspace_id = e.workspace_id AND cu.id = e.customer_id
-	JOIN partners pa ON pa.workspace_id = e.workspace_id AND pa.id = e.partner_id`
+	JOIN partners pa ON pa.workspace_id = e.workspace_id AND pa.id = e.partner_id
+	` + saleCodeJoin
 
 // ListSaleRows lists a workspace's sales newest first, one keyset page.
 // Every filter has an index that starts with (workspace_id, …, created_at DESC).
@@ -297,9 +298,10 @@ func (q Queries) SaleDetailByID(ctx context.Context, workspaceID, id string) (*S
 	err := q.get(ctx, &s, `SELECT e.id, e.workspace_id, e.external_id, e.customer_id, cu.external_id AS customer_external_id,
 		e.program_id, e.partner_id, e.click_id, e.amount_cents, e.refunded_cents, e.currency, e.event_name,
 		coalesce(e.metadata, 'null'::jsonb) AS metadata, e.occurred_at, e.created_at,
-		pa.name AS partner_name, pa.email AS partner_email, pr.name AS program_name
+		pa.name AS partner_name, pa.email AS partner_email, pr.name AS program_name, `+saleCodeCols+`
 		FROM events e
 		LEFT JOIN customers cu ON cu.workspace_id = e.workspace_id AND cu.id = e.customer_id
+		`+saleCodeJoin+`
 		JOIN partners pa ON pa.workspace_id = e.workspace_id AND pa.id = e.partner_id
 		JOIN programs pr ON pr.workspace_id = e.workspace_id AND pr.id = e.program_id
 		WHERE e.workspace_id = $1 AND e.id = $2 AND e.kind = 'sale'`, workspaceID, id)

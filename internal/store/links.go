@@ -46,11 +46,13 @@ type linkEntry struct {
 	at   time.Time
 }
 
-// lookupLinkSQL reads the link of a partner whatever its status; the
-// slug's global look-up gives the workspace and partner (on Citus, the
-// look-up is a reference table and this reads one node).
-const lookupLinkSQL = `
-	SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days
+// lookupLinkSQL reads the link of a partner whatever its status, with the
+// partner's code for the destination; the slug's global look-up gives the
+// workspace and partner (on Citus, the look-up is a reference table and
+// this reads one node).
+var lookupLinkSQL = `
+	SELECT pa.id AS partner_id, pa.workspace_id, pa.program_id, pa.status, pr.destination_url, pr.cookie_days,
+		` + partnerCodeSQL + ` AS code
 	FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
 	WHERE pa.workspace_id = $1 AND pa.id = $2`
 

@@ -58,6 +58,7 @@ type Program struct {
 	VerifiedAt        *time.Time `db:"verified_at" json:"verifiedAt"`         // first event tracked end to end; nil: a draft
 	CreatedAt         time.Time  `db:"created_at" json:"createdAt"`
 	UpdatedAt         time.Time  `db:"updated_at" json:"updatedAt"`
+	ProgramCodeTerms
 }
 
 // Program statuses: a draft until a test event has gone end to end.
@@ -74,13 +75,14 @@ func (p Program) Status() string {
 	return ProgramActive
 }
 
-// MarshalJSON adds `status`.
+// MarshalJSON adds `status` and `discount`.
 func (p Program) MarshalJSON() ([]byte, error) {
 	type plain Program
 	return json.Marshal(struct {
 		plain
-		Status string `json:"status"`
-	}{plain(p), p.Status()})
+		Status   string    `json:"status"`
+		Discount *Discount `json:"discount"`
+	}{plain(p), p.Status(), p.Discount()})
 }
 
 type Group struct {
@@ -200,6 +202,8 @@ type Sale struct {
 	ProgramID          string          `db:"program_id" json:"programId"`
 	PartnerID          string          `db:"partner_id" json:"partnerId"`
 	ClickID            *string         `db:"click_id" json:"clickId"`
+	CodeID             *string         `db:"code_id" json:"codeId"`         // the code that attributed it, or agreed
+	CouponCode         *string         `db:"coupon_code" json:"couponCode"` // that code as written
 	AmountCents        int64           `db:"amount_cents" json:"amountCents"`
 	RefundedCents      int64           `db:"refunded_cents" json:"refundedCents"`
 	Currency           string          `db:"currency" json:"currency"`
@@ -219,6 +223,7 @@ type Event struct {
 	ProgramID   string          `db:"program_id"`
 	PartnerID   string          `db:"partner_id"`
 	ClickID     *string         `db:"click_id"`
+	CodeID      *string         `db:"code_id"`
 	AmountCents int64           `db:"amount_cents"`
 	Currency    *string         `db:"currency"`
 	EventName   string          `db:"event_name"`

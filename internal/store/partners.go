@@ -133,6 +133,9 @@ type Link struct {
 	Status         string `db:"status"`
 	DestinationURL string `db:"destination_url"`
 	CookieDays     int    `db:"cookie_days"`
+	// Code is the partner's code the link carries to the merchant's site
+	// (partli.js puts it on Stripe Payment Links); nil when none.
+	Code *string `db:"code"`
 }
 
 // ListClicks lists a partner's recent clicks, newest first.

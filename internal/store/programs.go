@@ -6,17 +6,22 @@ import (
 )
 
 const programCols = `id, workspace_id, name, slug, destination_url, currency, holding_period_days,
-	cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day, verified_at, created_at, updated_at`
+	cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day, verified_at, created_at, updated_at,
+	discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months,
+	discount_version, stripe_coupon_id, partner_codes`
 
 // CreateProgram inserts a program; a taken slug is ErrConflict.
 func (q Queries) CreateProgram(ctx context.Context, p *Program) error {
 	err := q.get(ctx, p, `
 		INSERT INTO programs (id, workspace_id, name, slug, destination_url, currency,
-			holding_period_days, cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'manual'), $12)
+			holding_period_days, cookie_days, min_payout_cents, auto_approve, payout_schedule, payout_day,
+			discount_type, discount_percent_bp, discount_amount_cents, discount_duration, discount_duration_months, partner_codes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'manual'), $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+programCols,
 		p.ID, p.WorkspaceID, p.Name, p.Slug, p.DestinationURL, p.Currency,
-		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay)
+		p.HoldingPeriodDays, p.CookieDays, p.MinPayoutCents, p.AutoApprove, p.PayoutSchedule, p.PayoutDay,
+		p.DiscountType, p.DiscountPercentBP, p.DiscountAmountCents, p.DiscountDuration, p.DiscountDurationMonths,
+		p.PartnersCreateCodes)
 	if err != nil {
 		return fmt.Errorf("store: create program: %w", err)
 	}
@@ -29,7 +34,10 @@ func (q Queries) UpdateProgram(ctx context.Context, p *Program) error {
 		WITH p AS (
 			UPDATE programs SET name = $3, slug = $4, destination_url = $5, currency = $6,
 				holding_period_days = $7, cookie_days = $8, min_payout_cents = $9, auto_approve = $10,
-				payout_schedule = coalesce(nullif($11, ''), 'manual'), payout_day = $12, updated_at = now()
+				payout_schedule = coalesce(nullif($11, ''), 'manual'), payout_day = $12, updated_at = now(),
+				-- A flat discount in another currency is another coupon (codes.go).
+				discount_version = discount_version + CASE WHEN discount_type = 'flat' AND currency <> $6 THEN 1 ELSE 0 END,
+				stripe_coupon_id = CASE WHEN discount_type = 'flat' AND currency <> $6 THEN NULL ELSE stripe_coupon_id END
 			WHERE workspace_id = $1 AND id = $2
 			RETURNING `+programCols+`
 		), `+linkChangedByProgram("p")+`

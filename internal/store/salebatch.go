@@ -26,6 +26,9 @@ import (
 type BatchSale struct {
 	Customer Customer // proposed: ID new, partner, program and click from attribution
 	Event    Event
+	// CodeID and CodePartnerID are the live code given with the sale, if
+	// any: the sale records it when it attributes to that code's partner.
+	CodeID, CodePartnerID *string
 }
 
 // RecordedSaleRow is what RecordSales wrote for one sale, in the batch's order.
@@ -40,9 +43,11 @@ type RecordedSaleRow struct {
 const RecordSalesSQL = `
 		WITH i AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-				$7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[])
+				$7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],
+				$14::text[], $15::text[])
 				WITH ORDINALITY AS i (cust_id, workspace_id, cust_ext, program_id, partner_id, click_id,
-					event_id, event_ext, amount_cents, currency, event_name, metadata, occurred_at, ord)
+					event_id, event_ext, amount_cents, currency, event_name, metadata, occurred_at,
+					code_id, code_partner_id, ord)
 		), cu AS (
 			INSERT INTO customers AS cu (id, workspace_id, external_id, email, name, program_id, partner_id, click_id)
 			SELECT cust_id, workspace_id, cust_ext, '', '', program_id, partner_id, nullif(click_id, '') FROM i ORDER BY ord
@@ -54,18 +59,20 @@ const RecordSalesSQL = `
 			RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at
 		), ev AS (
 			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
-				click_id, amount_cents, currency, event_name, metadata, occurred_at)
+				click_id, amount_cents, currency, event_name, metadata, occurred_at, code_id)
 			SELECT i.event_id, cu.workspace_id, 'sale', i.event_ext, cu.id, cu.program_id, cu.partner_id, cu.click_id,
-				i.amount_cents, i.currency, i.event_name, i.metadata::jsonb, i.occurred_at::timestamptz
+				i.amount_cents, i.currency, i.event_name, i.metadata::jsonb, i.occurred_at::timestamptz,
+				CASE WHEN i.code_partner_id = cu.partner_id THEN nullif(i.code_id, '') END
 			FROM i JOIN cu ON cu.workspace_id = i.workspace_id AND cu.external_id = i.cust_ext
 			ORDER BY i.ord
 			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
-			RETURNING id, created_at
+			RETURNING id, created_at, code_id
 		)
 		SELECT i.ord, cu.id AS "cu.id", cu.workspace_id AS "cu.workspace_id", cu.external_id AS "cu.external_id",
 			cu.email AS "cu.email", cu.name AS "cu.name", cu.program_id AS "cu.program_id",
 			cu.partner_id AS "cu.partner_id", cu.click_id AS "cu.click_id", cu.created_at AS "cu.created_at",
-			cu.id = i.cust_id AS customer_is_new, ev.created_at AS event_created_at, now() AS tx_now
+			cu.id = i.cust_id AS customer_is_new, ev.created_at AS event_created_at, ev.code_id AS event_code_id,
+			now() AS tx_now
 		FROM i JOIN cu ON cu.workspace_id = i.workspace_id AND cu.external_id = i.cust_ext
 		LEFT JOIN ev ON ev.id = i.event_id
 		ORDER BY i.ord`
@@ -80,8 +87,9 @@ func (tx *SaleTx) RecordSales(ctx context.Context, rows []BatchSale) ([]Recorded
 			make([]string, n), make([]string, n), make([]string, n)
 		eventIDs, eventExts, currencies, names, ats = make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n)
-		metas   = make([]*string, n)
-		amounts = make([]int64, n)
+		codes, codePartners = make([]string, n), make([]string, n)
+		metas               = make([]*string, n)
+		amounts             = make([]int64, n)
 	)
 	for i, r := range rows {
 		c, e := r.Customer, r.Event
@@ -89,12 +97,13 @@ func (tx *SaleTx) RecordSales(ctx context.Context, rows []BatchSale) ([]Recorded
 		programs[i], partners[i], clicks[i] = deref(c.ProgramID), deref(c.PartnerID), deref(c.ClickID)
 		eventIDs[i], eventExts[i], amounts[i], currencies[i], names[i] = e.ID, e.ExternalID, e.AmountCents, deref(e.Currency), e.EventName
 		metas[i] = jsonText(e.Metadata)
+		codes[i], codePartners[i] = deref(r.CodeID), deref(r.CodePartnerID)
 		ats[i] = e.OccurredAt.UTC().Format(time.RFC3339Nano)
 	}
 	var out []RecordedSaleRow
 	err := tx.sel(ctx, &out, RecordSalesSQL, pq.Array(custIDs), pq.Array(wss), pq.Array(custExts), pq.Array(programs),
 		pq.Array(partners), pq.Array(clicks), pq.Array(eventIDs), pq.Array(eventExts), pq.Array(amounts),
-		pq.Array(currencies), pq.Array(names), pq.Array(metas), pq.Array(ats))
+		pq.Array(currencies), pq.Array(names), pq.Array(metas), pq.Array(ats), pq.Array(codes), pq.Array(codePartners))
 	if err != nil {
 		return nil, fmt.Errorf("store: record sales: %w", err)
 	}

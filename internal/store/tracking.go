@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,8 +113,8 @@ func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
 	err := tx.get(ctx, &e.CreatedAt, `
 		WITH e AS (
 			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
-				click_id, amount_cents, currency, event_name, metadata, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				click_id, amount_cents, currency, event_name, metadata, occurred_at, code_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
 			RETURNING *
 		), `+activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`)+`
@@ -121,7 +122,7 @@ func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
 			FROM e WHERE kind = 'sale'`)+`
 		SELECT created_at FROM e`,
 		e.ID, e.WorkspaceID, e.Kind, e.ExternalID, e.CustomerID, e.ProgramID, e.PartnerID,
-		e.ClickID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt)
+		e.ClickID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt, e.CodeID)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
@@ -447,34 +448,70 @@ func (tx *SaleTx) sel(ctx context.Context, dest any, query string, args ...any) 
 type SaleLookup struct {
 	// RepeatID is set when the workspace already has a sale with this
 	// external id; RepeatCommissionID is its commission, if any.
-	RepeatID           *string `db:"repeat_id"`
-	RepeatCommissionID *string `db:"repeat_commission_id"`
-	// PartnerID is who the sale attributes to: the known customer's
-	// partner, else the click's; nil when nothing attributes.
-	PartnerID *string `db:"partner_id"`
-	ProgramID *string `db:"program_id"`
-	ClickID   *string `db:"click_id"`
+	RepeatID           *string
+	RepeatCommissionID *string
+	// Candidates are who the sale could attribute to, one per source found
+	// (the known customer's partner, the click's, the code's), each with
+	// its reward context; none for a repeat. The tracking service picks
+	// one (tracking.Attribute) and fills in the fields below.
+	Candidates []SaleCandidate
+
+	// PartnerID is who the sale attributes to; nil when nothing attributes.
+	PartnerID *string
+	ProgramID *string
+	ClickID   *string
+	// CodeID is the code that attributed the sale, or that named the
+	// partner it attributes to.
+	CodeID *string
+	// CodePartnerID is the partner of the code given (live, of this
+	// workspace), whoever the sale attributes to; Code is how the
+	// workspace writes it.
+	CodePartnerID *string
+	Code          *string
 	// Reward is the partner's, when PartnerID is set.
-	Reward RewardContext `db:"-"`
+	Reward RewardContext
+}
+
+// Where a sale's candidate partner comes from.
+const (
+	SourceCustomer = "customer"
+	SourceClick    = "click"
+	SourceCode     = "code"
+)
+
+// SaleCandidate is one partner a sale could attribute to.
+type SaleCandidate struct {
+	Source    string  // SourceCustomer, SourceClick or SourceCode
+	PartnerID string  // the candidate's partner and program
+	ProgramID string  //
+	ClickID   *string // the customer's first click, or the click
+	CodeID    *string // the code, for SourceCode
+	Code      *string // as written in the workspace, for SourceCode
+	Reward    RewardContext
 }
 
 // SaleLookupSQL, RecordSalesSQL and RecordCommissionsSQL are the statements
 // of a sale (with PriorCommissions for a returning customer). They are
 // exported for the benchmark, which runs the very same statements under
 // pgbench to measure the database's own ceiling.
-const SaleLookupSQL = `
-	WITH known AS (
-		SELECT partner_id, program_id, click_id FROM customers
+//
+// The lookup returns one row per candidate (or one row without a candidate):
+// the known customer's partner, a click of the workspace inside its
+// program's cookie window (counted to now), and a live code of the
+// workspace in any case whose partner is approved.
+var SaleLookupSQL = `
+	WITH cand AS (
+		SELECT 'customer' AS source, partner_id, program_id, click_id, NULL::text AS code_id, NULL::text AS code FROM customers
 		WHERE workspace_id = $1 AND external_id = $2 AND partner_id IS NOT NULL
-	), who AS (
-		SELECT partner_id, program_id, click_id FROM known
 		UNION ALL
-		SELECT cl.partner_id, cl.program_id, cl.id
+		SELECT 'click', cl.partner_id, cl.program_id, cl.id, NULL, NULL
 		FROM clicks cl JOIN programs p ON p.workspace_id = cl.workspace_id AND p.id = cl.program_id
-		WHERE NOT EXISTS (SELECT 1 FROM known) AND $3 <> ''
-		  AND cl.workspace_id = $1 AND cl.id = $3 AND cl.created_at > now() - p.cookie_days * interval '1 day'
-		  AND cl.created_at >= $5 AND cl.created_at < $6
-		LIMIT 1
+		WHERE $3 <> '' AND cl.workspace_id = $1 AND cl.id = $3 AND cl.created_at > now() - p.cookie_days * interval '1 day'
+		  AND cl.created_at >= $6 AND cl.created_at < $7
+		UNION ALL
+		SELECT 'code', co.partner_id, co.program_id, NULL, co.id, co.code
+		FROM partner_codes co, partners pa
+		WHERE $5 <> '' AND ` + liveCodeLookup + `
 	), rep AS (
 		SELECT e.id, c.id AS commission_id
 		FROM events e
@@ -482,7 +519,7 @@ const SaleLookupSQL = `
 		WHERE e.workspace_id = $1 AND e.kind = 'sale' AND e.external_id = $4
 	)
 	SELECT rep.id AS repeat_id, rep.commission_id AS repeat_commission_id,
-		who.partner_id, who.program_id, who.click_id,
+		cand.source, cand.partner_id, cand.program_id, cand.click_id, cand.code_id, cand.code,
 		pa.id AS "rc.p.id", pa.name AS "rc.p.name", pa.email AS "rc.p.email", pa.slug AS "rc.p.slug",
 		pa.status AS "rc.partner_status", pr.currency AS "rc.program_currency",
 		pr.holding_period_days AS "rc.program_holding_days", g.holding_period_days AS "rc.group_holding_days",
@@ -492,8 +529,8 @@ const SaleLookupSQL = `
 		dr.interval AS "rc.d.interval", dr.duration_months AS "rc.d.duration_months"
 	FROM (SELECT 1) one
 	LEFT JOIN rep ON true
-	LEFT JOIN who ON rep.id IS NULL
-	LEFT JOIN partners pa ON pa.workspace_id = $1 AND pa.id = who.partner_id
+	LEFT JOIN cand ON rep.id IS NULL
+	LEFT JOIN partners pa ON pa.workspace_id = $1 AND pa.id = cand.partner_id
 	LEFT JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
 	LEFT JOIN partner_groups g ON g.workspace_id = pa.workspace_id AND g.id = pa.group_id
 	LEFT JOIN rewards gr ON gr.workspace_id = pa.workspace_id AND gr.program_id = pa.program_id
@@ -501,11 +538,21 @@ const SaleLookupSQL = `
 	LEFT JOIN rewards dr ON dr.workspace_id = pa.workspace_id AND dr.program_id = pa.program_id
 		AND dr.group_id IS NULL AND dr.event = 'sale'`
 
-// saleLookupRow is SaleLookup as scanned: the reward context's non-null
+// liveCodeLookup is liveCodeWhere for the sale lookup's parameters.
+var liveCodeLookup = liveCodeWhere("$1", "$5")
+
+// saleLookupRow is one row of the lookup: the reward context's non-null
 // columns are nullable here, since it comes from outer joins.
 type saleLookupRow struct {
-	SaleLookup
-	Reward struct {
+	RepeatID           *string `db:"repeat_id"`
+	RepeatCommissionID *string `db:"repeat_commission_id"`
+	Source             *string `db:"source"`
+	PartnerID          *string `db:"partner_id"`
+	ProgramID          *string `db:"program_id"`
+	ClickID            *string `db:"click_id"`
+	CodeID             *string `db:"code_id"`
+	Code               *string `db:"code"`
+	Reward             struct {
 		Partner struct {
 			ID    *string `db:"id"`
 			Name  *string `db:"name"`
@@ -521,37 +568,52 @@ type saleLookupRow struct {
 	} `db:"rc"`
 }
 
-// LookupSale reads, in one statement, whether externalID is a repeat, who
-// the sale attributes to (the known customer's partner, else a click of the
-// workspace inside its program's cookie window, counted to now) and that
+// LookupSale reads, in one statement, whether externalID is a repeat and
+// who the sale could attribute to: the known customer's partner, a click
+// of the workspace inside its program's cookie window (counted to now), a
+// live code of the workspace (couponCode, in any case), each with that
 // partner's reward context. It writes nothing.
-func (p *HotPath) LookupSale(ctx context.Context, workspaceID, customerExternalID, clickID, externalID string) (*SaleLookup, error) {
+func (p *HotPath) LookupSale(ctx context.Context, workspaceID, customerExternalID, clickID, externalID, couponCode string) (*SaleLookup, error) {
 	st, err := p.stmt(ctx, SaleLookupSQL)
 	if err != nil {
 		return nil, fmt.Errorf("store: sale lookup: %w", err)
 	}
-	var row saleLookupRow
+	var rows []saleLookupRow
 	from, to := clickTimeBounds(clickID)
-	if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID, from, to); err != nil {
+	if err := st.SelectContext(ctx, &rows, workspaceID, customerExternalID, clickID, externalID, couponCode, from, to); err != nil {
 		return nil, fmt.Errorf("store: sale lookup: %w", mapErr(err))
 	}
-	if row.RepeatID == nil && row.PartnerID == nil && clickID != "" && from.After(time.Unix(0, 0)) {
+	if clickID != "" && from.After(time.Unix(0, 0)) && !slices.ContainsFunc(rows, func(r saleLookupRow) bool {
+		return r.RepeatID != nil || (r.Source != nil && *r.Source == SourceClick)
+	}) {
 		// A random id of before time-ordered ids can read as a recent time:
 		// look again, everywhere, before calling the click unknown.
 		from, to = time.Unix(0, 0).UTC(), time.Now().Add(100*365*24*time.Hour)
-		if err := st.GetContext(ctx, &row, workspaceID, customerExternalID, clickID, externalID, from, to); err != nil {
+		rows = nil
+		if err := st.SelectContext(ctx, &rows, workspaceID, customerExternalID, clickID, externalID, couponCode, from, to); err != nil {
 			return nil, fmt.Errorf("store: sale lookup: %w", mapErr(err))
 		}
 	}
-	l := row.SaleLookup
-	if r := row.Reward; r.Partner.ID != nil && l.PartnerID != nil {
-		l.Reward = RewardContext{
-			Partner:       PartnerRef{ID: *r.Partner.ID, Name: *r.Partner.Name, Email: *r.Partner.Email, Slug: *r.Partner.Slug},
-			PartnerStatus: *r.PartnerStatus, ProgramCurrency: *r.ProgramCurrency, ProgramHoldingDays: *r.ProgramHoldingDays,
-			GroupHoldingDays: r.GroupHoldingDays, GroupReward: r.GroupReward, DefaultReward: r.DefaultReward,
+	l := &SaleLookup{}
+	for _, row := range rows {
+		if row.RepeatID != nil {
+			l.RepeatID, l.RepeatCommissionID = row.RepeatID, row.RepeatCommissionID
+			return l, nil
 		}
+		r := row.Reward
+		if row.Source == nil || row.PartnerID == nil || r.Partner.ID == nil {
+			continue
+		}
+		l.Candidates = append(l.Candidates, SaleCandidate{
+			Source: *row.Source, PartnerID: *row.PartnerID, ProgramID: *row.ProgramID, ClickID: row.ClickID, CodeID: row.CodeID, Code: row.Code,
+			Reward: RewardContext{
+				Partner:       PartnerRef{ID: *r.Partner.ID, Name: *r.Partner.Name, Email: *r.Partner.Email, Slug: *r.Partner.Slug},
+				PartnerStatus: *r.PartnerStatus, ProgramCurrency: *r.ProgramCurrency, ProgramHoldingDays: *r.ProgramHoldingDays,
+				GroupHoldingDays: r.GroupHoldingDays, GroupReward: r.GroupReward, DefaultReward: r.DefaultReward,
+			},
+		})
 	}
-	return &l, nil
+	return l, nil
 }
 
 // RecordedSale is what RecordSales wrote for one sale.
@@ -562,6 +624,8 @@ type RecordedSale struct {
 	// EventCreatedAt is nil when the workspace already had a sale with
 	// this external id: nothing was written for it.
 	EventCreatedAt *time.Time `db:"event_created_at"`
+	// EventCodeID is the code the sale recorded (see BatchSale).
+	EventCodeID *string `db:"event_code_id"`
 	// Now is the transaction's timestamp, now(): what created_at defaults to.
 	Now time.Time `db:"tx_now"`
 }

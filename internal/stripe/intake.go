@@ -44,6 +44,22 @@ type Intake struct {
 	commissions   *commission.Service
 	connectSecret string
 	log           *slog.Logger
+	invoices      InvoiceDiscounts
+}
+
+// InvoiceDiscounts reads from Stripe the promotion codes of an invoice
+// whose event names its discounts by id only (internal/codes, with the
+// workspace's Stripe access). ok is false when the workspace has no Stripe
+// access to read them with.
+type InvoiceDiscounts interface {
+	InvoicePromotionCodes(ctx context.Context, workspaceID, invoiceID string) (ids []string, ok bool, err error)
+}
+
+// WithInvoiceDiscounts has the intake read invoices' promotion codes
+// through d when their events name the discounts by id only.
+func (in *Intake) WithInvoiceDiscounts(d InvoiceDiscounts) *Intake {
+	in.invoices = d
+	return in
 }
 
 // New returns the intake. connectSecret verifies platform (Connect) events;
@@ -301,6 +317,9 @@ func (in *Intake) trackSale(ctx context.Context, workspaceID, eventID string, s 
 	if s.Skip != "" {
 		return "ignored: " + s.Skip, nil
 	}
+	if err := in.couponOf(ctx, workspaceID, &s); err != nil {
+		return "", err
+	}
 	s.Input.Metadata = saleMetadata(eventID, s.Refs)
 	res, err := in.tracking.TrackSale(ctx, workspaceID, s.Input)
 	if err != nil {
@@ -308,7 +327,7 @@ func (in *Intake) trackSale(ctx context.Context, workspaceID, eventID string, s 
 	}
 	switch {
 	case !res.Attributed:
-		return fmt.Sprintf("no attribution: sale %s has no click id of this workspace and its customer %s was not referred; nothing recorded",
+		return fmt.Sprintf("no attribution: sale %s has no click id or live code of this workspace and its customer %s was not referred; nothing recorded",
 			s.Input.ExternalID, s.Input.CustomerExternalID), nil
 	case res.Duplicate:
 		if _, err := in.store.AddStripeRefs(ctx, workspaceID, s.Input.ExternalID, s.Refs); err != nil {
@@ -320,6 +339,52 @@ func (in *Intake) trackSale(ctx context.Context, workspaceID, eventID string, s 
 			res.Commission.ID, money.Format(res.Commission.AmountCents, res.Commission.Currency)), nil
 	}
 	return fmt.Sprintf("sale %s recorded (%s) without commission", s.Input.ExternalID, *res.EventID), nil
+}
+
+// couponOf sets the sale's couponCode from the promotion codes its
+// discounts name: the code of this workspace whose Stripe promotion code it
+// is, else (expanded) a live code written as the promotion code is. An invoice whose event
+// names its discounts by id only, with no click id, has them read from
+// Stripe; when Stripe does not answer the event fails (Stripe delivers it
+// again), when it refuses the sale goes on without a code.
+func (in *Intake) couponOf(ctx context.Context, workspaceID string, s *sale) error {
+	promos := s.Promotions
+	if len(promos) == 0 && s.UnreadInvoice != "" && s.Input.ClickID == "" && in.invoices != nil {
+		ids, ok, err := in.invoices.InvoicePromotionCodes(ctx, workspaceID, s.UnreadInvoice)
+		switch {
+		case errors.Is(err, ErrCall):
+			return err
+		case err != nil:
+			in.log.Warn("stripe: reading an invoice's discounts", "workspace", workspaceID, "invoice", s.UnreadInvoice, "err", err)
+		case ok:
+			for _, id := range ids {
+				promos = append(promos, promotionCode{ID: id})
+			}
+		}
+	}
+	for _, p := range promos {
+		if p.ID != "" {
+			c, err := in.store.CodeByPromotionCode(ctx, workspaceID, p.ID)
+			if err == nil {
+				s.Input.CouponCode = c.Code
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if p.Code != "" { // a promotion code the merchant made in Stripe for a Partli code
+			c, err := in.store.LiveCodeByCode(ctx, workspaceID, p.Code)
+			if err == nil {
+				s.Input.CouponCode = c.Code
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // saleOf finds the sale a charge paid: its invoice's (in API versions that

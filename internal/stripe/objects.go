@@ -48,6 +48,86 @@ func (r *ref) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// promotionCode is an expandable promotion code: its id, and its code when
+// expanded.
+type promotionCode struct {
+	ID   string
+	Code string
+}
+
+func (p *promotionCode) UnmarshalJSON(b []byte) error {
+	var o struct {
+		ID   string `json:"id"`
+		Code string `json:"code"`
+	}
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		*p = promotionCode{ID: o.ID, Code: o.Code}
+		return nil
+	}
+	var id ref
+	if err := json.Unmarshal(b, &id); err != nil {
+		return err
+	}
+	*p = promotionCode{ID: string(id)}
+	return nil
+}
+
+// discount is one discount of a session or invoice: a session's
+// {coupon, promotion_code}, an invoice's discount id (di_…, unexpanded) or
+// expanded discount, or the older single `discount` object.
+type discount struct {
+	ID            string // the discount's id, when Stripe gave only that
+	PromotionCode promotionCode
+}
+
+func (d *discount) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, (*string)(&d.ID))
+	}
+	var o struct {
+		ID            string        `json:"id"`
+		PromotionCode promotionCode `json:"promotion_code"`
+	}
+	if string(b) == "null" {
+		*d = discount{}
+		return nil
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return err
+	}
+	*d = discount{ID: o.ID, PromotionCode: o.PromotionCode}
+	return nil
+}
+
+// discounts are what an object says of its discounts, today's shape and
+// the older one.
+type discounts struct {
+	Discounts []discount `json:"discounts"`
+	Discount  *discount  `json:"discount"`
+}
+
+// promotions are the promotion codes the discounts name, and whether some
+// discount named none that could be read (an invoice's discounts are ids
+// unless expanded).
+func (d discounts) promotions() (ps []promotionCode, unread bool) {
+	all := d.Discounts
+	if d.Discount != nil {
+		all = append(all[:len(all):len(all)], *d.Discount)
+	}
+	for _, x := range all {
+		switch {
+		case x.PromotionCode.ID != "" || x.PromotionCode.Code != "":
+			ps = append(ps, x.PromotionCode)
+		case x.ID != "":
+			unread = true
+		}
+	}
+	return ps, unread
+}
+
 type checkoutSession struct {
 	ID              string `json:"id"`
 	AmountTotal     int64  `json:"amount_total"`
@@ -61,6 +141,7 @@ type checkoutSession struct {
 	Invoice           ref               `json:"invoice"`
 	PaymentIntent     ref               `json:"payment_intent"`
 	PaymentStatus     string            `json:"payment_status"`
+	discounts
 }
 
 type subscriptionDetails struct {
@@ -84,6 +165,7 @@ type invoice struct {
 	Payments *struct {
 		Data []invoicePayment `json:"data"`
 	} `json:"payments"`
+	discounts
 }
 
 type invoicePayment struct {
@@ -125,6 +207,11 @@ type sale struct {
 	Refs  []string
 	// Skip says why there is nothing to track ("" when there is).
 	Skip string
+	// Promotions are the promotion codes the object's discounts name;
+	// UnreadInvoice is the invoice whose discounts are ids only (their
+	// promotion codes are read from Stripe when nothing else attributes).
+	Promotions    []promotionCode
+	UnreadInvoice string
 }
 
 // saleMetadata is the sale's metadata: where it came from in Stripe.
@@ -158,6 +245,7 @@ func sessionSale(s checkoutSession, eventType string, occurredAt time.Time) sale
 		EventName: eventType, OccurredAt: occurredAt,
 	}
 	out.Skip = checkSale(&out.Input, "Checkout Session "+s.ID)
+	out.Promotions, _ = s.promotions()
 	return out
 }
 
@@ -183,6 +271,10 @@ func invoiceSale(in invoice, eventType string, occurredAt time.Time) sale {
 		Currency: in.Currency, ClickID: click, EventName: eventType, OccurredAt: occurredAt,
 	}
 	out.Skip = checkSale(&out.Input, "invoice "+in.ID)
+	var unread bool
+	if out.Promotions, unread = in.promotions(); unread && len(out.Promotions) == 0 {
+		out.UnreadInvoice = in.ID
+	}
 	return out
 }
 

@@ -92,6 +92,8 @@ type Request struct {
 	IdempotencyKey string
 	// Key is the secret key the request authenticated with.
 	Key string
+	// Account is the connected account it acted for (Stripe-Account), if any.
+	Account string
 	// Answered is the status the caller got; 0 when its answer was dropped.
 	Answered int
 }
@@ -191,7 +193,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		form = r.URL.Query()
 	}
 	rec := Request{Method: r.Method, Path: r.URL.Path, Form: form, IdempotencyKey: r.Header.Get("Idempotency-Key"),
-		Key: strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")}
+		Key: strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), Account: r.Header.Get("Stripe-Account")}
 	p.mu.Lock()
 	block := p.blocks[r.URL.Path]
 	drop := p.drops[r.URL.Path] > 0

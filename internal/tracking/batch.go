@@ -255,6 +255,7 @@ func (s *Service) recordBatch(ctx context.Context, tx *store.SaleTx, batch []*pe
 			Event: store.Event{ID: ids.New(ids.Sale), WorkspaceID: ps.ws, Kind: "sale", ExternalID: in.ExternalID,
 				AmountCents: in.AmountCents, Currency: &currency, EventName: in.EventName, Metadata: in.Metadata,
 				OccurredAt: in.OccurredAt},
+			CodeID: look.CodeID, CodePartnerID: look.CodePartnerID,
 		}
 	}
 	recorded, err := tx.RecordSales(ctx, rows)
@@ -288,7 +289,7 @@ func (s *Service) recordBatch(ctx context.Context, tx *store.SaleTx, batch []*pe
 		sl := &sale{i: i, ps: ps, cust: rec.Customer, ev: rows[j].Event, now: rec.Now}
 		ev := &sl.ev
 		ev.CustomerID, ev.ProgramID, ev.PartnerID, ev.ClickID = &sl.cust.ID, *sl.cust.ProgramID, *sl.cust.PartnerID, sl.cust.ClickID
-		ev.CreatedAt = *rec.EventCreatedAt
+		ev.CreatedAt, ev.CodeID = *rec.EventCreatedAt, rec.EventCodeID
 		sl.rc = &ps.look.Reward
 		if ev.PartnerID != *ps.look.PartnerID {
 			// A concurrent sale attributed the customer to another partner first.
@@ -333,8 +334,11 @@ func (s *Service) recordBatch(ctx context.Context, tx *store.SaleTx, batch []*pe
 		sd := store.Sale{
 			ID: ev.ID, WorkspaceID: ps.ws, ExternalID: ev.ExternalID, CustomerID: cust.ID,
 			CustomerExternalID: cust.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID, ClickID: ev.ClickID,
-			AmountCents: ev.AmountCents, Currency: *ev.Currency, EventName: ev.EventName, Metadata: ev.Metadata,
+			CodeID: ev.CodeID, AmountCents: ev.AmountCents, Currency: *ev.Currency, EventName: ev.EventName, Metadata: ev.Metadata,
 			OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt,
+		}
+		if ev.CodeID != nil {
+			sd.CouponCode = ps.look.Code
 		}
 		e, err := outbox.New(ps.ws, outbox.SaleCreated, now, outbox.SaleData{Sale: sd, Customer: customerRef(cust)})
 		if err != nil {

@@ -39,9 +39,12 @@ type SaleInput struct {
 	AmountCents        int64
 	Currency           string
 	ClickID            string
-	EventName          string
-	Metadata           json.RawMessage
-	OccurredAt         time.Time
+	// CouponCode is a code the customer used ("MAYA20", any case): with no
+	// attributing click, a live code of the workspace attributes.
+	CouponCode string
+	EventName  string
+	Metadata   json.RawMessage
+	OccurredAt time.Time
 }
 
 // LeadInput is a validated POST /api/track/lead body.
@@ -51,6 +54,7 @@ type LeadInput struct {
 	CustomerEmail      string
 	CustomerName       string
 	ClickID            string
+	CouponCode         string
 	EventName          string
 	Metadata           json.RawMessage
 	OccurredAt         time.Time
@@ -108,13 +112,14 @@ var errRepeat = errors.New("tracking: external id already recorded")
 func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInput) (*Result, error) {
 	// PostgreSQL keeps microseconds; so does everything we reply.
 	in.OccurredAt = in.OccurredAt.Round(time.Microsecond)
-	look, err := s.hot.LookupSale(ctx, workspaceID, in.CustomerExternalID, in.ClickID, in.ExternalID)
+	look, err := s.hot.LookupSale(ctx, workspaceID, in.CustomerExternalID, in.ClickID, in.ExternalID, in.CouponCode)
 	if err != nil {
 		return nil, err
 	}
 	if look.RepeatID != nil {
 		return s.repeatOf(ctx, workspaceID, look.RepeatID, look.RepeatCommissionID)
 	}
+	chooseSale(look)
 	if look.PartnerID == nil {
 		return &Result{}, nil // nothing attributes: a no-op
 	}
@@ -126,13 +131,17 @@ func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInpu
 // per program.
 func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInput) (*Result, error) {
 	return s.track(ctx, workspaceID, "lead", in.ExternalID, func(tx *store.Tx, now time.Time) (*Result, error) {
-		cust, ok, err := s.attribute(ctx, tx, workspaceID, in.CustomerExternalID, in.ClickID, in.CustomerEmail, in.CustomerName)
+		cust, code, ok, err := s.attribute(ctx, tx, workspaceID, in)
 		if err != nil || !ok {
 			return &Result{}, err
 		}
+		var codeID, couponCode *string
+		if code != nil {
+			codeID, couponCode = &code.ID, &code.Code
+		}
 		ev := &store.Event{
 			ID: ids.New(ids.Lead), WorkspaceID: workspaceID, Kind: "lead", ExternalID: in.ExternalID,
-			ProgramID: *cust.ProgramID, PartnerID: *cust.PartnerID, ClickID: cust.ClickID,
+			ProgramID: *cust.ProgramID, PartnerID: *cust.PartnerID, ClickID: cust.ClickID, CodeID: codeID,
 			EventName: in.EventName, Metadata: in.Metadata, OccurredAt: in.OccurredAt,
 		}
 		if cust.ID != "" {
@@ -148,8 +157,8 @@ func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInpu
 			return nil, err
 		}
 		lead := outbox.LeadData{ID: ev.ID, ExternalID: ev.ExternalID, ProgramID: ev.ProgramID, PartnerID: ev.PartnerID,
-			ClickID: ev.ClickID, EventName: ev.EventName, Metadata: ev.Metadata, OccurredAt: ev.OccurredAt,
-			CreatedAt: ev.CreatedAt, Customer: customerRef(cust)}
+			ClickID: ev.ClickID, CodeID: codeID, CouponCode: couponCode, EventName: ev.EventName, Metadata: ev.Metadata,
+			OccurredAt: ev.OccurredAt, CreatedAt: ev.CreatedAt, Customer: customerRef(cust)}
 		leadEvent, err := outbox.New(workspaceID, outbox.LeadCreated, now, lead)
 		if err != nil {
 			return nil, err
@@ -224,48 +233,73 @@ func (s *Service) repeatOf(ctx context.Context, workspaceID string, eventID, com
 	return res, nil
 }
 
-// attribute finds the partner for a tracking call and upserts the customer.
-// A known customer keeps the partner who referred them first; otherwise the
-// click must be this workspace's and inside its program's cookie window.
-// ok is false when nothing attributes; nothing is written then. Without a
-// customer id (leads only) the returned customer has no ID and is not stored.
-func (s *Service) attribute(ctx context.Context, tx *store.Tx, workspaceID, customerExternalID, clickID, email, name string) (*store.Customer, bool, error) {
-	var known *store.Customer
-	if customerExternalID != "" {
-		c, err := tx.CustomerByExternalID(ctx, workspaceID, customerExternalID)
+// attribute finds the partner for a lead (Attribute) and upserts the
+// customer: a known customer keeps the partner who referred them first;
+// otherwise the click must be this workspace's and inside its program's
+// cookie window; otherwise a live code of the workspace attributes. ok is
+// false when nothing attributes; nothing is written then. Without a
+// customer id the returned customer has no ID and is not stored. recorded
+// is the code the lead records (see Attribution.RecordsCode).
+func (s *Service) attribute(ctx context.Context, tx *store.Tx, workspaceID string, in LeadInput) (cust *store.Customer, recorded *store.LiveCode, ok bool, err error) {
+	var (
+		f     AttributionFacts
+		known *store.Customer
+		click *store.Click
+		code  *store.LiveCode
+	)
+	if in.CustomerExternalID != "" {
+		c, err := tx.CustomerByExternalID(ctx, workspaceID, in.CustomerExternalID)
 		switch {
 		case err == nil && c.PartnerID != nil:
-			known = c
+			known, f.CustomerPartner = c, c.PartnerID
 		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return nil, false, err
+			return nil, nil, false, err
 		}
 	}
-	cust := &store.Customer{ID: ids.New(ids.Customer), WorkspaceID: workspaceID, ExternalID: customerExternalID, Email: email, Name: name}
-	if known == nil {
-		if clickID == "" {
-			return nil, false, nil
+	if in.ClickID != "" && known == nil {
+		c, err := tx.AttributableClick(ctx, workspaceID, in.ClickID)
+		switch {
+		case err == nil:
+			click, f.ClickPartner = c, &c.PartnerID
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, nil, false, err
 		}
-		click, err := tx.AttributableClick(ctx, workspaceID, clickID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, false, nil
+	}
+	if in.CouponCode != "" {
+		c, err := tx.LiveCodeByCode(ctx, workspaceID, in.CouponCode)
+		switch {
+		case err == nil:
+			code, f.CodePartner = c, &c.PartnerID
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, nil, false, err
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		cust.PartnerID, cust.ProgramID, cust.ClickID = &click.PartnerID, &click.ProgramID, &click.ID
-	} else {
+	}
+	a := Attribute(f)
+	if a.From == "" {
+		return nil, nil, false, nil
+	}
+	cust = &store.Customer{ID: ids.New(ids.Customer), WorkspaceID: workspaceID, ExternalID: in.CustomerExternalID,
+		Email: in.CustomerEmail, Name: in.CustomerName}
+	switch a.From {
+	case FromCustomer:
 		cust.PartnerID, cust.ProgramID, cust.ClickID = known.PartnerID, known.ProgramID, known.ClickID
+	case FromClick:
+		cust.PartnerID, cust.ProgramID, cust.ClickID = &click.PartnerID, &click.ProgramID, &click.ID
+	case FromCode:
+		cust.PartnerID, cust.ProgramID = &code.PartnerID, &code.ProgramID
 	}
-	if customerExternalID == "" {
+	if in.CustomerExternalID == "" {
 		cust.ID = ""
-		return cust, true, nil
+	} else if err := tx.UpsertCustomer(ctx, cust); err != nil {
+		// The upsert returns the stored customer: if a concurrent call
+		// attributed it first, that call's partner wins, as it would have
+		// sequentially.
+		return nil, nil, false, err
 	}
-	// The upsert returns the stored customer: if a concurrent call attributed
-	// it first, that call's partner wins, as it would have sequentially.
-	if err := tx.UpsertCustomer(ctx, cust); err != nil {
-		return nil, false, err
+	if code != nil && *cust.PartnerID == code.PartnerID {
+		recorded = code
 	}
-	return cust, true, nil
+	return cust, recorded, true, nil
 }
 
 func (s *Service) recordCommission(ctx context.Context, tx *store.Tx, c *store.Commission, rc *store.RewardContext,

@@ -104,7 +104,8 @@ func TestOpenAPICoverage(t *testing.T) {
 	pid := str(p, "id")
 	send("GET", "/api/programs", e.Key, nil, 200)
 	send("GET", "/api/programs/"+pid, e.Key, nil, 200)
-	send("PATCH", "/api/programs/"+pid, e.Key, map[string]any{"cookieDays": 60}, 200)
+	send("PATCH", "/api/programs/"+pid, e.Key, map[string]any{"cookieDays": 60, "partnersCreateCodes": true,
+		"discount": map[string]any{"type": "percentage", "percent": 10, "duration": "repeating", "durationMonths": 3}}, 200)
 
 	g := send("POST", "/api/programs/"+pid+"/groups", e.Key, map[string]any{"name": "VIP", "holdingPeriodDays": nil}, 201)
 	send("GET", "/api/programs/"+pid+"/groups", e.Key, nil, 200)
@@ -119,6 +120,11 @@ func TestOpenAPICoverage(t *testing.T) {
 	pa := send("POST", "/api/programs/"+pid+"/partners", e.Key, map[string]any{"email": "jane@example.com", "name": "Jane Doe", "groupId": g["id"]}, 201)
 	send("GET", "/api/programs/"+pid+"/partners?q=jane", e.Key, nil, 200)
 	send("GET", "/api/partners/"+str(pa, "id"), e.Key, nil, 200)
+	code := send("POST", "/api/partners/"+str(pa, "id")+"/codes", e.Key, map[string]any{"code": "JANE20"}, 201)
+	send("GET", "/api/partners/"+str(pa, "id")+"/codes", e.Key, nil, 200)
+	send("POST", "/api/track/sale", e.Key, map[string]any{"externalId": "inv-code", "customerExternalId": "cus-code",
+		"amountCents": 1000, "couponCode": "jane20"}, 200)
+	send("DELETE", "/api/codes/"+str(code, "id"), e.Key, nil, 204)
 
 	click := send("POST", "/api/track/click", "", map[string]any{"slug": pa["slug"], "url": "https://shop.example.com/?via=jane-doe"}, 200)
 	send("POST", "/api/track/lead", e.Key, map[string]any{"externalId": "lead-1", "customerExternalId": "cus-1",

@@ -26,9 +26,12 @@ func (s *Server) CreateProgram(c echo.Context) error {
 	p := &store.Program{ID: ids.New(ids.Program), WorkspaceID: workspaceOf(c),
 		Currency: "USD", HoldingPeriodDays: 30, CookieDays: 90}
 	readProgram(b, p, true)
+	terms := readCodeTerms(b, p)
 	if err := b.err(); err != nil {
 		return err
 	}
+	p.SetDiscount(terms.discount)
+	p.PartnersCreateCodes = terms.partnersCreate
 	ctx := c.Request().Context()
 	explicitSlug := p.Slug != ""
 	if !explicitSlug {
@@ -171,10 +174,20 @@ func (s *Server) UpdateProgram(c echo.Context) error {
 		return err
 	}
 	readProgram(b, p, false)
+	terms := readCodeTerms(b, p)
 	if err := b.err(); err != nil {
 		return err
 	}
-	err = s.store.UpdateProgram(c.Request().Context(), p)
+	err = s.store.InTx(c.Request().Context(), func(tx *store.Tx) error {
+		if err := tx.UpdateProgram(c.Request().Context(), p); err != nil {
+			return err
+		}
+		if terms.set {
+			_, err := tx.SetProgramCodeTerms(c.Request().Context(), p, terms.discount, terms.partnersCreate)
+			return err
+		}
+		return nil
+	})
 	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
 		return conflict("slug", "A program of this workspace already uses this slug.")
 	}

@@ -13,7 +13,7 @@ import (
 
 // stripeIntake is the Stripe webhook intake; it holds no state of its own.
 func (s *Server) stripeIntake() *stripe.Intake {
-	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log)
+	return stripe.New(s.store, s.tracking, s.commissions, s.cfg.StripeConnectWebhookSecret, s.log).WithInvoiceDiscounts(s.codes)
 }
 
 // PutStripeIntegration handles PUT /api/integrations/stripe
@@ -48,6 +48,10 @@ func (s *Server) PutStripeIntegration(c echo.Context) error {
 	}
 	if hasKey {
 		if err := s.store.SetStripeSecretKey(ctx, ws, key); err != nil {
+			return err
+		}
+		// Codes waiting for Stripe get their promotion codes now.
+		if err := s.codes.QueueWorkspace(ctx, ws); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,7 @@ func readSale(b *body, now time.Time) (tracking.SaleInput, error) {
 		in.Currency = cur
 	}
 	in.ClickID, _ = b.text("clickId", false, 255)
+	in.CouponCode, _ = b.text("couponCode", false, 255)
 	if v, ok := b.text("eventName", false, 255); ok && v != "" {
 		in.EventName = v
 	}
@@ -93,6 +94,7 @@ func (s *Server) TrackLead(c echo.Context) error {
 	}
 	in.CustomerName, _ = b.text("customerName", false, 200)
 	in.ClickID, _ = b.text("clickId", false, 255)
+	in.CouponCode, _ = b.text("couponCode", false, 255)
 	if v, ok := b.text("eventName", false, 255); ok && v != "" {
 		in.EventName = v
 	}
@@ -183,7 +185,8 @@ func truncate(s string, n int) string {
 }
 
 // Redirect handles GET /r/{slug}: records the click and sends the visitor on
-// to the program's destination with pref_cid and via in the query.
+// to the program's destination with pref_cid and via in the query, and
+// pref_code when the partner has a code.
 func (s *Server) Redirect(c echo.Context) error {
 	slug := c.Param("slug")
 	link, click, err := s.recordClick(c, slug, c.Request().URL.String(), c.Request().Referer())
@@ -206,6 +209,11 @@ func (s *Server) Redirect(c echo.Context) error {
 	q := dest.Query()
 	q.Set("pref_cid", click.ID)
 	q.Set("via", slug)
+	if link.Code != nil {
+		// partli.js keeps it with the click id and puts it on Stripe
+		// Payment Links (prefilled_promo_code).
+		q.Set("pref_code", *link.Code)
+	}
 	dest.RawQuery = q.Encode()
 	c.SetCookie(&http.Cookie{Name: "pref_cid", Value: click.ID, Path: "/", MaxAge: link.CookieDays * 86400,
 		SameSite: http.SameSiteLaxMode, HttpOnly: false, Secure: s.cfg.SecureCookies()})
@@ -227,7 +235,7 @@ func (s *Server) TrackClick(c echo.Context) error {
 	if err := b.err(); err != nil {
 		return err
 	}
-	_, click, err := s.recordClick(c, slug, pageURL, referrer)
+	link, click, err := s.recordClick(c, slug, pageURL, referrer)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrLinkInactive) {
 		return notFoundField("slug", "No partner link has this slug.")
 	}
@@ -235,5 +243,6 @@ func (s *Server) TrackClick(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, map[string]string{"clickId": click.ID})
+	// code: the partner's code, for partli.js to put on Stripe Payment Links.
+	return c.JSON(http.StatusOK, map[string]any{"clickId": click.ID, "code": link.Code})
 }

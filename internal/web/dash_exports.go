@@ -110,14 +110,14 @@ func (s *Server) ExportSales(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceOf(c)
 	return streamCSV(s, c, exportName("sales"), []string{"sale_id", "external_id", "created_at", "occurred_at",
 		"program_id", "partner_id", "partner_name", "customer_external_id", "currency", "amount", "amount_minor",
-		"refunded", "refunded_minor", "event_name", "click_id"},
+		"refunded", "refunded_minor", "event_name", "click_id", "code_id", "code"},
 		keysetFetch(func(p store.Page) ([]store.SaleRow, *string, error) { return s.store.ListSaleRows(ctx, ws, q, p) }),
 		func(r store.SaleRow) []string {
 			return []string{r.ID, csvText(r.ExternalID), rfc3339(&r.CreatedAt), rfc3339(&r.OccurredAt),
 				r.ProgramID, r.PartnerID, csvText(r.PartnerName), csvText(r.CustomerExternalID), r.Currency,
 				decimalAmount(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
 				decimalAmount(r.RefundedCents, r.Currency), strconv.FormatInt(r.RefundedCents, 10),
-				csvText(r.EventName), deref(r.ClickID)}
+				csvText(r.EventName), deref(r.ClickID), deref(r.CodeID), csvText(deref(r.CouponCode))}
 		})
 }
 

@@ -225,11 +225,17 @@ func partnerFormErrors(err error, into map[string]string) bool {
 
 // PartnerPage handles GET /partners/:id (?clicks= pages through older clicks).
 func (s *Server) PartnerPage(c echo.Context) error {
-	ctx := c.Request().Context()
 	pa, err := s.partner(c)
 	if err != nil {
 		return err
 	}
+	return s.partnerPage(c, pa, http.StatusOK, nil)
+}
+
+// partnerPage renders a partner's page; edit, when set, changes it (a form
+// refused, with why).
+func (s *Server) partnerPage(c echo.Context, pa *store.Partner, status int, edit func(*dashboard.PartnerDetailView)) error {
+	ctx := c.Request().Context()
 	ws := pa.WorkspaceID
 	clicksPage, err := queryPage(c, "clicks", partnerClicksPerPage)
 	if err != nil {
@@ -280,8 +286,16 @@ func (s *Server) PartnerPage(c echo.Context) error {
 		}
 	case "status":
 		v.Flash = "Status changed to " + pa.Status + "."
+	default:
+		v.Flash = codeFlashes[c.QueryParam("done")]
 	}
-	return s.page(c, http.StatusOK, s.meta(c, pa.Name, "partners"), dashboard.PartnerDetail(v))
+	if v.Codes, err = s.partnerCodesView(c, pa, program); err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&v)
+	}
+	return s.page(c, status, s.meta(c, pa.Name, "partners"), dashboard.PartnerDetail(v))
 }
 
 // MovePartner handles POST /partners/:id/group: groupId, empty for no group.

@@ -40,13 +40,17 @@ func (s *Server) programPages(d, owner *echo.Group) {
 // progFlashes are the confirmations a redirect may ask for with ?done=.
 // Only these fixed texts are shown, never text from the URL.
 var progFlashes = map[string]string{
-	"created":        "Program created. Next, give it a default sale reward so partners earn something.",
-	"saved":          "Settings saved.",
-	"group-added":    "Group added.",
-	"group-saved":    "Group saved.",
-	"reward-added":   "Reward added. It applies to sales and leads from now on.",
-	"reward-saved":   "Reward saved. Commissions already recorded keep the terms they were made with.",
-	"reward-deleted": "Reward deleted. Commissions already recorded keep the terms they were made with.",
+	"created":          "Program created. Next, give it a default sale reward so partners earn something.",
+	"saved":            "Settings saved.",
+	"group-added":      "Group added.",
+	"group-saved":      "Group saved.",
+	"reward-added":     "Reward added. It applies to sales and leads from now on.",
+	"reward-saved":     "Reward saved. Commissions already recorded keep the terms they were made with.",
+	"reward-deleted":   "Reward deleted. Commissions already recorded keep the terms they were made with.",
+	"discount-saved":   "Discount saved. With Stripe set up, codes without a promotion code get one with this discount.",
+	"discount-removed": "Discount removed. Codes keep attributing sales; promotion codes already in Stripe keep the discount they were made with.",
+	"discount-new-coupon": "Discount saved. Stripe coupons cannot be changed, so this discount is a new coupon: codes made from now on " +
+		"get it, and the codes that already have a Stripe promotion code keep the earlier discount (retire one and add a new code to change it).",
 }
 
 const progSlugKey = "programs_workspace_id_slug_key"
@@ -424,6 +428,9 @@ func (s *Server) progDetail(c echo.Context, p *store.Program) (*dashboard.Progra
 	}
 	for _, n := range counts {
 		v.Partners += n
+	}
+	if v.Codes, err = s.programCodesView(c, p); err != nil {
+		return nil, err
 	}
 	for _, g := range groups {
 		row := dashboard.GroupRow{Group: g, Partners: counts[g.ID],

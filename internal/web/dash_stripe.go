@@ -172,6 +172,9 @@ func (s *Server) StripeCallback(c echo.Context) error {
 		return s.stripeFail(c, http.StatusBadGateway, "Stripe could not be reached to finish connecting. Nothing was changed: try again in a moment.")
 	}
 	s.log.Info("stripe account connected", "workspace", workspaceOf(c), "account", res.AccountID, "livemode", res.Livemode)
+	if err := s.codes.QueueWorkspace(c.Request().Context(), workspaceOf(c)); err != nil {
+		return err
+	}
 	return redirect(c, "/integrations/stripe?done=connected")
 }
 
@@ -254,6 +257,10 @@ func (s *Server) StripeSecretKeyForm(c echo.Context) error {
 		return s.stripePage(c, http.StatusUnprocessableEntity, v)
 	}
 	if err := s.store.SetStripeSecretKey(c.Request().Context(), workspaceOf(c), key); err != nil {
+		return err
+	}
+	// Codes waiting for Stripe get their promotion codes now.
+	if err := s.codes.QueueWorkspace(c.Request().Context(), workspaceOf(c)); err != nil {
 		return err
 	}
 	return redirect(c, "/integrations/stripe?done=secret-key")

@@ -48,6 +48,7 @@ func (s *Server) portalRoutes(e *echo.Echo) {
 	p.POST("/settings", s.SetPortalMail)
 	p.GET("/password", s.PortalPasswordPage)
 	p.POST("/password", s.PortalPassword, attempts)
+	s.portalCodeRoutes(p) // portal_codes.go
 }
 
 // requirePartner loads the signed-in partner account, or sends the visitor
@@ -197,15 +198,26 @@ func (s *Server) PortalProgram(c echo.Context) error {
 // portalProgramPage renders an enrollment's page; method, when set, changes
 // its payout method section (a form refused, with why).
 func (s *Server) portalProgramPage(c echo.Context, e *store.Enrollment, status int, method func(*portal.PayoutMethodView)) error {
+	return s.portalProgramPageWith(c, e, status, func(v *portal.ProgramView) {
+		if method != nil {
+			method(&v.PayoutMethod)
+		}
+	})
+}
+
+// portalProgramPageWith renders an enrollment's page, changed by edit (a
+// form refused, with why).
+func (s *Server) portalProgramPageWith(c echo.Context, e *store.Enrollment, status int, edit func(*portal.ProgramView)) error {
 	ctx := c.Request().Context()
 	v := portal.ProgramView{Enrollment: *e, Link: s.cfg.BaseURL + "/r/" + e.Slug}
 	var err error
 	if v.PayoutMethod, err = s.payoutMethodView(c, e); err != nil {
 		return err
 	}
-	if method != nil {
-		method(&v.PayoutMethod)
+	if v.Codes, err = s.portalCodesView(c, e); err != nil {
+		return err
 	}
+	edit(&v)
 	counts, err := s.store.CountsOf(ctx, e.WorkspaceID, e.ID)
 	if err != nil {
 		return err

@@ -50,6 +50,9 @@ func (s *Server) routes(e *echo.Echo) {
 	api.GET("/programs/:id/partners", s.ListPartners)
 	api.GET("/partners/:id", s.GetPartner)
 	api.PATCH("/partners/:id", s.UpdatePartner)
+	api.POST("/partners/:id/codes", s.CreateCode)
+	api.GET("/partners/:id/codes", s.ListCodes)
+	api.DELETE("/codes/:id", s.RetireCode)
 
 	api.POST("/webhooks", s.CreateWebhook)
 	api.GET("/webhooks", s.ListWebhooks)

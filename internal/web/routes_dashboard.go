@@ -23,4 +23,5 @@ func (s *Server) dashboardRoutes(e *echo.Echo) {
 	s.financePages(d)         // dash_finance.go: sales, commissions, payouts
 	s.webhookPages(d, owner)  // dash_webhooks.go
 	s.stripePages(d, owner)   // dash_stripe.go: Stripe Connect, programs' go-live checklist
+	s.codePages(owner)        // dash_codes.go: programs' customer discounts, partners' codes
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/partli/partli/internal/codes"
 	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/config"
 	"github.com/partli/partli/internal/email"
@@ -48,6 +49,7 @@ type Server struct {
 	payouts *payout.Service
 	// links makes the addresses mails point at and their tokens.
 	links email.Links
+	codes *codes.Service
 }
 
 // Option configures New.
@@ -78,6 +80,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 	}
 	s.connector = newStripeConnector(s)
 	s.payouts = NewPayouts(cfg, st, s.commissions, log)
+	s.codes = NewCodes(cfg, st, log)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

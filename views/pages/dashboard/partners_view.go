@@ -69,6 +69,7 @@ type PartnerDetailView struct {
 	ClicksNext  string
 	Commissions []store.Commission
 	Older       bool // the clicks shown are not the newest page
+	Codes       PartnerCodesView
 }
 
 // PartnerCurrencyTotal is one currency's commissions of a partner, by status.

@@ -120,6 +120,7 @@ type ProgramDetailView struct {
 	Default   RewardSlot
 	Groups    []GroupRow
 	NewGroup  GroupForm
+	Codes     ProgramCodesView // the customer discount and codes (codes.templ)
 }
 
 // RewardWords says what a reward pays, in plain words (components.RewardWords).

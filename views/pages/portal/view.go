@@ -104,6 +104,8 @@ type ProgramView struct {
 	Chart       dashboard.Chart
 	// PayoutMethod is how the partner is paid, and choosing it.
 	PayoutMethod PayoutMethodView
+	// Codes are the partner's codes (codes.templ).
+	Codes CodesView
 }
 
 // Conversion is sales per click, as a percentage with one decimal.
