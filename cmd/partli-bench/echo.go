@@ -111,3 +111,29 @@ func (e *env) measureRedirects(ctx context.Context, o options) (*phase, error) {
 	}
 	return p, err
 }
+
+// measureStatic drives GET /static/partli.js on the same server: a file
+// served from memory with no database work, the yardstick redirects are
+// held to (both are one small GET through the same router and middleware).
+func (e *env) measureStatic(ctx context.Context, o options) (*phase, error) {
+	hdr := http.Header{"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}
+	tr := func(t *vegeta.Target) error {
+		t.Method, t.Header, t.URL = http.MethodGet, hdr, e.baseURL+"/static/partli.js"
+		return nil
+	}
+	if err := e.settle(ctx, o, load{targeter: tr, concurrency: o.concurrency}); err != nil {
+		return nil, err
+	}
+	pid, _ := e.serverPID()
+	okCount := 0
+	p, err := attack(ctx, load{name: "/static/partli.js", targeter: tr, concurrency: o.concurrency,
+		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), profile: e.profile(o, "static"), onResult: func(r *vegeta.Result) {
+			if r.Code == http.StatusOK && len(r.Body) > 0 {
+				okCount++
+			}
+		}})
+	if err == nil && p.OK != okCount {
+		err = fmt.Errorf("%d of %d answers to /static/partli.js were 200 with a body", okCount, p.OK)
+	}
+	return p, err
+}

@@ -9,11 +9,15 @@
 //     for a fixed time (closed loop: the most the server sustains), and again
 //     at 70 % of that rate (open loop, for the latency a merchant sees);
 //   - runs pgbench with a script that does the SQL work of one sale, in one
-//     transaction, at the same concurrency: the database's own ceiling. The
-//     ratio of the two is the share of that ceiling Partli achieves.
+//     transaction, at the same concurrency: the ceiling of Partli's own
+//     statements. The ratio of the two is what the HTTP tier costs;
+//   - runs the floor, the least SQL one attributed sale needs with every
+//     guarantee (floor.go), on a schema of its own at the same concurrency:
+//     what PostgreSQL itself can do per sale. track/sale ÷ floor is how near
+//     Partli comes to the database's limit.
 //
 // Once per run it also measures a trivial echo handler (the HTTP ceiling of
-// the machine) and /r/{slug} redirects. It prints a table and writes the
+// the machine), /static/partli.js from the server and /r/{slug} redirects. It prints a table and writes the
 // figures as JSON. Load goes over loopback only.
 package main
 
@@ -46,6 +50,8 @@ type options struct {
 	dir         string
 	keep        bool
 	pgbench     bool
+	floor       bool
+	static      bool
 	echo        bool
 	redirects   bool
 	fast        bool
@@ -72,6 +78,8 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "folder for the cluster and logs (default: a new temporary folder, removed afterwards)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder")
 	flag.BoolVar(&o.pgbench, "pgbench", true, "measure the pgbench ceiling")
+	flag.BoolVar(&o.floor, "floor", true, "measure the floor: the reference transaction of one sale, on a schema of its own")
+	flag.BoolVar(&o.static, "static", true, "measure /static/partli.js from the same server (the yardstick of redirects)")
 	flag.BoolVar(&o.echo, "echo", true, "measure the trivial echo handler")
 	flag.BoolVar(&o.redirects, "redirects", true, "measure /r/{slug} redirects")
 	flag.BoolVar(&o.fast, "fast", false, "run PostgreSQL without fsync (not durable; for quick looks only)")
@@ -147,6 +155,14 @@ func run(ctx context.Context, o options) (*report, error) {
 			return rep, fmt.Errorf("echo: %w", err)
 		}
 		rep.Echo = r
+	}
+	if o.static {
+		o.logf("measuring /static/partli.js")
+		r, err := env.measureStatic(ctx, o)
+		if err != nil {
+			return rep, fmt.Errorf("static: %w", err)
+		}
+		rep.Static = r
 	}
 	if o.redirects {
 		o.logf("measuring /r/{slug} redirects")

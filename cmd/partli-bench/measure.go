@@ -126,6 +126,15 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 		// pgbench's sales count as existing ones for the next size.
 		e.existing += int64(tps * o.duration.Seconds())
 	}
+	if o.floor {
+		o.logf("the floor (the reference transaction of one sale) at %s existing sales: %d clients for %s", label, o.concurrency, o.duration)
+		tps, latency, cpu, err := e.floor(ctx, o)
+		if err != nil {
+			return sr, fmt.Errorf("floor: %w", err)
+		}
+		sr.FloorTPS, sr.FloorLatencyMs, sr.FloorCPU = tps, latency, cpu
+		sr.FloorRatio = sr.Max.RPS / tps
+	}
 	return sr, nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,15 +141,24 @@ func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, c
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		return 0, 0, nil, err
 	}
-	// As every phase: a checkpoint, an unmeasured warm-up, then the run.
+	defines := map[string]string{"ws": e.workspaceID, "program_id": e.programID, "reward_id": rewardID,
+		"payload_sale": paySale, "payload_commission": payCommission}
+	return e.pgbenchRun(ctx, o, path, defines)
+}
+
+// pgbenchRun runs a script as every phase runs: after a checkpoint and an
+// unmeasured warm-up, at the benchmark's concurrency for its duration. It
+// returns transactions per second, the mean latency in ms and the CPU each
+// side spent per transaction.
+func (e *env) pgbenchRun(ctx context.Context, o options, path string, defines map[string]string) (tps, latencyMs float64, cpu *cpuUse, err error) {
 	if err := e.checkpoint(ctx); err != nil {
 		return 0, 0, nil, err
 	}
-	if _, err := e.runPgbench(ctx, o, path, rewardID, paySale, payCommission, o.warmup); err != nil {
+	if _, err := e.runPgbench(ctx, o, path, defines, o.warmup); err != nil {
 		return 0, 0, nil, err
 	}
 	meter := startCPU(0, e.postmasterPID())
-	cmd, err := e.runPgbench(ctx, o, path, rewardID, paySale, payCommission, o.duration)
+	cmd, err := e.runPgbench(ctx, o, path, defines, o.duration)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -175,13 +186,14 @@ func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, c
 }
 
 // runPgbench runs the script for d and keeps its output in pgbench.out.
-func (e *env) runPgbench(ctx context.Context, o options, path, rewardID, paySale, payCommission string, d time.Duration) (*exec.Cmd, error) {
+func (e *env) runPgbench(ctx context.Context, o options, path string, defines map[string]string, d time.Duration) (*exec.Cmd, error) {
 	threads := min(o.concurrency, 2)
 	args := []string{"-n", "-M", "prepared", "-c", itoa(o.concurrency), "-j", itoa(threads),
-		"-T", itoa(max(1, int(d.Seconds()))), "-f", path,
-		"-D", "ws=" + e.workspaceID, "-D", "program_id=" + e.programID, "-D", "reward_id=" + rewardID,
-		"-D", "payload_sale=" + paySale, "-D", "payload_commission=" + payCommission,
-		"-h", e.cluster.SocketDir, "-p", itoa(e.cluster.Port), "-U", "postgres", "partli"}
+		"-T", itoa(max(1, int(d.Seconds()))), "-f", path}
+	for _, k := range slices.Sorted(maps.Keys(defines)) {
+		args = append(args, "-D", k+"="+defines[k])
+	}
+	args = append(args, "-h", e.cluster.SocketDir, "-p", itoa(e.cluster.Port), "-U", "postgres", "partli")
 	bin, err := findPgbench(e.cluster.BinDir)
 	if err != nil {
 		return nil, err

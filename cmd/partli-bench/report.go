@@ -19,6 +19,7 @@ type report struct {
 	Durable     bool              `json:"durable"`
 	Postgres    map[string]string `json:"postgres"`
 	Echo        *phase            `json:"echo,omitempty"`
+	Static      *phase            `json:"static,omitempty"`
 	Redirects   *phase            `json:"redirects,omitempty"`
 	Sizes       []sizeReport      `json:"sizes"`
 	Targets     []target          `json:"targets"`
@@ -71,6 +72,10 @@ type sizeReport struct {
 	PgbenchLatencyMs float64  `json:"pgbenchLatencyMs,omitempty"`
 	PgbenchCPU       *cpuUse  `json:"pgbenchCpuPerTransaction,omitempty"`
 	Ratio            float64  `json:"ratioToPgbench,omitempty"`
+	FloorTPS         float64  `json:"floorTps,omitempty"`
+	FloorLatencyMs   float64  `json:"floorLatencyMs,omitempty"`
+	FloorCPU         *cpuUse  `json:"floorCpuPerTransaction,omitempty"`
+	FloorRatio       float64  `json:"ratioToFloor,omitempty"`
 	StatementsPerReq float64  `json:"statementsPerSale,omitempty"`
 	Statements       []string `json:"statements,omitempty"`
 	Verified         string   `json:"verified,omitempty"`
@@ -94,6 +99,9 @@ func (r *report) judge() {
 		if s.PgbenchTPS > 0 {
 			add("track/sale share of the pgbench ceiling", "≥ 80%", fmt.Sprintf("%.0f%%", 100*s.Ratio), s.Ratio >= 0.8)
 		}
+		if s.FloorTPS > 0 {
+			add("track/sale share of the floor", "≥ 80%", fmt.Sprintf("%.0f%%", 100*s.FloorRatio), s.FloorRatio >= 0.8)
+		}
 		if s.At70 != nil {
 			add("track/sale p99 at 70% of the maximum rate", "≤ 25 ms", fmt.Sprintf("%.1f ms", s.At70.P99Ms), s.At70.P99Ms <= 25)
 		}
@@ -116,6 +124,10 @@ func (r *report) judge() {
 	}
 	if r.Redirects != nil {
 		add("/r/{slug} redirects", "≥ 5,000/s", fmt.Sprintf("%.0f/s", r.Redirects.RPS), r.Redirects.RPS >= 5000)
+		if r.Static != nil && r.Static.RPS > 0 {
+			share := r.Redirects.RPS / r.Static.RPS
+			add("/r/{slug} redirects ÷ /static/partli.js", "≥ 0.70", fmt.Sprintf("%.2f (%.0f / %.0f)", share, r.Redirects.RPS, r.Static.RPS), share >= 0.7)
+		}
 	}
 }
 
@@ -152,6 +164,7 @@ func printReport(w io.Writer, r *report) {
 		fmt.Fprintf(w, "%-34s %9.0f %8.2f %8.2f %8.2f %8.1f %7d %8s\n", p.Name, p.RPS, p.P50Ms, p.P99Ms, p.P999Ms, p.MaxMs, p.Errors, rss)
 	}
 	line(r.Echo)
+	line(r.Static)
 	line(r.Redirects)
 	for i := range r.Sizes {
 		line(&r.Sizes[i].Max)
@@ -163,11 +176,18 @@ func printReport(w io.Writer, r *report) {
 			fmt.Fprintf(w, "  pgbench, the same SQL per sale in one transaction: %.0f tps (mean latency %.2f ms)\n", s.PgbenchTPS, s.PgbenchLatencyMs)
 			fmt.Fprintf(w, "  track/sale ÷ pgbench = %.0f / %.0f = %.2f\n", s.Max.RPS, s.PgbenchTPS, s.Ratio)
 		}
+		if s.FloorTPS > 0 {
+			fmt.Fprintf(w, "  floor, the reference transaction of one sale: %.0f tps (mean latency %.2f ms)\n", s.FloorTPS, s.FloorLatencyMs)
+			fmt.Fprintf(w, "  track/sale ÷ floor = %.0f / %.0f = %.2f\n", s.Max.RPS, s.FloorTPS, s.FloorRatio)
+		}
 		if c := s.Max.CPU; c != nil {
 			fmt.Fprintf(w, "  CPU per sale, track/sale: server %.2f ms, load generator %.2f ms, PostgreSQL %.2f ms\n", c.ServerMs, c.LoadGenMs, c.PostgresMs)
 		}
 		if c := s.PgbenchCPU; c != nil {
 			fmt.Fprintf(w, "  CPU per sale, pgbench:    pgbench %.2f ms, PostgreSQL %.2f ms\n", c.LoadGenMs, c.PostgresMs)
+		}
+		if c := s.FloorCPU; c != nil {
+			fmt.Fprintf(w, "  CPU per sale, floor:      pgbench %.2f ms, PostgreSQL %.2f ms\n", c.LoadGenMs, c.PostgresMs)
 		}
 		if s.StatementsPerReq > 0 {
 			fmt.Fprintf(w, "  SQL statements per sale (pg_stat_statements, BEGIN and COMMIT included): %.1f\n", s.StatementsPerReq)
