@@ -40,6 +40,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/partli/partli/internal/pg"
 	"github.com/partli/partli/internal/testdb"
@@ -103,8 +105,9 @@ type server struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 
-	mu   sync.Mutex
-	base string // http://addr; a restart may move it, see start
+	mu      sync.Mutex
+	base    string // http://addr; a restart may move it, see start
+	metrics string // host:port of its GET /metrics (PARTLI_METRICS_ADDR)
 }
 
 func freeAddr(t *testing.T) string {
@@ -128,7 +131,7 @@ func (s *server) url() string {
 // waits until it answers; it is killed when the test ends.
 func startServer(t *testing.T, dbURL string) *server {
 	t.Helper()
-	s := &server{t: t, dbURL: dbURL, log: &bytes.Buffer{}, base: "http://" + freeAddr(t)}
+	s := &server{t: t, dbURL: dbURL, log: &bytes.Buffer{}, base: "http://" + freeAddr(t), metrics: freeAddr(t)}
 	t.Cleanup(func() {
 		s.kill()
 		if t.Failed() {
@@ -203,9 +206,9 @@ func (s *server) start() {
 			return
 		}
 		if attempt < 5 && strings.Contains(s.logSince(mark), "address already in use") {
-			s.t.Logf("%s is taken by another process; starting partli serve on another port", s.url())
+			s.t.Logf("%s or %s is taken by another process; starting partli serve on other ports", s.url(), s.metricsAddr())
 			s.mu.Lock()
-			s.base = "http://" + freeAddr(s.t)
+			s.base, s.metrics = "http://"+freeAddr(s.t), freeAddr(s.t)
 			s.mu.Unlock()
 			continue
 		}
@@ -223,6 +226,7 @@ func (s *server) tryStart() error {
 		"PARTLI_SESSION_SECRET=faulttest-session-secret-0123456789abcdef",
 		"PARTLI_TRACK_RATE_LIMIT=1000000",
 		"PARTLI_DB_MAX_CONNS=10",
+		"PARTLI_METRICS_ADDR="+s.metricsAddr(),
 	)
 	cmd.Stdout, cmd.Stderr = lockedWriter{s}, lockedWriter{s}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -255,6 +259,48 @@ func (s *server) tryStart() error {
 			return fmt.Errorf("partli serve on %s did not answer /healthz within %s", base, startBound)
 		}
 	}
+}
+
+func (s *server) metricsAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metrics
+}
+
+// saleBatches reads the running server's /metrics: how many sale batches it
+// has written since it started, and how many of them carried more than one
+// sale. An error (the server is down, say) reads as none.
+func (s *server) saleBatches() (batches, shared uint64) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + s.metricsAddr() + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil || families["partli_batch_size"] == nil {
+		return 0, 0
+	}
+	for _, m := range families["partli_batch_size"].GetMetric() {
+		kind := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" {
+				kind = l.GetValue()
+			}
+		}
+		if kind != "sale" {
+			continue
+		}
+		h := m.GetHistogram()
+		batches = h.GetSampleCount()
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == 1 {
+				shared = batches - b.GetCumulativeCount()
+			}
+		}
+	}
+	return batches, shared
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
@@ -656,10 +702,16 @@ func TestServerKilledDuringSales(t *testing.T) {
 	// leave it down until every client has had a request fail, start it
 	// again, and carry on until it has acknowledged a number of sales.
 	begun := time.Now()
-	if !waitFor(phaseBound, func() bool { return okBefore.Load() >= 50 }) {
-		t.Fatalf("only %d sales acknowledged within %s of the start", okBefore.Load(), phaseBound)
+	// The kill must land among batches of several sales: wait until the
+	// server has written some (its /metrics says so) before killing it.
+	var batches, shared uint64
+	if !waitFor(phaseBound, func() bool {
+		batches, shared = srv.saleBatches()
+		return okBefore.Load() >= 50 && shared >= 5
+	}) {
+		t.Fatalf("within %s of the start, %d sales acknowledged in %d batches, %d of them of more than one sale", phaseBound, okBefore.Load(), batches, shared)
 	}
-	t.Logf("50 sales acknowledged in %s; killing the server", since(begun))
+	t.Logf("%d sales acknowledged in %s, in %d batches (%d of several sales); killing the server", okBefore.Load(), since(begun), batches, shared)
 	killed.Store(true)
 	srv.kill()
 	down := time.Now()
@@ -775,10 +827,16 @@ func TestPostgresRestartDuringSales(t *testing.T) {
 	// a second and until clients have had a number of 503s; it starts
 	// again; the service must recover and carry on.
 	begun := time.Now()
-	if !waitFor(phaseBound, func() bool { return ok[0].Load() >= 50 }) {
-		t.Fatalf("only %d sales acknowledged within %s of the start", ok[0].Load(), phaseBound)
+	// PostgreSQL must stop among batches of several sales: wait until the
+	// server has written some (its /metrics says so).
+	var batches, shared uint64
+	if !waitFor(phaseBound, func() bool {
+		batches, shared = srv.saleBatches()
+		return ok[0].Load() >= 50 && shared >= 5
+	}) {
+		t.Fatalf("within %s of the start, %d sales acknowledged in %d batches, %d of them of more than one sale", phaseBound, ok[0].Load(), batches, shared)
 	}
-	t.Logf("50 sales acknowledged in %s; stopping PostgreSQL", since(begun))
+	t.Logf("%d sales acknowledged in %s, in %d batches (%d of several sales); stopping PostgreSQL", ok[0].Load(), since(begun), batches, shared)
 	phase.Store(1)
 	stopping := time.Now()
 	if err := cluster.Stop(); err != nil {
