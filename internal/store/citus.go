@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // On a database with the citus extension (a Citus coordinator), Partli's
@@ -217,3 +219,50 @@ func scanStrings(ctx context.Context, tx *sql.Tx, into map[string]bool, query st
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// onCitus records that this process's database has the citus extension
+// (New finds out). A process talks to one kind of database, so the few
+// statements written differently for Citus (forDB) read it from here.
+var onCitus atomic.Bool
+
+// detectCitus sets onCitus from db, within a few seconds; a database that
+// cannot be asked (it is down at start) counts as plain PostgreSQL until
+// the next New.
+func detectCitus(db *sql.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ok, err := hasCitus(ctx, db); err == nil {
+		onCitus.Store(ok)
+	}
+}
+
+// fanOutLock is the row lock webhookFanOutSQL takes on the endpoints it
+// delivers to, skipping one a concurrent DELETE holds. Citus takes no row
+// lock in a statement that spans shards, as a batch of sales of several
+// workspaces does, so there the statement goes without it: the deliveries'
+// foreign key then waits for an endpoint being deleted and fails the batch,
+// whose sales are written again one by one, each without a delivery to
+// the deleted endpoint.
+const fanOutLock = "FOR KEY SHARE OF e SKIP LOCKED"
+
+// forDB returns query as the database takes it: on Citus, without the
+// fan-out's row lock.
+func forDB(query string) string {
+	if onCitus.Load() {
+		return strings.Replace(query, fanOutLock, "", 1)
+	}
+	return query
+}
+
+// dueWorkspaces runs query, a SELECT DISTINCT workspace_id … LIMIT $1 over
+// rows that are due, and returns the workspaces. Workers claim due rows one
+// workspace at a time: Citus takes row locks (FOR UPDATE SKIP LOCKED) only
+// in a statement that reads one shard, and on plain PostgreSQL the claim
+// is the same index probe with one more equality.
+func (q Queries) dueWorkspaces(ctx context.Context, query string, limit int) ([]string, error) {
+	var wss []string
+	if err := q.sel(ctx, &wss, query, limit); err != nil {
+		return nil, err
+	}
+	return wss, nil
+}

@@ -220,22 +220,27 @@ func dbText(s string) string {
 // synchronous_commit for the statement's own (implicit) transaction only:
 // the connection keeps its setting (a test checks it). The velocity flag is
 // decided per click from this IP hash's recent clicks on the partner, plus
-// prior: those earlier in the same batch.
+// prior: those earlier in the same batch. The recent clicks are counted in a
+// join rather than a correlated subquery, which Citus cannot plan beside the
+// batch's CTE; a partner's clicks share their program's window.
 var clickBatchSQL = `
 	WITH i AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::text[], $12::bigint[], $13::float8[], $14::bigint[])
 			AS i (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags, prior, window_s, threshold)
 		CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) async_commit
+	), recent AS (
+		SELECT k.workspace_id, k.partner_id, k.ip_hash, count(*) AS n
+		FROM (SELECT DISTINCT workspace_id, partner_id, ip_hash, window_s FROM i) k
+		JOIN clicks r ON r.workspace_id = k.workspace_id AND r.partner_id = k.partner_id AND r.ip_hash = k.ip_hash
+			AND r.created_at > now() - k.window_s * interval '1 second'
+		GROUP BY 1, 2, 3
 	), c AS (
 		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
 		SELECT i.id, i.workspace_id, i.program_id, i.partner_id, i.ip_hash, i.user_agent, i.referer, i.url, i.country, i.city,
 			coalesce(string_to_array(nullif(i.flags, ''), ','), ARRAY[]::text[]) ||
-			CASE WHEN i.prior + (SELECT count(*) FROM (
-				SELECT 1 FROM clicks WHERE workspace_id = i.workspace_id AND partner_id = i.partner_id AND ip_hash = i.ip_hash
-				  AND created_at > now() - i.window_s * interval '1 second'
-				LIMIT i.threshold) recent) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
-		FROM i
+			CASE WHEN i.prior + coalesce(recent.n, 0) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+		FROM i LEFT JOIN recent ON recent.workspace_id = i.workspace_id AND recent.partner_id = i.partner_id AND recent.ip_hash = i.ip_hash
 		RETURNING id, workspace_id, program_id, partner_id, flags, created_at
 	), ` + activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 1, 0 FROM c`) + `
 	SELECT id, flags, created_at FROM c`

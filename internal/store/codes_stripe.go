@@ -60,21 +60,33 @@ var codeSyncSelect = `SELECT ` + qualified(codeCols, "c", "") + `, ` + qualified
 // work is due and not held by another worker, for lease. Claimed codes are
 // held until the lease runs out or their outcome is recorded.
 func (q Queries) ClaimCodeSyncs(ctx context.Context, limit int, lease time.Duration) ([]CodeSync, error) {
-	var cs []CodeSync
-	err := q.sel(ctx, &cs, `
-		WITH due AS (
-			SELECT workspace_id, id FROM partner_codes
-			WHERE stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
-			  AND (stripe_lease_until IS NULL OR stripe_lease_until < now())
-			ORDER BY stripe_retry_at NULLS FIRST, workspace_id, id LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		), c AS (
-			UPDATE partner_codes co SET stripe_lease_until = now() + $2 * interval '1 second'
-			FROM due WHERE co.workspace_id = due.workspace_id AND co.id = due.id
-			RETURNING co.*
-		) `+codeSyncSelect, limit, lease.Seconds())
+	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM partner_codes
+		WHERE stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
+		  AND (stripe_lease_until IS NULL OR stripe_lease_until < now()) LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim code syncs: %w", err)
+	}
+	var cs []CodeSync
+	for _, ws := range wss {
+		var some []CodeSync
+		err := q.sel(ctx, &some, `
+			WITH due AS (
+				SELECT workspace_id, id FROM partner_codes
+				WHERE workspace_id = $3 AND stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
+				  AND (stripe_lease_until IS NULL OR stripe_lease_until < now())
+				ORDER BY stripe_retry_at NULLS FIRST, id LIMIT $1
+				FOR UPDATE SKIP LOCKED
+			), c AS (
+				UPDATE partner_codes co SET stripe_lease_until = now() + $2 * interval '1 second'
+				FROM due WHERE co.workspace_id = $3 AND co.id = due.id
+				RETURNING co.*
+			) `+codeSyncSelect+` WHERE p.workspace_id = $3`, limit-len(cs), lease.Seconds(), ws)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim code syncs: %w", err)
+		}
+		if cs = append(cs, some...); len(cs) >= limit {
+			break
+		}
 	}
 	return cs, nil
 }
@@ -105,18 +117,18 @@ func (q Queries) ClaimCodeSync(ctx context.Context, workspaceID, id string, leas
 func (q Queries) CodeSynced(ctx context.Context, workspaceID, id, promotionCodeID, couponID string, version int) (*Code, error) {
 	var c Code
 	// The partner's link may carry this code from now on (partnerCodeSQL).
-	err := q.get(ctx, &c, `
-		WITH c AS (
+	err := q.atomically(ctx, func(q Queries) error {
+		err := q.get(ctx, &c, `
 			UPDATE partner_codes SET stripe_promotion_code_id = $3, stripe_coupon_id = $4, discount_version = $5,
 				stripe_sync = CASE WHEN retired_at IS NULL THEN 'idle' ELSE 'deactivate' END,
 				stripe_error = '', stripe_attempts = 0, stripe_retry_at = NULL, stripe_lease_until = NULL
 			WHERE workspace_id = $1 AND id = $2
-			RETURNING `+codeCols+`
-		), link_change AS (
-			INSERT INTO link_changes (slug)
-			SELECT pa.slug FROM partners pa JOIN c ON pa.workspace_id = c.workspace_id AND pa.id = c.partner_id
-		)
-		SELECT * FROM c`, workspaceID, id, promotionCodeID, couponID, version)
+			RETURNING `+codeCols, workspaceID, id, promotionCodeID, couponID, version)
+		if err != nil {
+			return err
+		}
+		return q.codeLinkChanged(ctx, &c)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: code synced: %w", err)
 	}

@@ -138,15 +138,27 @@ func (q Queries) History(ctx context.Context, workspaceID, commissionID string) 
 }
 
 // LockDueCommissions claims up to limit pending commissions whose payableAt
-// has passed, across workspaces. SKIP LOCKED lets any number of replicas run
-// the auto-approval worker without waiting on or repeating each other.
+// has passed, across workspaces, one workspace at a time (dueWorkspaces).
+// SKIP LOCKED lets any number of replicas run the auto-approval worker
+// without waiting on or repeating each other.
 func (tx *Tx) LockDueCommissions(ctx context.Context, limit int) ([]Commission, error) {
-	var cs []Commission
-	err := tx.sel(ctx, &cs, commissionSelect+`
-		WHERE c.status = 'pending' AND c.payable_at <= now()
-		ORDER BY c.payable_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED`, limit)
+	wss, err := tx.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM commissions
+		WHERE status = 'pending' AND payable_at <= now() LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: due commissions: %w", err)
+	}
+	var cs []Commission
+	for _, ws := range wss {
+		var some []Commission
+		err := tx.sel(ctx, &some, commissionSelect+`
+			WHERE c.workspace_id = $2 AND c.status = 'pending' AND c.payable_at <= now()
+			ORDER BY c.payable_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED`, limit-len(cs), ws)
+		if err != nil {
+			return nil, fmt.Errorf("store: due commissions: %w", err)
+		}
+		if cs = append(cs, some...); len(cs) >= limit {
+			break
+		}
 	}
 	return cs, nil
 }

@@ -50,7 +50,7 @@ const lockBalancesSQL = `
 	INSERT INTO partner_balances AS b (workspace_id, partner_id, currency, program_id)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(workspace_id, partner_id, currency, program_id)
 	ORDER BY workspace_id, partner_id, currency
-	ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET updated_at = now()`
+	ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET updated_at = EXCLUDED.updated_at`
 
 // recordLedgerSQL inserts the entries (unnest of arrays) and adds them up
 // into their balances (locked by lockBalancesSQL): the table's checks then

@@ -318,24 +318,35 @@ func (s *Store) QueueDigests(ctx context.Context, limit int) (int, error) {
 // worker that dies loses its lease, and the message is due again when the
 // lease ends.
 func (q Queries) ClaimMail(ctx context.Context, limit int, lease time.Duration) ([]MailRow, error) {
-	var rows []MailRow
-	err := q.sel(ctx, &rows, `
-		UPDATE mail_outbox m
-		SET next_attempt_at = now() + $2 * interval '1 millisecond',
-			leased_until = now() + $2 * interval '1 millisecond'
-		FROM (
-			SELECT workspace_id, id FROM mail_outbox
-			WHERE status = 'pending' AND next_attempt_at <= now()
-			ORDER BY next_attempt_at
-			LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		) due
-		WHERE m.workspace_id = due.workspace_id AND m.id = due.id
-		RETURNING m.id, m.workspace_id, m.kind, m.recipient, m.recipient_name, m.data, m.status, m.attempts,
-			m.next_attempt_at, m.leased_until, m.subject, m.message_id, m.last_error, m.sent_at, m.created_at, m.updated_at`,
-		limit, lease.Milliseconds())
+	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM mail_outbox
+		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim mail: %w", err)
+	}
+	var rows []MailRow
+	for _, ws := range wss {
+		var some []MailRow
+		err := q.sel(ctx, &some, `
+			UPDATE mail_outbox m
+			SET next_attempt_at = now() + $2 * interval '1 millisecond',
+				leased_until = now() + $2 * interval '1 millisecond'
+			FROM (
+				SELECT id FROM mail_outbox
+				WHERE workspace_id = $3 AND status = 'pending' AND next_attempt_at <= now()
+				ORDER BY next_attempt_at
+				LIMIT $1
+				FOR UPDATE SKIP LOCKED
+			) due
+			WHERE m.workspace_id = $3 AND m.id = due.id
+			RETURNING m.id, m.workspace_id, m.kind, m.recipient, m.recipient_name, m.data, m.status, m.attempts,
+				m.next_attempt_at, m.leased_until, m.subject, m.message_id, m.last_error, m.sent_at, m.created_at, m.updated_at`,
+			limit-len(rows), lease.Milliseconds(), ws)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim mail: %w", err)
+		}
+		if rows = append(rows, some...); len(rows) >= limit {
+			break
+		}
 	}
 	return rows, nil
 }
@@ -443,8 +454,8 @@ func (q Queries) SetMailPreference(ctx context.Context, address, kind, choice st
 			INSERT INTO mail_preferences (address, kind, choice, digest_from)
 			VALUES ($1, $2, $3, CASE WHEN $3 = 'digest' THEN now() END)
 			ON CONFLICT (address, kind) DO UPDATE SET choice = EXCLUDED.choice,
-				digest_from = CASE WHEN EXCLUDED.choice = 'digest' THEN coalesce(mail_preferences.digest_from, now()) END,
-				updated_at = now()`, address, kind, choice)
+				digest_from = CASE WHEN EXCLUDED.choice = 'digest' THEN coalesce(mail_preferences.digest_from, EXCLUDED.updated_at) END,
+				updated_at = EXCLUDED.updated_at`, address, kind, choice)
 	default:
 		return fmt.Errorf("store: mail preference: unknown choice %q", choice)
 	}

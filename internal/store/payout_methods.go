@@ -58,7 +58,7 @@ func (q Queries) SetPayoutMethod(ctx context.Context, workspaceID, partnerID, ty
 	err := q.get(ctx, &m, `
 		WITH m AS (
 			INSERT INTO partner_payout_methods (workspace_id, partner_id, type, email) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (workspace_id, partner_id) DO UPDATE SET type = EXCLUDED.type, email = EXCLUDED.email, updated_at = now()
+			ON CONFLICT (workspace_id, partner_id) DO UPDATE SET type = EXCLUDED.type, email = EXCLUDED.email, updated_at = EXCLUDED.updated_at
 			RETURNING *
 		), po AS (
 			UPDATE payouts SET recipient = $4, updated_at = now()
@@ -81,7 +81,7 @@ func (q Queries) UseStripeAccount(ctx context.Context, workspaceID, partnerID, a
 		err := q.get(ctx, &m, `
 			INSERT INTO partner_payout_methods (workspace_id, partner_id, type, stripe_account_id) VALUES ($1, $2, 'stripe', $3)
 			ON CONFLICT (workspace_id, partner_id) DO UPDATE SET type = 'stripe', email = '',
-				stripe_account_id = coalesce(partner_payout_methods.stripe_account_id, EXCLUDED.stripe_account_id), updated_at = now()
+				stripe_account_id = coalesce(partner_payout_methods.stripe_account_id, EXCLUDED.stripe_account_id), updated_at = EXCLUDED.updated_at
 			RETURNING *`, workspaceID, partnerID, accountID)
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func (q Queries) SetStripeSecretKey(ctx context.Context, workspaceID, key string
 	}
 	_, err = q.exec(ctx, `
 		INSERT INTO stripe_connections (workspace_id, secret_key) VALUES ($1, $2)
-		ON CONFLICT (workspace_id) DO UPDATE SET secret_key = EXCLUDED.secret_key, updated_at = now()`,
+		ON CONFLICT (workspace_id) DO UPDATE SET secret_key = EXCLUDED.secret_key, updated_at = EXCLUDED.updated_at`,
 		workspaceID, sealed)
 	if err != nil {
 		return fmt.Errorf("store: set stripe secret key: %w", err)

@@ -70,7 +70,7 @@ func (q Queries) ClaimPayoutRun(ctx context.Context, workspaceID, programID, per
 		INSERT INTO payout_runs AS r (workspace_id, program_id, period, leased_until)
 		VALUES ($1, $2, $3, now() + $4 * interval '1 microsecond')
 		ON CONFLICT (workspace_id, program_id, period) DO UPDATE SET leased_until = EXCLUDED.leased_until
-		WHERE r.status = 'running' AND r.leased_until < now()
+		WHERE r.status = 'running' AND r.leased_until < EXCLUDED.started_at
 		RETURNING leased_until`, workspaceID, programID, period, lease.Microseconds())
 	if errors.Is(err, ErrNotFound) {
 		return time.Time{}, false, nil

@@ -54,7 +54,7 @@ func (q Queries) ProvePartnerAccount(ctx context.Context, a *PartnerAccount) (to
 	err = q.get(ctx, &row, `INSERT INTO partner_accounts AS pa (id, email, name, password_hash, email_verified_at)
 		VALUES ($1, $2, $3, $4, now())
 		ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, name = EXCLUDED.name,
-			email_verified_at = now(), failed_logins = 0, locked_until = NULL
+			email_verified_at = EXCLUDED.email_verified_at, failed_logins = 0, locked_until = NULL
 		WHERE pa.email_verified_at IS NULL
 		RETURNING pa.*, (xmax = 0) AS created`, a.ID, a.Email, a.Name, a.PasswordHash)
 	if errors.Is(err, ErrNotFound) { // the address's account is proven already

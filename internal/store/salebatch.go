@@ -55,7 +55,7 @@ const RecordSalesSQL = `
 				partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
 				program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
 				click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
-				updated_at = now()
+				updated_at = EXCLUDED.updated_at
 			RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at
 		), ev AS (
 			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,

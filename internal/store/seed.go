@@ -71,7 +71,7 @@ func (s *Store) SeedSales(ctx context.Context, workspaceID, programID, currency 
 				FROM rows2 WHERE status = 'approved' GROUP BY partner_id ORDER BY partner_id
 				ON CONFLICT (workspace_id, partner_id, currency) DO UPDATE SET
 					balance_cents = b.balance_cents + EXCLUDED.balance_cents,
-					commissions = b.commissions + EXCLUDED.commissions, updated_at = now()`,
+					commissions = b.commissions + EXCLUDED.commissions, updated_at = EXCLUDED.updated_at`,
 				workspaceID, programID, currency, pq.Array(partnerIDs), size, runID, done)
 			return err
 		})

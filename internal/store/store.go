@@ -108,6 +108,7 @@ func withParams(databaseURL string) (string, error) {
 
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
+	detectCitus(db.DB)
 	hot := newHotPath(db)
 	return &Store{Queries: Queries{x: db, links: &hot.links}, db: db, hot: hot}
 }

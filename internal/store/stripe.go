@@ -20,7 +20,7 @@ func (q Queries) SetStripeWebhookSecret(ctx context.Context, workspaceID, secret
 	}
 	_, err = q.exec(ctx, `
 		INSERT INTO stripe_connections (workspace_id, webhook_secret) VALUES ($1, $2)
-		ON CONFLICT (workspace_id) DO UPDATE SET webhook_secret = EXCLUDED.webhook_secret, updated_at = now()`,
+		ON CONFLICT (workspace_id) DO UPDATE SET webhook_secret = EXCLUDED.webhook_secret, updated_at = EXCLUDED.updated_at`,
 		workspaceID, sealed)
 	if err != nil {
 		return fmt.Errorf("store: set stripe webhook secret: %w", err)

@@ -76,7 +76,7 @@ func (q Queries) ConnectStripeAccount(ctx context.Context, workspaceID, accountI
 		_, err := q.exec(ctx, `
 			INSERT INTO stripe_connections (workspace_id, account_id, livemode, connected_at) VALUES ($1, $2, $3, now())
 			ON CONFLICT (workspace_id) DO UPDATE SET account_id = EXCLUDED.account_id, livemode = EXCLUDED.livemode,
-				connected_at = now(), updated_at = now()`, workspaceID, accountID, livemode)
+				connected_at = EXCLUDED.connected_at, updated_at = EXCLUDED.updated_at`, workspaceID, accountID, livemode)
 		return err
 	})
 	if err != nil {

@@ -98,7 +98,7 @@ func (tx *Tx) UpsertCustomer(ctx context.Context, c *Customer) error {
 			click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
 			email      = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE cu.email END,
 			name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE cu.name END,
-			updated_at = now()
+			updated_at = EXCLUDED.updated_at
 		RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at`,
 		c.ID, c.WorkspaceID, c.ExternalID, c.Email, c.Name, c.ProgramID, c.PartnerID, c.ClickID)
 	if err != nil {
@@ -279,7 +279,7 @@ func (tx *Tx) InsertWebhookEvents(ctx context.Context, events ...WebhookEvent) e
 		return nil
 	}
 	ids, wss, types, payloads, ats := webhookArrays(events)
-	if _, err := tx.exec(ctx, recordEventsSQL, ids, wss, types, payloads, ats); err != nil {
+	if _, err := tx.exec(ctx, forDB(recordEventsSQL), ids, wss, types, payloads, ats); err != nil {
 		return fmt.Errorf("store: insert webhook events: %w", err)
 	}
 	return nil
@@ -385,7 +385,7 @@ func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st := h.st.Load(); st != nil { // prepared meanwhile by another call
 		return st, nil
 	}
-	st, err := p.db.PreparexContext(ctx, query)
+	st, err := p.db.PreparexContext(ctx, forDB(query))
 	if err != nil {
 		return nil, fmt.Errorf("store: prepare: %w", mapErr(err))
 	}
@@ -426,7 +426,7 @@ func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
 func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) error {
 	st := tx.p.prepared(query)
 	if st == nil {
-		return tx.Tx.get(ctx, dest, query, args...)
+		return tx.Tx.get(ctx, dest, forDB(query), args...)
 	}
 	err := tx.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -439,7 +439,7 @@ func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) 
 func (tx *SaleTx) sel(ctx context.Context, dest any, query string, args ...any) error {
 	st := tx.p.prepared(query)
 	if st == nil {
-		return tx.Tx.sel(ctx, dest, query, args...)
+		return tx.Tx.sel(ctx, dest, forDB(query), args...)
 	}
 	return mapErr(tx.tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...))
 }

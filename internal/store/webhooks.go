@@ -42,7 +42,7 @@ var webhookFanOutSQL = `
 			SELECT ` + newIDSQL("dlv") + `,
 				e.workspace_id, e.id, w.id
 			FROM w JOIN webhook_endpoints e ON e.workspace_id = w.workspace_id AND e.enabled AND w.type = ANY (e.events)
-			FOR KEY SHARE OF e SKIP LOCKED
+			` + fanOutLock + `
 			ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`
 
 // newIDSQL is an SQL expression making a new id with prefix inside a
@@ -331,27 +331,38 @@ func (s *Store) DispatchWebhookEvents(ctx context.Context, limit int) (events, d
 // is held during the HTTP call. A worker that dies loses its lease, and the
 // delivery becomes due again when the lease ends.
 func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease time.Duration) ([]ClaimedDelivery, error) {
-	var rows []ClaimedDelivery
-	err := q.sel(ctx, &rows, `
-		UPDATE webhook_deliveries d
-		SET next_attempt_at = now() + $2 * interval '1 millisecond',
-			leased_until = now() + $2 * interval '1 millisecond'
-		FROM (
-			SELECT d2.workspace_id, d2.id FROM webhook_deliveries d2
-			JOIN webhook_endpoints e2 ON e2.workspace_id = d2.workspace_id AND e2.id = d2.endpoint_id
-			WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND e2.enabled
-			ORDER BY d2.next_attempt_at
-			LIMIT $1
-			FOR UPDATE OF d2 SKIP LOCKED
-		) due, webhook_events ev, webhook_endpoints e
-		WHERE d.workspace_id = due.workspace_id AND d.id = due.id AND ev.workspace_id = d.workspace_id AND ev.id = d.event_id
-		  AND e.workspace_id = d.workspace_id AND e.id = d.endpoint_id
-		RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.type AS event_type, d.attempts,
-			d.leased_until, ev.payload::text AS payload, e.url, e.secret,
-			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret ELSE '' END AS previous_secret`,
-		limit, lease.Milliseconds())
+	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
+	}
+	var rows []ClaimedDelivery
+	for _, ws := range wss {
+		var some []ClaimedDelivery
+		err := q.sel(ctx, &some, `
+			UPDATE webhook_deliveries d
+			SET next_attempt_at = now() + $2 * interval '1 millisecond',
+				leased_until = now() + $2 * interval '1 millisecond'
+			FROM (
+				SELECT d2.workspace_id, d2.id FROM webhook_deliveries d2
+				JOIN webhook_endpoints e2 ON e2.workspace_id = d2.workspace_id AND e2.id = d2.endpoint_id
+				WHERE d2.workspace_id = $3 AND d2.status = 'pending' AND d2.next_attempt_at <= now() AND e2.enabled
+				ORDER BY d2.next_attempt_at
+				LIMIT $1
+				FOR UPDATE OF d2 SKIP LOCKED
+			) due, webhook_events ev, webhook_endpoints e
+			WHERE d.workspace_id = $3 AND ev.workspace_id = $3 AND e.workspace_id = $3
+			  AND d.id = due.id AND ev.id = d.event_id AND e.id = d.endpoint_id
+			RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.type AS event_type, d.attempts,
+				d.leased_until, ev.payload::text AS payload, e.url, e.secret,
+				CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret ELSE '' END AS previous_secret`,
+			limit-len(rows), lease.Milliseconds(), ws)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
+		}
+		if rows = append(rows, some...); len(rows) >= limit {
+			break
+		}
 	}
 	for i := range rows {
 		d := &rows[i]

@@ -46,7 +46,13 @@ func slowFirstBatch(t *testing.T, f *fx) {
 			IF NEW.external_id LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned sale %', NEW.external_id; END IF;
 			RETURN NEW;
 		END $$`)
-	f.exec(`CREATE TRIGGER hold_first BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_first()`)
+	trigger := `CREATE TRIGGER hold_first BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_first()`
+	if testdb.Citus() {
+		// Citus makes triggers of distributed tables only when asked (the
+		// function is propagated to the workers on its own).
+		trigger = `SET citus.enable_unsafe_triggers TO on; ` + trigger
+	}
+	f.exec(trigger)
 }
 
 // Concurrent sales share transactions, and every guarantee of a lone sale
