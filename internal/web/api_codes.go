@@ -150,7 +150,7 @@ func readDiscount(b *body, currency string) *store.Discount {
 	}
 	hasPercent := sub.has("percent")
 	if hasPercent {
-		if bp, ok := parsePercent(strings.TrimSpace(string(sub.raw["percent"]))); ok {
+		if bp, err := money.ParsePercent(strings.TrimSpace(string(sub.raw["percent"]))); err == nil {
 			d.PercentBP = bp
 		} else {
 			sub.errs.Add("percent", "must be a number above 0 and at most 100, with at most two decimals")

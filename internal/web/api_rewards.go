@@ -3,8 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,8 +12,6 @@ import (
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
 )
-
-var percentRe = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
 
 // CreateReward handles POST /api/programs/{id}/rewards.
 func (s *Server) CreateReward(c echo.Context) error {
@@ -86,8 +82,8 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 	}
 	if b.has("percent") {
 		raw := strings.TrimSpace(string(b.raw["percent"]))
-		bp, ok := parsePercent(raw)
-		if !ok {
+		bp, err := money.ParsePercent(raw)
+		if err != nil {
 			b.errs.Add("percent", "must be a number above 0 and at most 100, with at most two decimals")
 		} else {
 			r.PercentBP = &bp
@@ -149,22 +145,6 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 			b.errs.Add("interval", `must be "one_time" for a lead reward (one lead commission per customer)`)
 		}
 	}
-}
-
-// parsePercent turns "12.5" into 1250 basis points; 0 < percent ≤ 100.
-func parsePercent(raw string) (int64, bool) {
-	if !percentRe.MatchString(raw) {
-		return 0, false
-	}
-	whole, frac, _ := strings.Cut(raw, ".")
-	frac = (frac + "00")[:2]
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w > 100 {
-		return 0, false
-	}
-	bp := w*100 + f
-	return bp, bp > 0 && bp <= 10000
 }
 
 // ListRewards handles GET /api/programs/{id}/rewards.

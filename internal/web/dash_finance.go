@@ -618,8 +618,5 @@ func dedupe(ids []string) []string {
 
 // ---- CSV ----
 
-// decimalAmount writes minor units as a plain decimal in major units (export.Decimal).
-func decimalAmount(cents int64, currency string) string { return export.Decimal(cents, currency) }
-
 // csvText keeps spreadsheet programs from running a cell as a formula (export.Text).
 func csvText(s string) string { return export.Text(s) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -471,10 +470,10 @@ func progRewardForm(p *store.Program, groupID, event string, r *store.Reward) da
 	}
 	f.RewardID, f.Type, f.Interval = r.ID, r.Type, r.Interval
 	if r.PercentBP != nil {
-		f.Percent = store.FormatPercent(*r.PercentBP)
+		f.Percent = money.FormatPercent(*r.PercentBP)
 	}
 	if r.AmountCents != nil {
-		f.Amount = progMajor(*r.AmountCents, p.Currency)
+		f.Amount = money.Decimal(*r.AmountCents, p.Currency)
 	}
 	f.DurationMonths = progOptInt(r.DurationMonths)
 	f.Preview = dashboard.RewardWords(r)
@@ -496,7 +495,7 @@ func progFormOf(p *store.Program) dashboard.ProgramForm {
 	return dashboard.ProgramForm{
 		Name: p.Name, Slug: p.Slug, DestinationURL: p.DestinationURL, Currency: p.Currency,
 		HoldingPeriodDays: strconv.Itoa(p.HoldingPeriodDays), CookieDays: strconv.Itoa(p.CookieDays),
-		MinPayout: progMajor(p.MinPayoutCents, p.Currency), AutoApprove: p.AutoApprove,
+		MinPayout: money.Decimal(p.MinPayoutCents, p.Currency), AutoApprove: p.AutoApprove,
 	}
 }
 
@@ -544,7 +543,7 @@ func progCheck(f *dashboard.ProgramForm, p *store.Program, create bool) {
 	if _, bad := errs["currency"]; !bad {
 		if f.MinPayout == "" {
 			p.MinPayoutCents = 0
-		} else if n, ok := progParseAmount(f.MinPayout, p.Currency); ok {
+		} else if n, err := money.ParseDecimal(f.MinPayout, p.Currency); err == nil {
 			p.MinPayoutCents = n
 		} else {
 			errs["minPayout"] = progAmountHelp(p.Currency, "0 or more")
@@ -598,7 +597,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	case tracking.Percentage:
 		if f.Percent == "" {
 			add("percent", "Enter the percentage partners earn, such as 20.")
-		} else if bp, ok := parsePercent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); ok {
+		} else if bp, err := money.ParsePercent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); err == nil {
 			r.PercentBP = &bp
 		} else {
 			add("percent", "Enter a number above 0 and at most 100, with at most two decimals, such as 12.5.")
@@ -607,7 +606,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 		r.Currency = &currency
 		if f.Amount == "" {
 			add("amount", "Enter the amount partners earn, such as "+progExample(currency)+".")
-		} else if n, ok := progParseAmount(f.Amount, currency); ok && n >= 1 {
+		} else if n, err := money.ParseDecimal(f.Amount, currency); err == nil && n >= 1 {
 			r.AmountCents = &n
 		} else {
 			add("amount", progAmountHelp(currency, "above zero"))
@@ -647,66 +646,12 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	return f
 }
 
-var progAmountRe = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,4})?$`)
-
-// progParseAmount turns an amount typed in major units ("49.00", "49.5",
-// "5000" for JPY) into exact minor units, refusing more decimals than the
-// currency has and amounts above money.MaxSaleCents. No floating point.
-func progParseAmount(raw, currency string) (int64, bool) {
-	if !progAmountRe.MatchString(raw) {
-		return 0, false
-	}
-	exp := money.Exponent(currency)
-	whole, frac, _ := strings.Cut(raw, ".")
-	if len(frac) > exp {
-		return 0, false
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	n := w * progPow10(exp) // w < 1e13, exp ≤ 4: far below the int64 limit
-	if frac != "" {
-		fr, err := strconv.ParseInt(frac+strings.Repeat("0", exp-len(frac)), 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		n += fr
-	}
-	return n, n <= money.MaxSaleCents
-}
-
-// progMajor writes minor units as a plain major-unit amount for a form
-// field: 4900 USD → "49.00", 5000 JPY → "5000".
-func progMajor(cents int64, currency string) string {
-	exp := money.Exponent(currency)
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	if exp == 0 {
-		return sign + strconv.FormatInt(cents, 10)
-	}
-	div := progPow10(exp)
-	frac := strconv.FormatInt(div+cents%div, 10)[1:]
-	return sign + strconv.FormatInt(cents/div, 10) + "." + frac
-}
-
 // progExample is an amount to show in help text: "49.00", "5000" for JPY.
 func progExample(currency string) string {
-	exp := money.Exponent(currency)
-	if exp == 0 {
+	if money.Exponent(currency) == 0 {
 		return "5000"
 	}
-	return progMajor(49*progPow10(exp), currency)
-}
-
-func progPow10(exp int) int64 {
-	n := int64(1)
-	for range exp {
-		n *= 10
-	}
-	return n
+	return money.Decimal(money.FromMajor(49, currency), currency)
 }
 
 // progAmountHelp is the message for an amount that could not be read.

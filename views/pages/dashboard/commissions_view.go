@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/components"
 )
@@ -125,7 +126,7 @@ func RewardLabel(c store.Commission) string {
 	switch *c.RewardType {
 	case "percentage":
 		if c.RewardPercentBP != nil {
-			s = store.FormatPercent(*c.RewardPercentBP) + "% of " + components.Money(c.SaleAmountCents, c.Currency)
+			s = money.FormatPercent(*c.RewardPercentBP) + "% of " + components.Money(c.SaleAmountCents, c.Currency)
 		}
 	case "flat":
 		if c.RewardAmountCents != nil {
