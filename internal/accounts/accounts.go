@@ -158,9 +158,9 @@ func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Cr
 	text, key := NewAPIKey(ws.ID, "Default key", &owner.ID)
 	err = st.CreateWorkspace(ctx, &ws, &owner, key)
 	switch {
-	case store.ConflictOn(err, "workspaces_slug_key"):
+	case store.ConflictKey(err) == store.WorkspaceSlugKey:
 		return nil, fmt.Errorf("%w: workspace slug %q is taken", ErrInvalid, slug)
-	case store.ConflictOn(err, store.UserEmailKey):
+	case store.ConflictKey(err) == store.UserEmailKey:
 		return nil, fmt.Errorf("%w: a user with email %q already exists", ErrInvalid, in.OwnerEmail)
 	case err != nil:
 		return nil, err

@@ -117,7 +117,7 @@ func (q Queries) CreateCode(ctx context.Context, c *Code) error {
 			SELECT pa.slug FROM partners pa JOIN c ON pa.workspace_id = c.workspace_id AND pa.id = c.partner_id
 		)
 		SELECT * FROM c`, c.WorkspaceID, c.ID, c.PartnerID, c.Code, c.CreatedBy)
-	if ConflictOn(err, "partner_codes_code_key") {
+	if ConflictKey(err) == PartnerCodeKey {
 		return ErrCodeTaken
 	}
 	if err != nil {

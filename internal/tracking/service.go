@@ -200,7 +200,7 @@ func (s *Service) track(ctx context.Context, workspaceID, kind, externalID strin
 		res, err = run(tx, s.now().UTC())
 		return err
 	})
-	if errors.Is(err, errRepeat) || store.ConflictOn(err, "commissions_one_per_event") {
+	if errors.Is(err, errRepeat) || store.ConflictKey(err) == store.CommissionPerEventKey {
 		res, err = s.repeat(ctx, workspaceID, kind, externalID)
 		if res == nil && err == nil {
 			err = errors.New("tracking: repeat vanished")

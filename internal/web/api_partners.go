@@ -71,7 +71,10 @@ func (s *Server) CreatePartner(c echo.Context) error {
 }
 
 // insertPartner stores pa, generating a free slug from the name when none
-// was given; a given slug that is taken is a 409. The hooks, when given,
+// was given. A given slug that is taken, or an email address that is a
+// partner of the program already, is a *store.ConflictError (on
+// store.PartnerSlugKey or store.PartnerEmailKey), which each surface words
+// its own way. The hooks, when given,
 // run in the partner's transaction, before and after its insert (an
 // application's new account, its mail).
 func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...partnerHook) error {
@@ -105,14 +108,9 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...
 			}
 			return nil
 		})
-		switch {
-		case store.ConflictOn(err, store.PartnerSlugKey) && !explicit && attempt < 5:
+		if store.ConflictKey(err) == store.PartnerSlugKey && !explicit && attempt < 5 {
 			pa.Slug = withSuffix(slugify(pa.Name, 40), 63)
 			continue
-		case store.ConflictOn(err, store.PartnerSlugKey):
-			return conflict("slug", "This slug is taken; choose another.")
-		case store.ConflictOn(err, "partners_program_email_key"):
-			return conflict("email", "This email address is already a partner in this program.")
 		}
 		return err
 	}
@@ -121,14 +119,15 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...
 // partnerHook is work done in a new partner's transaction.
 type partnerHook struct{ before, after func(*store.Tx) error }
 
-// checkGroup verifies that groupID, when set, is a group of the program.
+// checkGroup verifies that groupID, when set, is a group of the program:
+// errNoSuchGroup when it is not.
 func (s *Server) checkGroup(ctx context.Context, workspaceID, programID string, groupID *string) error {
 	if groupID == nil {
 		return nil
 	}
 	g, err := s.store.Group(ctx, workspaceID, *groupID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && g.ProgramID != programID) {
-		return notFoundField("groupId", "No such group in this program.")
+		return errNoSuchGroup
 	}
 	return err
 }

@@ -39,13 +39,10 @@ func (s *Server) CreateProgram(c echo.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err = s.store.CreateProgram(ctx, p)
-		if !store.ConflictOn(err, "programs_workspace_id_slug_key") || explicitSlug || attempt == 5 {
+		if store.ConflictKey(err) != store.ProgramSlugKey || explicitSlug || attempt == 5 {
 			break
 		}
 		p.Slug = withSuffix(slugify(p.Name, 40), 63)
-	}
-	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
-		return conflict("slug", "A program of this workspace already uses this slug.")
 	}
 	if err != nil {
 		return err
@@ -188,9 +185,6 @@ func (s *Server) UpdateProgram(c echo.Context) error {
 		}
 		return nil
 	})
-	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
-		return conflict("slug", "A program of this workspace already uses this slug.")
-	}
 	if err != nil {
 		return err
 	}
@@ -217,9 +211,6 @@ func (s *Server) CreateGroup(c echo.Context) error {
 		return err
 	}
 	err = s.store.CreateGroup(c.Request().Context(), g)
-	if store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key") {
-		return conflict("name", "This program already has a group with this name.")
-	}
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func (s *Server) CreateReward(c echo.Context) error {
 		}
 	}
 	err = s.store.CreateReward(ctx, r)
-	if store.ConflictOn(err, "rewards_one_per_slot") {
+	if store.ConflictKey(err) == store.RewardSlotKey {
 		what := "The program's default"
 		if r.GroupID != nil {
 			what = "This group"

@@ -188,17 +188,17 @@ func (s *Server) AddPartner(c echo.Context) error {
 	}
 	if program != nil {
 		pa.ProgramID = program.ID
-		if err := s.checkGroup(ctx, pa.WorkspaceID, program.ID, pa.GroupID); err != nil {
-			if !partnerFormErrors(err, v.Errors) {
-				return err
-			}
+		if err := s.checkGroup(ctx, pa.WorkspaceID, program.ID, pa.GroupID); errors.Is(err, errNoSuchGroup) {
+			v.Errors["groupId"] = "No such group in this program."
+		} else if err != nil {
+			return err
 		}
 	}
 	if len(v.Errors) > 0 {
 		return fail(http.StatusUnprocessableEntity)
 	}
 	if err := s.insertPartner(ctx, pa); err != nil {
-		if partnerFormErrors(err, v.Errors) {
+		if formConflict(err, v.Errors) {
 			return fail(http.StatusConflict)
 		}
 		return err
@@ -206,21 +206,28 @@ func (s *Server) AddPartner(c echo.Context) error {
 	return redirect(c, "/partners/"+pa.ID+"?done=added")
 }
 
-// partnerFormErrors copies the per-field messages of an API validation,
-// not-found or conflict error onto a form's errors (API field names are the
-// form's), reporting whether err was such an error.
-func partnerFormErrors(err error, into map[string]string) bool {
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || len(apiErr.Fields) == 0 {
-		return false
+// formConflicts words the unique keys a dashboard form can clash on: the
+// field the clash is about ("" for the form as a whole) and the sentence
+// shown next to it. The API words them in apiConflicts.
+var formConflicts = map[string]struct{ field, msg string }{
+	store.ProgramSlugKey:  {"slug", "Another program of this workspace already uses this slug."},
+	store.GroupNameKey:    {"name", "This program already has a group with this name."},
+	store.PartnerSlugKey:  {"slug", "This slug is taken; choose another."},
+	store.PartnerEmailKey: {"email", "This email address is already a partner in this program."},
+	store.UserEmailKey: {"", "A Partli user with this email address exists already: sign in with it instead, " +
+		"or ask the owner to invite another address."},
+	store.UsersEmailKey: {"", "A Partli user with this email address exists already: sign in with it instead, " +
+		"or ask the owner to invite another address."},
+}
+
+// formConflict puts a unique clash (a *store.ConflictError) next to the
+// form field it is about, reporting whether err was one the forms word.
+func formConflict(err error, into map[string]string) bool {
+	c, ok := formConflicts[store.ConflictKey(err)]
+	if ok {
+		into[c.field] = c.msg
 	}
-	for f, msg := range apiErr.Fields {
-		if msg != "" && !strings.HasSuffix(msg, ".") {
-			msg = capitalize(msg) + "."
-		}
-		into[f] = msg
-	}
-	return true
+	return ok
 }
 
 // PartnerPage handles GET /partners/:id (?clicks= pages through older clicks).
@@ -310,8 +317,7 @@ func (s *Server) MovePartner(c echo.Context) error {
 		pa.GroupID = &g
 	}
 	if err := s.checkGroup(ctx, pa.WorkspaceID, pa.ProgramID, pa.GroupID); err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		if errors.Is(err, errNoSuchGroup) {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, "That group is not a group of this partner's program. Go back and choose another.")
 		}
 		return err

@@ -52,8 +52,6 @@ var progFlashes = map[string]string{
 		"get it, and the codes that already have a Stripe promotion code keep the earlier discount (retire one and add a new code to change it).",
 }
 
-const progSlugKey = "programs_workspace_id_slug_key"
-
 func progIsOwner(c echo.Context) bool { return currentUser(c).Role == "owner" }
 
 // progWantsFragment reports whether the reply should be only the component
@@ -98,8 +96,7 @@ func (s *Server) DashCreateProgram(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.progInsert(c.Request().Context(), p, f.Slug != "")
 		switch {
-		case store.ConflictOn(err, progSlugKey):
-			f.Errors["slug"] = "Another program of this workspace already uses this slug."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -118,7 +115,7 @@ func (s *Server) progInsert(ctx context.Context, p *store.Program, explicitSlug 
 	}
 	for attempt := 0; ; attempt++ {
 		err := s.store.CreateProgram(ctx, p)
-		if !store.ConflictOn(err, progSlugKey) || explicitSlug || attempt == 5 {
+		if store.ConflictKey(err) != store.ProgramSlugKey || explicitSlug || attempt == 5 {
 			return err
 		}
 		p.Slug = withSuffix(slugify(p.Name, 40), 63)
@@ -151,8 +148,7 @@ func (s *Server) DashUpdateProgram(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.UpdateProgram(c.Request().Context(), &changed)
 		switch {
-		case store.ConflictOn(err, progSlugKey):
-			f.Errors["slug"] = "Another program of this workspace already uses this slug."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -177,8 +173,7 @@ func (s *Server) DashCreateGroup(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.CreateGroup(c.Request().Context(), g)
 		switch {
-		case store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key"):
-			f.Errors["name"] = "This program already has a group with this name."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -212,8 +207,7 @@ func (s *Server) DashUpdateGroup(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.UpdateGroup(c.Request().Context(), &changed)
 		switch {
-		case store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key"):
-			f.Errors["name"] = "This program already has a group with this name."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -290,7 +284,7 @@ func (s *Server) DashCreateReward(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.CreateReward(ctx, r)
 		switch {
-		case store.ConflictOn(err, "rewards_one_per_slot"):
+		case store.ConflictKey(err) == store.RewardSlotKey:
 			// Filled meanwhile (another tab, another owner): show the reward
 			// that is there, to be changed instead.
 			what := "The program's default"

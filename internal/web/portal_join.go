@@ -144,12 +144,8 @@ func (s *Server) Apply(c echo.Context) error {
 				},
 			}
 			err := s.insertPartner(ctx, pa, hook)
-			var apiErr *APIError
 			switch {
-			case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
-				errs["email"] = "You have already applied to this program with this email address."
-			case store.ConflictOn(err, "partner_accounts_email_key"): // made by a concurrent request
-				errs["password"] = accountTaken
+			case portalConflict(err, errs):
 			case err != nil:
 				return err
 			default:
@@ -170,6 +166,23 @@ func (s *Server) Apply(c echo.Context) error {
 }
 
 const accountTaken = "This email already has a partner account: enter its password."
+
+// portalConflicts words the unique keys a portal form can clash on: the
+// field the clash is about and the sentence shown next to it.
+var portalConflicts = map[string]struct{ field, msg string }{
+	store.PartnerEmailKey:        {"email", "You have already applied to this program with this email address."},
+	store.PartnerAccountEmailKey: {"password", accountTaken}, // made by a concurrent request
+}
+
+// portalConflict puts a unique clash (a *store.ConflictError) next to the
+// portal form field it is about, reporting whether err was one it words.
+func portalConflict(err error, into map[string]string) bool {
+	c, ok := portalConflicts[store.ConflictKey(err)]
+	if ok {
+		into[c.field] = c.msg
+	}
+	return ok
+}
 
 // accountFor returns the portal account an application joins: a new
 // (unproven) one for the caller to create (create), or the existing one
