@@ -62,7 +62,7 @@ type clickBatcher struct {
 
 // RecordClick records a click on the referral link slug and returns the
 // link. c needs its ID and what the request tells (IPHash, UserAgent,
-// Referer, URL, Country, City, Flags); the rest is filled in, and "velocity"
+// Referer, URL, Country, City, Flags); the rest is filled in, and ClickFlagVelocity
 // is added to the flags when this IP hash already made threshold clicks on
 // the partner within window. It records nothing and returns ErrNotFound
 // when no partner has that slug, and the link with ErrLinkInactive when its
@@ -234,7 +234,7 @@ var clickBatchSQL = `
 			CASE WHEN i.prior + (SELECT count(*) FROM (
 				SELECT 1 FROM clicks WHERE workspace_id = i.workspace_id AND partner_id = i.partner_id AND ip_hash = i.ip_hash
 				  AND created_at > now() - i.window_s * interval '1 second'
-				LIMIT i.threshold) recent) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+				LIMIT i.threshold) recent) >= i.threshold THEN ARRAY['` + ClickFlagVelocity + `'] ELSE ARRAY[]::text[] END
 		FROM i
 		RETURNING id, workspace_id, program_id, partner_id, flags, created_at
 	), ` + activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 1, 0 FROM c`) + `

@@ -153,6 +153,17 @@ type PartnerPayoutMethod struct {
 	Reason *string `json:"reason"`
 }
 
+// What a click is flagged with (Click.Flags). A flagged click still
+// redirects and attributes; the flags are for the people reviewing a
+// partner's traffic.
+const (
+	// ClickFlagBot: the user agent looks like a bot or a script.
+	ClickFlagBot = "bot"
+	// ClickFlagVelocity: many clicks from one IP hash on the partner within
+	// minutes (RecordClick adds it).
+	ClickFlagVelocity = "velocity"
+)
+
 type Click struct {
 	ID          string         `db:"id"`
 	WorkspaceID string         `db:"workspace_id"`
@@ -164,7 +175,7 @@ type Click struct {
 	URL         string         `db:"url"`
 	Country     string         `db:"country"`
 	City        string         `db:"city"`
-	Flags       pq.StringArray `db:"flags"`
+	Flags       pq.StringArray `db:"flags"` // ClickFlagBot, ClickFlagVelocity
 	CreatedAt   time.Time      `db:"created_at"`
 }
 

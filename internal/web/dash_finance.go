@@ -409,7 +409,7 @@ func readReason(c echo.Context, to string) (reason, problem string) {
 	switch {
 	case len(reason) > maxReasonLen:
 		problem = reasonTooLong
-	case to == commission.ClawedBack && reason == "":
+	case commission.NeedsReason(commission.Status(to)) && reason == "":
 		problem = reasonMissing
 	}
 	return reason, problem
