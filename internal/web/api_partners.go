@@ -4,25 +4,20 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/mail"
-	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 )
-
-var partnerSlugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // PartnerStatuses are the states a partner can be in.
 var PartnerStatuses = []string{"pending", "approved", "rejected", "suspended"}
 
-func validEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && len(s) <= 254 && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
-}
+// validEmail reports whether s is an email address as people type it (validator.Email).
+func validEmail(s string) bool { return validator.Email(s) == validator.CodeOK }
 
 // CreatePartner handles POST /api/programs/{id}/partners.
 func (s *Server) CreatePartner(c echo.Context) error {
@@ -35,18 +30,18 @@ func (s *Server) CreatePartner(c echo.Context) error {
 		return err
 	}
 	pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: p.WorkspaceID, ProgramID: p.ID, Status: "approved"}
-	if v, ok := b.text("email", true, 254); ok {
+	if v, ok := b.text("email", true, validator.EmailMax); ok {
 		if !validEmail(v) {
 			b.errs.Add("email", "must be an email address such as jane@example.com")
 		}
 		pa.Email = v
 	}
-	pa.Name, _ = b.text("name", true, 200)
+	pa.Name, _ = b.text("name", true, validator.NameMax)
 	if v, ok := b.str("groupId"); ok {
 		pa.GroupID = &v
 	}
 	if v, ok := b.str("slug"); ok {
-		if !partnerSlugRe.MatchString(v) {
+		if validator.PartnerSlug(v) != validator.CodeOK {
 			b.errs.Add("slug", "must be 1–63 lower-case letters, digits, dashes or underscores")
 		}
 		pa.Slug = v
@@ -197,7 +192,7 @@ func (s *Server) UpdatePartner(c echo.Context) error {
 		return err
 	}
 	if b.present("name") {
-		if v, ok := b.text("name", true, 200); ok {
+		if v, ok := b.text("name", true, validator.NameMax); ok {
 			p.Name = v
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/internal/validator"
 )
 
 // CreateReward handles POST /api/programs/{id}/rewards.
@@ -82,8 +83,8 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 	}
 	if b.has("percent") {
 		raw := strings.TrimSpace(string(b.raw["percent"]))
-		bp, err := money.ParsePercent(raw)
-		if err != nil {
+		bp, code := validator.Percent(raw)
+		if code != validator.CodeOK {
 			b.errs.Add("percent", "must be a number above 0 and at most 100, with at most two decimals")
 		} else {
 			r.PercentBP = &bp
@@ -102,7 +103,7 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 		}
 		r.Interval = v
 	}
-	if v, ok := b.int("durationMonths", 1, 1200); ok {
+	if v, ok := b.int("durationMonths", validator.DurationMonthsMin, validator.DurationMonthsMax); ok {
 		m := int(v)
 		r.DurationMonths = &m
 	} else if b.present("durationMonths") && !b.has("durationMonths") {
@@ -135,16 +136,17 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 		}
 	}
 	if r.Event == "lead" {
-		if r.GroupID == nil {
-			b.errs.Add("groupId", "is required for a lead reward (there is no program-level lead reward)")
-		}
-		if r.Type != tracking.Flat {
-			b.errs.Add("type", `must be "flat" for a lead reward`)
-		}
-		if r.Interval != tracking.OneTime {
-			b.errs.Add("interval", `must be "one_time" for a lead reward (one lead commission per customer)`)
+		for _, e := range validator.LeadReward(r.GroupID != nil, r.Type == tracking.Flat, r.Interval == tracking.OneTime) {
+			b.errs.Add(e.Field, apiLeadRule[e.Code])
 		}
 	}
+}
+
+// apiLeadRule words the lead-reward rules (validator.LeadReward) for the API.
+var apiLeadRule = map[string]string{
+	validator.CodeLeadNeedsGroup: "is required for a lead reward (there is no program-level lead reward)",
+	validator.CodeLeadFlat:       `must be "flat" for a lead reward`,
+	validator.CodeLeadOneTime:    `must be "one_time" for a lead reward (one lead commission per customer)`,
 }
 
 // ListRewards handles GET /api/programs/{id}/rewards.

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
@@ -166,20 +168,8 @@ func (s *Server) AddPartner(c echo.Context) error {
 	} else {
 		program = p
 	}
-	switch n := len([]rune(v.Name)); {
-	case n == 0:
-		v.Errors["name"] = "Enter the partner's name."
-	case n > 200:
-		v.Errors["name"] = "Must be at most 200 characters."
-	}
-	switch {
-	case v.Email == "":
-		v.Errors["email"] = "Enter the partner's email address."
-	case !validEmail(v.Email):
-		v.Errors["email"] = "Must be an email address such as jane@example.com."
-	}
-	if v.Slug != "" && !partnerSlugRe.MatchString(v.Slug) {
-		v.Errors["slug"] = "Must be 1–63 lower-case letters, digits, dashes or underscores."
+	for _, e := range validator.Partner(v.Name, v.Email, v.Slug) {
+		v.Errors[e.Field] = formPartnerRule[e.Field+" "+e.Code]
 	}
 	pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: workspaceOf(c), Name: v.Name, Email: v.Email,
 		Slug: v.Slug, Status: "approved"}
@@ -204,6 +194,16 @@ func (s *Server) AddPartner(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/partners/"+pa.ID+"?done=added")
+}
+
+// formPartnerRule words a new partner's rules (validator.Partner) for the
+// dashboard's form, by field and code.
+var formPartnerRule = map[string]string{
+	"name " + validator.CodeMissing:  "Enter the partner's name.",
+	"name " + validator.CodeTooLong:  "Must be at most " + strconv.Itoa(validator.NameMax) + " characters.",
+	"email " + validator.CodeMissing: "Enter the partner's email address.",
+	"email " + validator.CodeInvalid: "Must be an email address such as jane@example.com.",
+	"slug " + validator.CodeInvalid:  "Must be 1–63 lower-case letters, digits, dashes or underscores.",
 }
 
 // formConflicts words the unique keys a dashboard form can clash on: the

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -16,6 +15,7 @@ import (
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/internal/validator"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
@@ -497,39 +497,42 @@ func progFormOf(p *store.Program) dashboard.ProgramForm {
 // and copies the valid values onto p.
 func progCheck(f *dashboard.ProgramForm, p *store.Program, create bool) {
 	errs := f.Errors
-	switch n := utf8.RuneCountInString(f.Name); {
-	case n == 0:
+	switch validator.Name(f.Name, validator.NameMax) {
+	case validator.CodeMissing:
 		errs["name"] = "Enter a name for the program."
-	case n > 200:
-		errs["name"] = "Keep the name to 200 characters or fewer."
+	case validator.CodeTooLong:
+		errs["name"] = "Keep the name to " + strconv.Itoa(validator.NameMax) + " characters or fewer."
 	}
 	p.Name = f.Name
-	switch {
-	case f.Slug == "" && !create:
-		errs["slug"] = "Enter a slug: lower-case letters, digits or dashes."
-	case f.Slug != "" && !programSlugRe.MatchString(f.Slug):
+	switch validator.Slug(f.Slug) {
+	case validator.CodeMissing:
+		if !create {
+			errs["slug"] = "Enter a slug: lower-case letters, digits or dashes."
+		}
+	case validator.CodeInvalid:
 		errs["slug"] = "Use 1–63 lower-case letters, digits or dashes, starting with a letter or digit."
 	}
 	p.Slug = f.Slug
-	if f.DestinationURL == "" {
+	switch validator.URL(f.DestinationURL, validator.URLMax) {
+	case validator.CodeMissing:
 		errs["destinationUrl"] = "Enter the address partners' links lead to."
-	} else if u, err := url.Parse(f.DestinationURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	case validator.CodeInvalid:
 		errs["destinationUrl"] = "Enter an absolute http(s) address, such as https://shop.example.com/."
-	} else if utf8.RuneCountInString(f.DestinationURL) > 2048 {
-		errs["destinationUrl"] = "Keep the address to 2048 characters or fewer."
+	case validator.CodeTooLong:
+		errs["destinationUrl"] = "Keep the address to " + strconv.Itoa(validator.URLMax) + " characters or fewer."
 	}
 	p.DestinationURL = f.DestinationURL
-	if cur, ok := money.NormalizeCurrency(f.Currency); ok {
+	if cur, code := validator.Currency(f.Currency); code == validator.CodeOK {
 		p.Currency = cur
 	} else {
 		errs["currency"] = "Enter an ISO 4217 currency code such as USD or EUR."
 	}
-	if n, ok := progInt(f.HoldingPeriodDays, 0, 3650); ok {
+	if n, code := validator.HoldingPeriod(f.HoldingPeriodDays); code == validator.CodeOK {
 		p.HoldingPeriodDays = n
 	} else {
 		errs["holdingPeriodDays"] = "Enter a whole number of days from 0 to 3650."
 	}
-	if n, ok := progInt(f.CookieDays, 1, 3650); ok {
+	if n, code := validator.CookieWindow(f.CookieDays); code == validator.CodeOK {
 		p.CookieDays = n
 	} else {
 		errs["cookieDays"] = "Enter a whole number of days from 1 to 3650."
@@ -537,7 +540,7 @@ func progCheck(f *dashboard.ProgramForm, p *store.Program, create bool) {
 	if _, bad := errs["currency"]; !bad {
 		if f.MinPayout == "" {
 			p.MinPayoutCents = 0
-		} else if n, err := money.ParseDecimal(f.MinPayout, p.Currency); err == nil {
+		} else if n, code := validator.Amount(f.MinPayout, p.Currency, 0); code == validator.CodeOK {
 			p.MinPayoutCents = n
 		} else {
 			errs["minPayout"] = progAmountHelp(p.Currency, "0 or more")
@@ -554,17 +557,17 @@ func progReadGroup(c echo.Context) dashboard.GroupForm {
 
 // progCheckGroup validates a group form with the API's rules and copies it onto g.
 func progCheckGroup(f *dashboard.GroupForm, g *store.Group, p *store.Program) {
-	switch n := utf8.RuneCountInString(f.Name); {
-	case n == 0:
+	switch validator.Name(f.Name, validator.GroupNameMax) {
+	case validator.CodeMissing:
 		f.Errors["name"] = "Enter a name for the group."
-	case n > 100:
-		f.Errors["name"] = "Keep the name to 100 characters or fewer."
+	case validator.CodeTooLong:
+		f.Errors["name"] = "Keep the name to " + strconv.Itoa(validator.GroupNameMax) + " characters or fewer."
 	}
 	g.Name = f.Name
 	g.HoldingPeriodDays = nil
 	if f.HoldingPeriodDays != "" {
-		n, ok := progInt(f.HoldingPeriodDays, 0, 3650)
-		if !ok {
+		n, code := validator.HoldingPeriod(f.HoldingPeriodDays)
+		if code != validator.CodeOK {
 			f.Errors["holdingPeriodDays"] = "Enter a whole number of days from 0 to 3650, or leave it blank to use the program's " +
 				strconv.Itoa(p.HoldingPeriodDays) + "."
 		}
@@ -591,7 +594,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	case tracking.Percentage:
 		if f.Percent == "" {
 			add("percent", "Enter the percentage partners earn, such as 20.")
-		} else if bp, err := money.ParsePercent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); err == nil {
+		} else if bp, code := validator.Percent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); code == validator.CodeOK {
 			r.PercentBP = &bp
 		} else {
 			add("percent", "Enter a number above 0 and at most 100, with at most two decimals, such as 12.5.")
@@ -600,7 +603,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 		r.Currency = &currency
 		if f.Amount == "" {
 			add("amount", "Enter the amount partners earn, such as "+progExample(currency)+".")
-		} else if n, err := money.ParseDecimal(f.Amount, currency); err == nil && n >= 1 {
+		} else if n, code := validator.Amount(f.Amount, currency, 1); code == validator.CodeOK {
 			r.AmountCents = &n
 		} else {
 			add("amount", progAmountHelp(currency, "above zero"))
@@ -614,7 +617,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	case tracking.OneTime:
 	case tracking.Recurring:
 		if f.DurationMonths != "" {
-			if m, ok := progInt(f.DurationMonths, 1, 1200); ok {
+			if m, code := validator.Whole(f.DurationMonths, validator.DurationMonthsMin, validator.DurationMonthsMax); code == validator.CodeOK {
 				r.DurationMonths = &m
 			} else {
 				add("durationMonths", "Enter a whole number of months from 1 to 1200, or leave it blank to pay for as long as the customer pays.")
@@ -627,17 +630,22 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 		return f
 	}
 	if r.Event == "lead" {
-		if r.GroupID == nil {
-			add("form", "A lead reward belongs to a group: there is no program-level lead reward.")
-		}
-		if r.Type != tracking.Flat {
-			add("type", "A lead reward must be a flat amount.")
-		}
-		if r.Interval != tracking.OneTime {
-			add("interval", "A lead reward is one-time: one lead commission per customer.")
+		for _, e := range validator.LeadReward(r.GroupID != nil, r.Type == tracking.Flat, r.Interval == tracking.OneTime) {
+			field := e.Field
+			if field == "groupId" {
+				field = "form" // the slot's group is not a field of the form
+			}
+			add(field, formLeadRule[e.Code])
 		}
 	}
 	return f
+}
+
+// formLeadRule words the lead-reward rules (validator.LeadReward) for the dashboard's reward form.
+var formLeadRule = map[string]string{
+	validator.CodeLeadNeedsGroup: "A lead reward belongs to a group: there is no program-level lead reward.",
+	validator.CodeLeadFlat:       "A lead reward must be a flat amount.",
+	validator.CodeLeadOneTime:    "A lead reward is one-time: one lead commission per customer.",
 }
 
 // progExample is an amount to show in help text: "49.00", "5000" for JPY.
@@ -656,15 +664,6 @@ func progAmountHelp(currency, bound string) string {
 	}
 	return "Enter an amount " + bound + " with at most " + strconv.Itoa(exp) + " decimals, using a dot and no thousands separators, such as " +
 		progExample(currency) + "."
-}
-
-// progInt reads a whole number within [min, max].
-func progInt(raw string, min, max int) (int, bool) {
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < min || n > max {
-		return 0, false
-	}
-	return n, true
 }
 
 func progOptInt(n *int) string {
