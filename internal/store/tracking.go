@@ -112,11 +112,6 @@ var upsertCustomerSQL = upsertCustomersSQL(`VALUES ($1, $2, $3, $4, $5, $6, $7, 
 // partner, program and click and fills in email and name when given
 // (upsertCustomersSQL). It takes the customer's row lock, which serializes
 // every per-customer decision until the transaction ends.
-func (tx *Tx) UpsertCustomer(ctx context.Context, c *Customer) error {
-	return upsertCustomer(ctx, tx, c)
-}
-
-// UpsertCustomer is Tx.UpsertCustomer as a prepared statement.
 func (tx *SaleTx) UpsertCustomer(ctx context.Context, c *Customer) error {
 	return upsertCustomer(ctx, tx, c)
 }
@@ -129,7 +124,7 @@ func upsertCustomer(ctx context.Context, q runner, c *Customer) error {
 	return nil
 }
 
-// runner runs statements: Queries as they come, a SaleTx prepared.
+// runner runs statements: a Tx as they come, a SaleTx prepared.
 type runner interface {
 	get(ctx context.Context, dest any, query string, args ...any) error
 	sel(ctx context.Context, dest any, query string, args ...any) error
@@ -148,13 +143,9 @@ var insertEventSQL = `
 			FROM e WHERE kind = 'sale'`) + `
 		SELECT created_at FROM e`
 
-// InsertEvent records a sale or lead. It reports false, writing nothing, when
-// the workspace already has one with that external id (a repeat).
-func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
-	return insertEvent(ctx, tx, e)
-}
-
-// InsertEvent is Tx.InsertEvent as a prepared statement.
+// InsertEvent records a lead (a sale batch's are RecordSales'). It reports
+// false, writing nothing, when the workspace already has one with that
+// external id (a repeat).
 func (tx *SaleTx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
 	return insertEvent(ctx, tx, e)
 }
@@ -259,11 +250,6 @@ const rewardContextSQL = `
 
 // RewardContextFor reads the partner's status, holding periods and the
 // group and program rewards for event ("sale" or "lead") in one query.
-func (q Queries) RewardContextFor(ctx context.Context, workspaceID, partnerID, event string) (*RewardContext, error) {
-	return rewardContextFor(ctx, q, workspaceID, partnerID, event)
-}
-
-// RewardContextFor is Queries.RewardContextFor as a prepared statement.
 func (tx *SaleTx) RewardContextFor(ctx context.Context, workspaceID, partnerID, event string) (*RewardContext, error) {
 	return rewardContextFor(ctx, tx, workspaceID, partnerID, event)
 }
@@ -278,17 +264,8 @@ func rewardContextFor(ctx context.Context, q runner, workspaceID, partnerID, eve
 
 // PriorCommissions tells whether the customer already has a live (not
 // clawed back) commission of kind ("sale" or "lead") in the program, and
-// when the first such commissioned event occurred (PriorCommissionsOf for
-// one customer).
-func (q Queries) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
-	out, err := priorCommissionsOf(ctx, q, kind, []PriorOf{{WorkspaceID: workspaceID, ProgramID: programID, CustomerID: customerID}})
-	if err != nil {
-		return false, nil, err
-	}
-	return out[0].Any, out[0].First, nil
-}
-
-// PriorCommissions is Queries.PriorCommissions as a prepared statement.
+// when the first such commissioned event occurred (priorCommissionsSQL
+// for one customer).
 func (tx *SaleTx) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
 	out, err := priorCommissionsOf(ctx, tx, kind, []PriorOf{{WorkspaceID: workspaceID, ProgramID: programID, CustomerID: customerID}})
 	if err != nil {
@@ -338,13 +315,8 @@ var (
 	insertAdjustmentSQL = insertOneCommissionSQL("")
 )
 
-// InsertCommission records a commission and its first history entry, and
-// its partner's new-commission mail (commissionMailSQL).
-func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
-	return insertCommission(ctx, tx, insertCommissionSQL, c, "", actor)
-}
-
-// InsertCommission is Tx.InsertCommission as a prepared statement.
+// InsertCommission records a lead's commission and its first history
+// entry, and its partner's new-commission mail (commissionMailSQL).
 func (tx *SaleTx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
 	return insertCommission(ctx, tx, insertCommissionSQL, c, "", actor)
 }
