@@ -84,6 +84,7 @@ test: $(NODE_DEPS) check-generated ## check generated files, go vet, then every 
 # package run, so they run one after another; seed corpora are committed in
 # each package's testdata/fuzz/<FuzzName>/.
 FUZZ_TARGETS := ./internal/web:FuzzReadSale ./internal/web:FuzzScanBody ./internal/web:FuzzLocalPath ./internal/money:FuzzPercentOf ./internal/money:FuzzProRata \
+	./internal/money:FuzzParseDecimal ./internal/money:FuzzDecimal ./internal/money:FuzzParsePercent \
 	./internal/tracking:FuzzAmount ./internal/tracking:FuzzDecideSale ./internal/tracking:FuzzAddMonths
 FUZZTIME ?= 60s
 

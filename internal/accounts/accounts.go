@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/mail"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 )
 
 // KeyPrefix starts every API key.
@@ -101,7 +101,6 @@ func CheckPassword(hash, password string) bool {
 // ErrInvalid is a workspace request with a bad field; its message names it.
 var ErrInvalid = errors.New("invalid")
 
-var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
 
 // NewWorkspace is what creating a workspace needs.
@@ -122,10 +121,10 @@ type Created struct {
 // CreateWorkspace makes a workspace, its owner and a default API key.
 func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Created, error) {
 	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 200 {
+	if validator.Name(in.Name, validator.NameMax) != validator.CodeOK {
 		return nil, fmt.Errorf("%w: name is required (at most 200 characters)", ErrInvalid)
 	}
-	if a, err := mail.ParseAddress(in.OwnerEmail); err != nil || a.Address != in.OwnerEmail {
+	if validator.Email(in.OwnerEmail) != validator.CodeOK {
 		return nil, fmt.Errorf("%w: owner email %q is not an email address", ErrInvalid, in.OwnerEmail)
 	}
 	if err := CheckNewPassword(in.OwnerPassword); err != nil {
@@ -145,7 +144,7 @@ func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Cr
 		} else if taken {
 			slug += "-" + strings.ToLower(RandomText(5))
 		}
-	} else if !slugRe.MatchString(slug) {
+	} else if validator.Slug(slug) != validator.CodeOK {
 		return nil, fmt.Errorf("%w: slug must be lower-case letters, digits and dashes", ErrInvalid)
 	}
 	hash, err := HashPassword(in.OwnerPassword)
@@ -158,9 +157,9 @@ func CreateWorkspace(ctx context.Context, st *store.Store, in NewWorkspace) (*Cr
 	text, key := NewAPIKey(ws.ID, "Default key", &owner.ID)
 	err = st.CreateWorkspace(ctx, &ws, &owner, key)
 	switch {
-	case store.ConflictOn(err, "workspaces_slug_key"):
+	case store.ConflictKey(err) == store.WorkspaceSlugKey:
 		return nil, fmt.Errorf("%w: workspace slug %q is taken", ErrInvalid, slug)
-	case store.ConflictOn(err, store.UserEmailKey):
+	case store.ConflictKey(err) == store.UserEmailKey:
 		return nil, fmt.Errorf("%w: a user with email %q already exists", ErrInvalid, in.OwnerEmail)
 	case err != nil:
 		return nil, err

@@ -56,28 +56,19 @@ type Outcome struct {
 }
 
 // CheckChange is the state machine plus what payouts add to it, for a change
-// of c to status to. A paid commission may be clawed back (Change turns that
-// into a negative adjustment; whether one exists already is checked under
-// the row lock). Refusals wrap ErrInvalidTransition or ErrReasonRequired.
+// of c to status to (State.Check). A paid commission may be clawed back
+// (Change turns that into a negative adjustment; whether one exists already
+// is checked under the row lock). Refusals wrap ErrInvalidTransition or
+// ErrReasonRequired.
 func CheckChange(c *store.Commission, to, reason string) error {
-	invalid := []error{ErrInvalidTransition}
-	switch {
-	case c.AdjustsID != nil:
-		return refuse(invalid, "%s is a negative adjustment of %s: it nets against the partner's next payout and is settled with it",
-			c.ID, *c.AdjustsID)
-	case to == Paid && c.Status == Approved && c.PayoutID != nil:
-		return refuse(invalid, "%s is in payout %s: mark that payout paid instead, so the commission is not paid twice",
-			c.ID, *c.PayoutID)
-	case to == ClawedBack && c.Status == Approved && c.PayoutID != nil:
-		return refuse(invalid, "%s is in pending payout %s: cancel that payout first, or claw the commission back once the payout is paid",
-			c.ID, *c.PayoutID)
-	case to == ClawedBack && c.Status == Paid:
-		if strings.TrimSpace(reason) == "" {
-			return ErrReasonRequired
-		}
-		return nil
+	return StateOf(c).Check(c.ID, deref(c.AdjustsID), deref(c.PayoutID), Status(to), reason)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	return Transition(c.Status, to, reason)
+	return *s
 }
 
 // AdjustmentsFollowing returns the negative adjustments (of a refund) of a
@@ -113,9 +104,10 @@ func (s *Service) Change(ctx context.Context, workspaceID, id, to, reason, actor
 	return s.change(ctx, workspaceID, id, to, reason, actor, false)
 }
 
-// change is Change; strict also holds it to the API's state machine
-// (Transition), which refuses clawing back a paid commission.
-func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor string, strict bool) (*Outcome, error) {
+// change is Change; directOnly also holds it to the direct edges of the
+// state machine (Transition), which refuses clawing back a paid commission
+// by adjustment.
+func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor string, directOnly bool) (*Outcome, error) {
 	reason = strings.TrimSpace(reason)
 	var out Outcome
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -124,7 +116,7 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 		if err != nil {
 			return err
 		}
-		if strict {
+		if directOnly {
 			if err := Transition(c.Status, to, reason); err != nil {
 				return err
 			}
@@ -133,7 +125,7 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 			return err
 		}
 		out.Commission = c
-		if c.Status == Paid && to == ClawedBack {
+		if EdgeOf(Status(c.Status), Status(to)) == ByAdjustment {
 			if out.Adjustment, err = s.clawBackPaid(ctx, tx, c, reason, actor); err != nil {
 				return err
 			}
@@ -146,7 +138,7 @@ func (s *Service) change(ctx context.Context, workspaceID, id, to, reason, actor
 		if err := s.apply(ctx, tx, c, to, reason, actor); err != nil {
 			return err
 		}
-		why := strings.ReplaceAll(to, "_", " ") + " with commission " + c.ID
+		why := Status(to).Label() + " with commission " + c.ID
 		if reason != "" {
 			why += "; reason: " + reason
 		}

@@ -3,7 +3,10 @@ package commission
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/partli/partli/internal/store"
 )
 
 // TestTransitionEveryPair checks the whole state machine: every (from, to)
@@ -106,5 +109,88 @@ func TestValidStatus(t *testing.T) {
 	}
 	if IsRefusal(nil) || IsRefusal(errors.New("db down")) {
 		t.Error("IsRefusal is true for an error that is not a refusal")
+	}
+}
+
+// TestStateMachine checks the whole table as every surface asks it: the
+// API's direct changes (Transition), the dashboard's (State.Check, which
+// adds payouts, adjustments and the clawback of a paid commission by
+// adjustment) and the actions a dashboard row offers (State.Can), for
+// every pair of states and every combination of what payouts and
+// adjustments add.
+func TestStateMachine(t *testing.T) {
+	all := []Status{Pending, Approved, Paid, ClawedBack, "", "bogus"}
+	edges := map[[2]Status]Edge{
+		{Pending, Approved}: Direct, {Pending, ClawedBack}: Direct,
+		{Approved, Paid}: Direct, {Approved, ClawedBack}: Direct,
+		{Paid, ClawedBack}: ByAdjustment,
+	}
+	// What the dashboard takes, written out: status and payout → the states
+	// a commission (not an adjustment) may become.
+	type key struct {
+		from     Status
+		inPayout bool
+	}
+	dashboard := map[key][]Status{
+		{Pending, false}:  {Approved, ClawedBack},
+		{Pending, true}:   {Approved, ClawedBack},
+		{Approved, false}: {Paid, ClawedBack},
+		{Approved, true}:  nil, // pay or cancel the payout instead
+		{Paid, false}:     {ClawedBack},
+		{Paid, true}:      {ClawedBack},
+	}
+	n := 0
+	for _, from := range all {
+		for _, to := range all {
+			if got := EdgeOf(from, to); got != edges[[2]Status{from, to}] {
+				t.Errorf("EdgeOf(%q, %q) = %v, want %v", from, to, got, edges[[2]Status{from, to}])
+			}
+			direct := edges[[2]Status{from, to}] == Direct
+			if err := Transition(string(from), string(to), "refund"); (err == nil) != direct {
+				t.Errorf("Transition(%q, %q) = %v, want allowed %v", from, to, err, direct)
+			}
+			for _, adjustment := range []bool{false, true} {
+				for _, inPayout := range []bool{false, true} {
+					for _, takenBack := range []bool{false, true} {
+						n++
+						s := State{Status: from, Adjustment: adjustment, InPayout: inPayout, TakenBack: takenBack}
+						want := !adjustment && slices.Contains(dashboard[key{from, inPayout}], to)
+						err := s.Check("cm_1", "cm_0", "po_1", to, "refund")
+						if (err == nil) != want {
+							t.Errorf("%+v.Check(%q) = %v, want allowed %v", s, to, err, want)
+						}
+						if err != nil && !IsRefusal(err) {
+							t.Errorf("%+v.Check(%q) = %v, not a refusal", s, to, err)
+						}
+						wantCan := want && !(from == Paid && to == ClawedBack && takenBack)
+						if got := s.Can(to); got != wantCan {
+							t.Errorf("%+v.Can(%q) = %v, want %v", s, to, got, wantCan)
+						}
+						if want && NeedsReason(to) {
+							if err := s.Check("cm_1", "", "", to, " "); !errors.Is(err, ErrReasonRequired) {
+								t.Errorf("%+v.Check(%q) without a reason = %v, want ErrReasonRequired", s, to, err)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if n != 6*6*8 {
+		t.Fatalf("checked %d cases", n)
+	}
+}
+
+func TestRowState(t *testing.T) {
+	po, orig := "po_1", "cm_0"
+	r := store.CommissionRow{Commission: store.Commission{Status: Paid, PayoutID: &po, AdjustsID: &orig}, Adjusted: true}
+	if got := RowState(r); got != (State{Status: Paid, Adjustment: true, InPayout: true, TakenBack: true}) {
+		t.Errorf("RowState = %+v", got)
+	}
+	if got := StateOf(&store.Commission{Status: Pending}); got != (State{Status: Pending}) {
+		t.Errorf("StateOf = %+v", got)
+	}
+	if got := Status(ClawedBack).Label(); got != "clawed back" {
+		t.Errorf("Label = %q", got)
 	}
 }

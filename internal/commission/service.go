@@ -23,8 +23,9 @@ func New(st *store.Store) *Service {
 }
 
 // SetStatus is the API's status change (PATCH /api/commissions/{id}): the
-// state machine of Transition plus the payout rules of CheckChange, applied
-// by Change, and the commission with its history. Refused changes wrap
+// direct edges of the state machine (Transition: the API never makes an
+// adjustment) plus the payout rules of CheckChange, applied by Change, and
+// the commission with its history. Refused changes wrap
 // ErrInvalidTransition or ErrReasonRequired and change nothing.
 func (s *Service) SetStatus(ctx context.Context, workspaceID, id, to, reason, actor string) (*store.Commission, []store.HistoryEntry, error) {
 	out, err := s.change(ctx, workspaceID, id, to, reason, actor, true)

@@ -8,6 +8,7 @@ package payout
 
 import (
 	"github.com/partli/partli/internal/export"
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 )
 
@@ -97,7 +98,7 @@ var PayPalFile = &FileFormat{
 	Name:        PayPal,
 	OneCurrency: true,
 	Record: func(p store.PayoutRow) []string {
-		return []string{export.Text(p.Recipient), export.Decimal(p.AmountCents, p.Currency), p.Currency, p.ID,
+		return []string{export.Text(p.Recipient), money.Decimal(p.AmountCents, p.Currency), p.Currency, p.ID,
 			export.Text(note(p)), "PAYPAL"}
 	},
 }
@@ -111,7 +112,7 @@ var WiseFile = &FileFormat{
 	Header: []string{"name", "recipientEmail", "paymentReference", "receiverType", "amountCurrency", "amount", "sourceCurrency", "targetCurrency"},
 	Record: func(p store.PayoutRow) []string {
 		return []string{export.Text(p.PartnerName), export.Text(p.Recipient), p.ID, "PERSON", "target",
-			export.Decimal(p.AmountCents, p.Currency), p.Currency, p.Currency}
+			money.Decimal(p.AmountCents, p.Currency), p.Currency, p.Currency}
 	},
 }
 

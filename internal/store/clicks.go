@@ -62,7 +62,7 @@ type clickBatcher struct {
 
 // RecordClick records a click on the referral link slug and returns the
 // link. c needs its ID and what the request tells (IPHash, UserAgent,
-// Referer, URL, Country, City, Flags); the rest is filled in, and "velocity"
+// Referer, URL, Country, City, Flags); the rest is filled in, and ClickFlagVelocity
 // is added to the flags when this IP hash already made threshold clicks on
 // the partner within window. It records nothing and returns ErrNotFound
 // when no partner has that slug, and the link with ErrLinkInactive when its
@@ -239,7 +239,7 @@ var clickBatchSQL = `
 		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
 		SELECT i.id, i.workspace_id, i.program_id, i.partner_id, i.ip_hash, i.user_agent, i.referer, i.url, i.country, i.city,
 			coalesce(string_to_array(nullif(i.flags, ''), ','), ARRAY[]::text[]) ||
-			CASE WHEN i.prior + coalesce(recent.n, 0) >= i.threshold THEN ARRAY['velocity'] ELSE ARRAY[]::text[] END
+			CASE WHEN i.prior + coalesce(recent.n, 0) >= i.threshold THEN ARRAY['` + ClickFlagVelocity + `'] ELSE ARRAY[]::text[] END
 		FROM i LEFT JOIN recent ON recent.workspace_id = i.workspace_id AND recent.partner_id = i.partner_id AND recent.ip_hash = i.ip_hash
 		RETURNING id, workspace_id, program_id, partner_id, flags, created_at
 	), ` + activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 1, 0 FROM c`) + `

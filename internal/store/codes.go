@@ -117,7 +117,7 @@ func (q Queries) CreateCode(ctx context.Context, c *Code) error {
 		}
 		return q.codeLinkChanged(ctx, c)
 	})
-	if ConflictOn(err, "partner_codes_code_key") {
+	if ConflictKey(err) == PartnerCodeKey {
 		return ErrCodeTaken
 	}
 	if err != nil {

@@ -247,32 +247,6 @@ func (tx *Tx) LockCommissionWithAdjustments(ctx context.Context, workspaceID, id
 	return c, adjustments, nil
 }
 
-// InsertAdjustment records a negative adjustment and its first history
-// entry (from nothing to its status, with reason).
-func (tx *Tx) InsertAdjustment(ctx context.Context, c *Commission, reason, actor string) error {
-	err := tx.get(ctx, c, `
-		WITH c AS (
-			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
-				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
-				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-			RETURNING *
-		), h AS (
-			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
-			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
-		), `+statsCTEs("st", commissionDeltas("c"))+`
-		SELECT c.*, cu.external_id AS customer_external_id
-		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
-		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
-		c.RewardID, c.Type, c.AmountCents, c.Currency, c.Status, c.PayableAt, c.RewardType, c.RewardPercentBP,
-		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, c.SaleAmountCents, c.OccurredAt,
-		reason, actor)
-	if err != nil {
-		return fmt.Errorf("store: insert adjustment: %w", err)
-	}
-	return nil
-}
-
 // AddHistoryNote records a history entry without changing the commission:
 // the note on a paid commission that was clawed back by an adjustment.
 func (tx *Tx) AddHistoryNote(ctx context.Context, workspaceID, commissionID, from, to, reason, actor string) error {

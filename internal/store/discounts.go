@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/partli/partli/internal/money"
 )
 
 // A program's customer discount and whether its partners may make codes
@@ -74,7 +76,7 @@ func (d Discount) MarshalJSON() ([]byte, error) {
 		DurationMonths *int            `json:"durationMonths"`
 	}{Type: d.Type, Percent: []byte("null"), Duration: d.Duration, DurationMonths: d.DurationMonths}
 	if d.Type == "percentage" {
-		out.Percent = []byte(FormatPercent(d.PercentBP))
+		out.Percent = []byte(money.FormatPercent(d.PercentBP))
 	} else {
 		out.AmountCents, out.Currency = &d.AmountCents, &d.Currency
 	}

@@ -2,10 +2,11 @@ package store
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/money"
 )
 
 // The rows of Partli. JSON tags give the API's shape where a row is replied
@@ -115,25 +116,12 @@ func (r Reward) MarshalJSON() ([]byte, error) {
 	type plain Reward
 	var percent json.RawMessage = []byte("null")
 	if r.PercentBP != nil {
-		percent = []byte(FormatPercent(*r.PercentBP))
+		percent = []byte(money.FormatPercent(*r.PercentBP))
 	}
 	return json.Marshal(struct {
 		plain
 		Percent json.RawMessage `json:"percent"`
 	}{plain(r), percent})
-}
-
-// FormatPercent writes basis points as a plain decimal: 1250 → "12.5", 2000 → "20".
-func FormatPercent(bp int64) string {
-	s := strconv.FormatInt(bp/100, 10)
-	if frac := bp % 100; frac != 0 {
-		f := strconv.FormatInt(100+frac, 10)[1:]
-		if f[1] == '0' {
-			f = f[:1]
-		}
-		s += "." + f
-	}
-	return s
 }
 
 type Partner struct {
@@ -165,6 +153,17 @@ type PartnerPayoutMethod struct {
 	Reason *string `json:"reason"`
 }
 
+// What a click is flagged with (Click.Flags). A flagged click still
+// redirects and attributes; the flags are for the people reviewing a
+// partner's traffic.
+const (
+	// ClickFlagBot: the user agent looks like a bot or a script.
+	ClickFlagBot = "bot"
+	// ClickFlagVelocity: many clicks from one IP hash on the partner within
+	// minutes (RecordClick adds it).
+	ClickFlagVelocity = "velocity"
+)
+
 type Click struct {
 	ID          string         `db:"id"`
 	WorkspaceID string         `db:"workspace_id"`
@@ -176,7 +175,7 @@ type Click struct {
 	URL         string         `db:"url"`
 	Country     string         `db:"country"`
 	City        string         `db:"city"`
-	Flags       pq.StringArray `db:"flags"`
+	Flags       pq.StringArray `db:"flags"` // ClickFlagBot, ClickFlagVelocity
 	CreatedAt   time.Time      `db:"created_at"`
 }
 

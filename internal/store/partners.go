@@ -8,11 +8,8 @@ import (
 const partnerCols = `id, workspace_id, program_id, account_id, group_id, email, name, slug, status,
 	website, country, pitch, created_at, updated_at`
 
-// PartnerSlugKey is the unique key of link slugs across workspaces.
-const PartnerSlugKey = "partner_slugs_pkey"
-
 // CreatePartner inserts a partner and its slug's global look-up; a taken
-// slug or email is ErrConflict (PartnerSlugKey, partners_program_email_key).
+// slug or email is ErrConflict (PartnerSlugKey, PartnerEmailKey).
 func (q Queries) CreatePartner(ctx context.Context, p *Partner) error {
 	err := q.atomically(ctx, func(q Queries) error {
 		// The slug is global: its look-up row first, so a taken one is

@@ -58,7 +58,7 @@ func (q Queries) ProvePartnerAccount(ctx context.Context, a *PartnerAccount) (to
 		WHERE pa.email_verified_at IS NULL
 		RETURNING pa.*, (xmax = 0) AS created`, a.ID, a.Email, a.Name, a.PasswordHash)
 	if errors.Is(err, ErrNotFound) { // the address's account is proven already
-		return false, fmt.Errorf("store: prove partner account: %w: partner_accounts_email_key", ErrConflict)
+		return false, fmt.Errorf("store: prove partner account: %w", &ConflictError{Key: PartnerAccountEmailKey})
 	}
 	if err != nil {
 		return false, fmt.Errorf("store: prove partner account: %w", err)

@@ -37,10 +37,11 @@ type RecordedSaleRow struct {
 	RecordedSale
 }
 
-// RecordSalesSQL upserts the customers and inserts the sale events of a
-// batch, in one statement. The customers are locked in the order given
-// (the caller sorts them), the order every batch uses.
-const RecordSalesSQL = `
+// RecordSalesSQL upserts the customers (upsertCustomersSQL, as
+// UpsertCustomer) and inserts the sale events of a batch, in one
+// statement. The customers are locked in the order given (the caller sorts
+// them), the order every batch uses.
+var RecordSalesSQL = `
 		WITH i AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 				$7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],
@@ -48,15 +49,7 @@ const RecordSalesSQL = `
 				WITH ORDINALITY AS i (cust_id, workspace_id, cust_ext, program_id, partner_id, click_id,
 					event_id, event_ext, amount_cents, currency, event_name, metadata, occurred_at,
 					code_id, code_partner_id, ord)
-		), cu AS (
-			INSERT INTO customers AS cu (id, workspace_id, external_id, email, name, program_id, partner_id, click_id)
-			SELECT cust_id, workspace_id, cust_ext, '', '', program_id, partner_id, nullif(click_id, '') FROM i ORDER BY ord
-			ON CONFLICT (workspace_id, external_id) DO UPDATE SET
-				partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
-				program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
-				click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
-				updated_at = EXCLUDED.updated_at
-			RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at
+		), cu AS (` + upsertCustomersSQL(`SELECT cust_id, workspace_id, cust_ext, '', '', program_id, partner_id, nullif(click_id, '') FROM i ORDER BY ord`) + `
 		), ev AS (
 			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
 				click_id, amount_cents, currency, event_name, metadata, occurred_at, code_id)
@@ -141,54 +134,69 @@ type Prior struct {
 	First *time.Time `db:"first"`
 }
 
-// priorCommissionsOfSQL is PriorCommissions for several customers at once.
-const priorCommissionsOfSQL = `
+// priorCommissionsSQL tells, for each customer of the arrays, whether
+// they have a live (not clawed back, not an adjustment) commission of kind
+// in the program, and when the first such commissioned event occurred.
+func priorCommissionsSQL(kind string) string {
+	return `
 	SELECT i.ord, count(c.id) > 0 AS any, min(c.occurred_at) AS first
 	FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i (workspace_id, program_id, customer_id, ord)
 	LEFT JOIN commissions c ON c.workspace_id = i.workspace_id AND c.program_id = i.program_id
-		AND c.customer_id = i.customer_id AND c.type = 'sale' AND c.adjusts_id IS NULL AND c.status <> 'clawed_back'
+		AND c.customer_id = i.customer_id AND c.type = '` + kind + `' AND c.adjusts_id IS NULL AND c.status <> 'clawed_back'
 	GROUP BY i.ord ORDER BY i.ord`
+}
+
+// priorSalesSQL and priorLeadsSQL are priorCommissionsSQL of each kind:
+// the kind is part of the statement, so each is planned for its own.
+var (
+	priorSalesSQL = priorCommissionsSQL("sale")
+	priorLeadsSQL = priorCommissionsSQL("lead")
+)
 
 // PriorCommissionsOf tells, for each customer, whether they have a live
 // sale commission in the program and when the first commissioned sale
 // occurred, in the order given.
 func (tx *SaleTx) PriorCommissionsOf(ctx context.Context, of []PriorOf) ([]Prior, error) {
+	return priorCommissionsOf(ctx, tx, "sale", of)
+}
+
+func priorCommissionsOf(ctx context.Context, q runner, kind string, of []PriorOf) ([]Prior, error) {
+	query := priorSalesSQL
+	if kind == "lead" {
+		query = priorLeadsSQL
+	} else if kind != "sale" {
+		return nil, fmt.Errorf("store: prior commissions: no commissions of kind %q", kind)
+	}
 	n := len(of)
 	wss, programs, customers := make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range of {
 		wss[i], programs[i], customers[i] = o.WorkspaceID, o.ProgramID, o.CustomerID
 	}
 	var out []Prior
-	if err := tx.sel(ctx, &out, priorCommissionsOfSQL, pq.Array(wss), pq.Array(programs), pq.Array(customers)); err != nil {
+	if err := q.sel(ctx, &out, query, pq.Array(wss), pq.Array(programs), pq.Array(customers)); err != nil {
 		return nil, fmt.Errorf("store: prior commissions: %w", err)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("store: prior commissions: %d rows came back for %d customers", len(out), n)
 	}
 	return out, nil
 }
 
 // RecordCommissionsSQL writes a batch's commissions with their first
-// history entry, the batch's outbox events with their deliveries, and the
+// history entry (insertCommissionsCTEs, as InsertCommission), the batch's outbox events with their deliveries, and the
 // roll-ups of its sales and commissions, and each partner's new-commission
 // mail unless they turned it off or chose the daily digest
 // (commissionMailSQL), in one statement.
 var RecordCommissionsSQL = `
-		WITH c AS (
-			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id,
-				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
-				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
-			SELECT id, workspace_id, program_id, partner_id, customer_id, event_id, reward_id, 'sale', amount_cents, currency,
-				'pending', payable_at::timestamptz, reward_type, reward_percent_bp, reward_amount_cents, reward_interval,
-				reward_duration_months, sale_amount_cents, occurred_at::timestamptz
+		WITH ` + insertCommissionsCTEs(`SELECT id, workspace_id, program_id, partner_id, customer_id, event_id, NULL, reward_id, 'sale',
+				amount_cents, currency, 'pending', payable_at::timestamptz, reward_type, reward_percent_bp, reward_amount_cents,
+				reward_interval, reward_duration_months, sale_amount_cents, occurred_at::timestamptz
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
 				$9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::int[], $16::bigint[], $17::text[])
 				AS u (id, workspace_id, program_id, partner_id, customer_id, event_id, reward_id, amount_cents, currency,
 					payable_at, reward_type, reward_percent_bp, reward_amount_cents, reward_interval, reward_duration_months,
 					sale_amount_cents, occurred_at)
-			ORDER BY workspace_id, id
-			RETURNING *
-		), h AS (
-			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
-			SELECT workspace_id, id, NULL, status, '', 'system' FROM c
-		), w AS (
+			ORDER BY workspace_id, id`, "''", "'system'") + `, w AS (
 			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 			SELECT *, now() FROM unnest($18::text[], $19::text[], $20::text[], $21::text[]::jsonb[], $22::text[]::timestamptz[])
 			RETURNING id, workspace_id, type

@@ -27,7 +27,7 @@ import (
 var (
 	// ErrNotFound: no such row in this workspace.
 	ErrNotFound = errors.New("store: not found")
-	// ErrConflict: a unique key clash.
+	// ErrConflict: a unique key clash (a *ConflictError says which key).
 	ErrConflict = errors.New("store: conflict")
 )
 
@@ -213,19 +213,14 @@ func (q Queries) exec(ctx context.Context, query string, args ...any) (int64, er
 	return res.RowsAffected()
 }
 
-// mapErr turns unique violations into ErrConflict (keeping the constraint
-// name in the message) and leaves other errors as they are.
+// mapErr turns unique violations into a *ConflictError naming the
+// constraint, and leaves other errors as they are.
 func mapErr(err error) error {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return fmt.Errorf("%w: %s", ErrConflict, pqErr.Constraint)
+		return &ConflictError{Key: pqErr.Constraint}
 	}
 	return err
-}
-
-// ConflictOn reports whether err is a unique clash on the named constraint.
-func ConflictOn(err error, constraint string) bool {
-	return errors.Is(err, ErrConflict) && strings.HasSuffix(err.Error(), ": "+constraint)
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or

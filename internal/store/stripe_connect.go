@@ -11,10 +11,6 @@ import (
 // It shares the workspace's stripe_connections row with the signing secret
 // of the merchant's own webhook endpoint; neither clears the other.
 
-// StripeAccountKey is the unique key that refuses one Stripe account in two
-// workspaces.
-const StripeAccountKey = "stripe_accounts_pkey"
-
 // StripeConnection is what a workspace has set up with Stripe.
 type StripeConnection struct {
 	WorkspaceID string `db:"workspace_id"`
@@ -71,7 +67,7 @@ func (q Queries) ConnectStripeAccount(ctx context.Context, workspaceID, accountI
 			return err
 		}
 		if owner != workspaceID {
-			return fmt.Errorf("%w: %s", ErrConflict, StripeAccountKey)
+			return &ConflictError{Key: StripeAccountKey}
 		}
 		_, err := q.exec(ctx, `
 			INSERT INTO stripe_connections (workspace_id, account_id, livemode, connected_at) VALUES ($1, $2, $3, now())

@@ -84,43 +84,74 @@ func clickTimeBounds(clickID string) (from, to time.Time) {
 	return time.Unix(0, 0).UTC(), time.Now().Add(100 * 365 * 24 * time.Hour)
 }
 
+// customerCols are a customer's columns as the upserts write and return them.
+const customerCols = `id, workspace_id, external_id, email, name, program_id, partner_id, click_id`
+
+// upsertCustomersSQL inserts the customers rows selects (customerCols, in
+// order) or, for each that exists, keeps its first partner, program and
+// click (a customer stays with who referred them first) and fills in email
+// and name when given. UpsertCustomer (one customer) and RecordSales (a
+// batch's) share it.
+func upsertCustomersSQL(rows string) string {
+	return `
+			INSERT INTO customers AS cu (` + customerCols + `)
+			` + rows + `
+			ON CONFLICT (workspace_id, external_id) DO UPDATE SET
+				partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
+				program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
+				click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
+				email      = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE cu.email END,
+				name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE cu.name END,
+				updated_at = EXCLUDED.updated_at
+			RETURNING ` + customerCols + `, created_at`
+}
+
+var upsertCustomerSQL = upsertCustomersSQL(`VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`)
+
 // UpsertCustomer inserts the customer or, when it exists, keeps its first
-// partner, program and click (a customer stays with who referred them first)
-// and fills in email and name when given. It takes the customer's row lock,
-// which serializes every per-customer decision until the transaction ends.
-func (tx *Tx) UpsertCustomer(ctx context.Context, c *Customer) error {
-	err := tx.get(ctx, c, `
-		INSERT INTO customers AS cu (id, workspace_id, external_id, email, name, program_id, partner_id, click_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (workspace_id, external_id) DO UPDATE SET
-			partner_id = coalesce(cu.partner_id, EXCLUDED.partner_id),
-			program_id = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.program_id ELSE cu.program_id END,
-			click_id   = CASE WHEN cu.partner_id IS NULL THEN EXCLUDED.click_id ELSE cu.click_id END,
-			email      = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE cu.email END,
-			name       = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE cu.name END,
-			updated_at = EXCLUDED.updated_at
-		RETURNING id, workspace_id, external_id, email, name, program_id, partner_id, click_id, created_at`,
-		c.ID, c.WorkspaceID, c.ExternalID, c.Email, c.Name, c.ProgramID, c.PartnerID, c.ClickID)
+// partner, program and click and fills in email and name when given
+// (upsertCustomersSQL). It takes the customer's row lock, which serializes
+// every per-customer decision until the transaction ends.
+func (tx *SaleTx) UpsertCustomer(ctx context.Context, c *Customer) error {
+	return upsertCustomer(ctx, tx, c)
+}
+
+func upsertCustomer(ctx context.Context, q runner, c *Customer) error {
+	err := q.get(ctx, c, upsertCustomerSQL, c.ID, c.WorkspaceID, c.ExternalID, c.Email, c.Name, c.ProgramID, c.PartnerID, c.ClickID)
 	if err != nil {
 		return fmt.Errorf("store: upsert customer: %w", err)
 	}
 	return nil
 }
 
-// InsertEvent records a sale or lead. It reports false, writing nothing, when
-// the workspace already has one with that external id (a repeat).
-func (tx *Tx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
-	err := tx.get(ctx, &e.CreatedAt, `
+// runner runs statements: a Tx as they come, a SaleTx prepared.
+type runner interface {
+	get(ctx context.Context, dest any, query string, args ...any) error
+	sel(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// insertEventSQL records a sale or lead and its roll-ups.
+var insertEventSQL = `
 		WITH e AS (
 			INSERT INTO events (id, workspace_id, kind, external_id, customer_id, program_id, partner_id,
 				click_id, amount_cents, currency, event_name, metadata, occurred_at, code_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (workspace_id, kind, external_id) DO NOTHING
 			RETURNING *
-		), `+activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`)+`
-		, `+statsCTEs("st", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 1, amount_cents, '', 0, 0::bigint
-			FROM e WHERE kind = 'sale'`)+`
-		SELECT created_at FROM e`,
+		), ` + activityCTE("a", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, 0, 1 FROM e WHERE kind = 'lead'`) + `
+		, ` + statsCTEs("st", `SELECT workspace_id, `+utcDay("created_at")+`, program_id, partner_id, currency, 1, amount_cents, '', 0, 0::bigint
+			FROM e WHERE kind = 'sale'`) + `
+		SELECT created_at FROM e`
+
+// InsertEvent records a lead (a sale batch's are RecordSales'). It reports
+// false, writing nothing, when the workspace already has one with that
+// external id (a repeat).
+func (tx *SaleTx) InsertEvent(ctx context.Context, e *Event) (bool, error) {
+	return insertEvent(ctx, tx, e)
+}
+
+func insertEvent(ctx context.Context, q runner, e *Event) (bool, error) {
+	err := q.get(ctx, &e.CreatedAt, insertEventSQL,
 		e.ID, e.WorkspaceID, e.Kind, e.ExternalID, e.CustomerID, e.ProgramID, e.PartnerID,
 		e.ClickID, e.AmountCents, e.Currency, e.EventName, nullJSON(e.Metadata), e.OccurredAt, e.CodeID)
 	if errors.Is(err, ErrNotFound) {
@@ -199,11 +230,8 @@ type RewardContext struct {
 	DefaultReward      RewardRow  `db:"d"`
 }
 
-// RewardContextFor reads the partner's status, holding periods and the
-// group and program rewards for event ("sale" or "lead") in one query.
-func (q Queries) RewardContextFor(ctx context.Context, workspaceID, partnerID, event string) (*RewardContext, error) {
-	var rc RewardContext
-	err := q.get(ctx, &rc, `
+// rewardContextSQL reads a partner's reward context for an event.
+const rewardContextSQL = `
 		SELECT pa.id AS "p.id", pa.name AS "p.name", pa.email AS "p.email", pa.slug AS "p.slug",
 			pa.status AS partner_status, pr.currency AS program_currency,
 			pr.holding_period_days AS program_holding_days, g.holding_period_days AS group_holding_days,
@@ -218,54 +246,99 @@ func (q Queries) RewardContextFor(ctx context.Context, workspaceID, partnerID, e
 			AND gr.group_id = pa.group_id AND gr.event = $3
 		LEFT JOIN rewards dr ON dr.workspace_id = pa.workspace_id AND dr.program_id = pa.program_id
 			AND dr.group_id IS NULL AND dr.event = $3
-		WHERE pa.workspace_id = $1 AND pa.id = $2`, workspaceID, partnerID, event)
-	if err != nil {
+		WHERE pa.workspace_id = $1 AND pa.id = $2`
+
+// RewardContextFor reads the partner's status, holding periods and the
+// group and program rewards for event ("sale" or "lead") in one query.
+func (tx *SaleTx) RewardContextFor(ctx context.Context, workspaceID, partnerID, event string) (*RewardContext, error) {
+	return rewardContextFor(ctx, tx, workspaceID, partnerID, event)
+}
+
+func rewardContextFor(ctx context.Context, q runner, workspaceID, partnerID, event string) (*RewardContext, error) {
+	var rc RewardContext
+	if err := q.get(ctx, &rc, rewardContextSQL, workspaceID, partnerID, event); err != nil {
 		return nil, fmt.Errorf("store: reward context: %w", err)
 	}
 	return &rc, nil
 }
 
 // PriorCommissions tells whether the customer already has a live (not
-// clawed back) commission of kind in the program, and when the first such
-// commissioned event occurred.
-func (q Queries) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
-	var row struct {
-		N     int        `db:"n"`
-		First *time.Time `db:"first"`
-	}
-	err := q.get(ctx, &row, `
-		SELECT count(*) AS n, min(occurred_at) AS first FROM commissions
-		WHERE workspace_id = $1 AND program_id = $2 AND customer_id = $3 AND type = $4
-		  AND adjusts_id IS NULL AND status <> 'clawed_back'`, workspaceID, programID, customerID, kind)
+// clawed back) commission of kind ("sale" or "lead") in the program, and
+// when the first such commissioned event occurred (priorCommissionsSQL
+// for one customer).
+func (tx *SaleTx) PriorCommissions(ctx context.Context, workspaceID, programID, customerID, kind string) (bool, *time.Time, error) {
+	out, err := priorCommissionsOf(ctx, tx, kind, []PriorOf{{WorkspaceID: workspaceID, ProgramID: programID, CustomerID: customerID}})
 	if err != nil {
-		return false, nil, fmt.Errorf("store: prior commissions: %w", err)
+		return false, nil, err
 	}
-	return row.N > 0, row.First, nil
+	return out[0].Any, out[0].First, nil
 }
 
-// InsertCommission records a commission and its first history entry, and
-// its partner's new-commission mail (commissionMailSQL).
-func (tx *Tx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
-	err := tx.get(ctx, c, `
-		WITH c AS (
-			INSERT INTO commissions (id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
+// commissionCols are the columns a new commission is written with.
+const commissionCols = `id, workspace_id, program_id, partner_id, customer_id, event_id, adjusts_id,
 				reward_id, type, amount_cents, currency, status, payable_at, reward_type, reward_percent_bp,
-				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+				reward_amount_cents, reward_interval, reward_duration_months, sale_amount_cents, occurred_at`
+
+// insertCommissionsCTEs are the CTEs that write new commissions: c, the
+// commissions rows selects (commissionCols, in order), and h, the first
+// history entry of each (from nothing to its status, with reason and
+// actor, SQL expressions). InsertCommission, InsertAdjustment and
+// RecordCommissions share them.
+func insertCommissionsCTEs(rows, reason, actor string) string {
+	return `c AS (
+			INSERT INTO commissions (` + commissionCols + `)
+			` + rows + `
 			RETURNING *
 		), h AS (
 			INSERT INTO commission_history (workspace_id, commission_id, from_status, to_status, reason, actor)
-			SELECT workspace_id, id, NULL, status, $21, $22 FROM c
-		), `+statsCTEs("st", commissionDeltas("c"))+`, m AS (`+commissionMailSQL+`
-		)
+			SELECT workspace_id, id, NULL, status, ` + reason + `, ` + actor + ` FROM c
+		)`
+}
+
+// insertOneCommissionSQL writes one commission ($1…$20, commissionCols)
+// with its first history entry (reason $21, actor $22) and its roll-ups,
+// then the CTEs more, and returns it.
+func insertOneCommissionSQL(more string) string {
+	return `
+		WITH ` + insertCommissionsCTEs(`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`, "$21", "$22") +
+		`, ` + statsCTEs("st", commissionDeltas("c")) + more + `
 		SELECT c.*, cu.external_id AS customer_external_id
-		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`,
+		FROM c LEFT JOIN customers cu ON cu.workspace_id = c.workspace_id AND cu.id = c.customer_id`
+}
+
+// insertCommissionSQL is a new commission with its partner's
+// new-commission mail (commissionMailSQL); insertAdjustmentSQL a negative
+// adjustment, which mails nothing here.
+var (
+	insertCommissionSQL = insertOneCommissionSQL(`, m AS (` + commissionMailSQL + `
+		)`)
+	insertAdjustmentSQL = insertOneCommissionSQL("")
+)
+
+// InsertCommission records a lead's commission and its first history
+// entry, and its partner's new-commission mail (commissionMailSQL).
+func (tx *SaleTx) InsertCommission(ctx context.Context, c *Commission, actor string) error {
+	return insertCommission(ctx, tx, insertCommissionSQL, c, "", actor)
+}
+
+// InsertAdjustment records a negative adjustment and its first history
+// entry (from nothing to its status, with reason).
+func (tx *Tx) InsertAdjustment(ctx context.Context, c *Commission, reason, actor string) error {
+	return insertCommission(ctx, tx, insertAdjustmentSQL, c, reason, actor)
+}
+
+func insertCommission(ctx context.Context, q runner, query string, c *Commission, reason, actor string) error {
+	err := q.get(ctx, c, query,
 		c.ID, c.WorkspaceID, c.ProgramID, c.PartnerID, c.CustomerID, c.EventID, c.AdjustsID,
 		c.RewardID, c.Type, c.AmountCents, c.Currency, c.Status, c.PayableAt, c.RewardType, c.RewardPercentBP,
 		c.RewardAmountCents, c.RewardInterval, c.RewardDurationMonths, c.SaleAmountCents, c.OccurredAt,
-		"", actor)
+		reason, actor)
 	if err != nil {
-		return fmt.Errorf("store: insert commission: %w", err)
+		what := "commission"
+		if query == insertAdjustmentSQL {
+			what = "adjustment"
+		}
+		return fmt.Errorf("store: insert %s: %w", what, err)
 	}
 	return nil
 }
@@ -301,8 +374,9 @@ func (q Queries) WebhookEvents(ctx context.Context, workspaceID string, limit in
 // per pooled connection, on first use there.
 //
 // A sale is then, for a new customer: SaleLookup (outside the transaction),
-// BEGIN, RecordSale, RecordCommission, COMMIT; a returning customer adds
-// PriorCommissions.
+// BEGIN, RecordSales, RecordCommissions, COMMIT; a returning customer adds
+// PriorCommissionsOf. A lead (LeadTx) runs UpsertCustomer, InsertEvent,
+// RewardContextFor, PriorCommissions and InsertCommission prepared too.
 //
 // The set of statements is fixed when the HotPath is made, so finding one
 // takes no lock. Prepare prepares them all (partli serve does it at start,
@@ -342,7 +416,14 @@ type hotStmt struct {
 }
 
 // hotQueries are the statements HotPath prepares.
-var hotQueries = []string{SaleLookupSQL, RecordSalesSQL, priorCommissionsOfSQL, markProgramsVerifiedSQL, RecordCommissionsSQL, clickBatchSQL}
+var hotQueries = slices.Concat([]string{SaleLookupSQL, clickBatchSQL}, saleTxQueries, leadTxQueries)
+
+// saleTxQueries are the statements of a sale batch's transaction (InTx),
+// leadTxQueries those of a lead's (LeadTx).
+var (
+	saleTxQueries = []string{RecordSalesSQL, priorSalesSQL, markProgramsVerifiedSQL, RecordCommissionsSQL}
+	leadTxQueries = []string{upsertCustomerSQL, insertEventSQL, rewardContextSQL, priorLeadsSQL, insertCommissionSQL}
+)
 
 // HotPath returns the tracking hot path over the store's pool: one per
 // Store, so its statements are prepared once and its clicks share a batch.
@@ -408,16 +489,28 @@ type SaleTx struct {
 	p *HotPath
 }
 
-// InTx runs fn in a READ COMMITTED transaction, as Store.InTx. The sale's
-// statements are prepared first, on the pool: a transaction that waited
-// for a second connection while holding one could wait forever.
+// InTx runs fn, a sale batch, in a READ COMMITTED transaction, as
+// Store.InTx. The sale's statements are prepared first, on the pool: a
+// transaction that waited for a second connection while holding one could
+// wait forever.
 func (p *HotPath) InTx(ctx context.Context, fn func(*SaleTx) error) error {
-	for _, q := range []string{RecordSalesSQL, priorCommissionsOfSQL, markProgramsVerifiedSQL, RecordCommissionsSQL} {
+	return p.inTx(ctx, saleTxQueries, fn)
+}
+
+// LeadTx is InTx for a lead: its statements (UpsertCustomer, InsertEvent,
+// RewardContextFor, PriorCommissions, InsertCommission of SaleTx) are
+// prepared first, as a sale's are.
+func (p *HotPath) LeadTx(ctx context.Context, fn func(*SaleTx) error) error {
+	return p.inTx(ctx, leadTxQueries, fn)
+}
+
+func (p *HotPath) inTx(ctx context.Context, queries []string, fn func(*SaleTx) error) error {
+	for _, q := range queries {
 		if _, err := p.stmt(ctx, q); err != nil {
 			return err
 		}
 	}
-	// The sale pipeline reads and writes no secret.
+	// The tracking pipelines read and write no secret.
 	return inTx(ctx, p.db, Queries{}, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 

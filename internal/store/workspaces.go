@@ -73,9 +73,6 @@ func (q Queries) CreateUser(ctx context.Context, u *User) error {
 	})
 }
 
-// UserEmailKey is the unique key of sign-in emails across workspaces.
-const UserEmailKey = "user_emails_pkey"
-
 // UserByEmail finds a user by email address, any case.
 func (q Queries) UserByEmail(ctx context.Context, email string) (*User, error) {
 	var at struct {

@@ -143,7 +143,7 @@ func (c *Connector) Complete(ctx context.Context, workspaceID, code string) (*Co
 		return nil, fmt.Errorf("stripe: oauth token names no account (stripe_user_id %q)", tok.StripeUserID)
 	}
 	err = c.store.ConnectStripeAccount(ctx, workspaceID, tok.StripeUserID, tok.Livemode)
-	if store.ConflictOn(err, store.StripeAccountKey) {
+	if store.ConflictKey(err) == store.StripeAccountKey {
 		// Not deauthorized: that would cut the other workspace off.
 		return nil, fmt.Errorf("%w: %s", ErrAccountTaken, tok.StripeUserID)
 	}

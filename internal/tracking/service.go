@@ -130,7 +130,7 @@ func (s *Service) TrackSale(ctx context.Context, workspaceID string, in SaleInpu
 // from the partner's group's (flat) lead reward, at most once per customer
 // per program.
 func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInput) (*Result, error) {
-	return s.track(ctx, workspaceID, "lead", in.ExternalID, func(tx *store.Tx, now time.Time) (*Result, error) {
+	return s.track(ctx, workspaceID, "lead", in.ExternalID, func(tx *store.SaleTx, now time.Time) (*Result, error) {
 		cust, code, ok, err := s.attribute(ctx, tx, workspaceID, in)
 		if err != nil || !ok {
 			return &Result{}, err
@@ -180,27 +180,28 @@ func (s *Service) TrackLead(ctx context.Context, workspaceID string, in LeadInpu
 				return nil, err
 			}
 		}
-		if err := s.markVerified(ctx, tx, workspaceID, ev.ProgramID); err != nil {
+		if err := s.markVerified(ctx, tx.Tx, workspaceID, ev.ProgramID); err != nil {
 			return nil, err
 		}
 		return res, tx.InsertWebhookEvents(ctx, events...)
 	})
 }
 
-// track is the frame both pipelines share: the repeat check, the transaction,
+// track is the frame of the lead pipeline: the repeat check, the
+// transaction (with the lead's statements prepared, store.HotPath.LeadTx),
 // and the reply for a repeat that raced us to the unique key.
 func (s *Service) track(ctx context.Context, workspaceID, kind, externalID string,
-	run func(tx *store.Tx, now time.Time) (*Result, error)) (*Result, error) {
+	run func(tx *store.SaleTx, now time.Time) (*Result, error)) (*Result, error) {
 	if res, err := s.repeat(ctx, workspaceID, kind, externalID); res != nil || err != nil {
 		return res, err
 	}
 	var res *Result
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.hot.LeadTx(ctx, func(tx *store.SaleTx) error {
 		var err error
 		res, err = run(tx, s.now().UTC())
 		return err
 	})
-	if errors.Is(err, errRepeat) || store.ConflictOn(err, "commissions_one_per_event") {
+	if errors.Is(err, errRepeat) || store.ConflictKey(err) == store.CommissionPerEventKey {
 		res, err = s.repeat(ctx, workspaceID, kind, externalID)
 		if res == nil && err == nil {
 			err = errors.New("tracking: repeat vanished")
@@ -240,7 +241,7 @@ func (s *Service) repeatOf(ctx context.Context, workspaceID string, eventID, com
 // false when nothing attributes; nothing is written then. Without a
 // customer id the returned customer has no ID and is not stored. recorded
 // is the code the lead records (see Attribution.RecordsCode).
-func (s *Service) attribute(ctx context.Context, tx *store.Tx, workspaceID string, in LeadInput) (cust *store.Customer, recorded *store.LiveCode, ok bool, err error) {
+func (s *Service) attribute(ctx context.Context, tx *store.SaleTx, workspaceID string, in LeadInput) (cust *store.Customer, recorded *store.LiveCode, ok bool, err error) {
 	var (
 		f     AttributionFacts
 		known *store.Customer
@@ -302,7 +303,7 @@ func (s *Service) attribute(ctx context.Context, tx *store.Tx, workspaceID strin
 	return cust, recorded, true, nil
 }
 
-func (s *Service) recordCommission(ctx context.Context, tx *store.Tx, c *store.Commission, rc *store.RewardContext,
+func (s *Service) recordCommission(ctx context.Context, tx *store.SaleTx, c *store.Commission, rc *store.RewardContext,
 	cust *store.Customer, events []store.WebhookEvent, now time.Time) (*store.Commission, []store.WebhookEvent, error) {
 	if err := tx.InsertCommission(ctx, c, "system"); err != nil {
 		return nil, nil, err

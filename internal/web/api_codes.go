@@ -150,7 +150,7 @@ func readDiscount(b *body, currency string) *store.Discount {
 	}
 	hasPercent := sub.has("percent")
 	if hasPercent {
-		if bp, ok := parsePercent(strings.TrimSpace(string(sub.raw["percent"]))); ok {
+		if bp, code := validator.Percent(strings.TrimSpace(string(sub.raw["percent"]))); code == validator.CodeOK {
 			d.PercentBP = bp
 		} else {
 			sub.errs.Add("percent", "must be a number above 0 and at most 100, with at most two decimals")
@@ -167,7 +167,7 @@ func readDiscount(b *body, currency string) *store.Discount {
 		d.Duration = v
 	}
 	hasMonths := sub.has("durationMonths")
-	if v, ok := sub.int("durationMonths", 1, 1200); ok {
+	if v, ok := sub.int("durationMonths", validator.DurationMonthsMin, validator.DurationMonthsMax); ok {
 		m := int(v)
 		d.DurationMonths = &m
 	}

@@ -4,25 +4,20 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/mail"
-	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 )
-
-var partnerSlugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // PartnerStatuses are the states a partner can be in.
 var PartnerStatuses = []string{"pending", "approved", "rejected", "suspended"}
 
-func validEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	return err == nil && a.Address == s && len(s) <= 254 && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
-}
+// validEmail reports whether s is an email address as people type it (validator.Email).
+func validEmail(s string) bool { return validator.Email(s) == validator.CodeOK }
 
 // CreatePartner handles POST /api/programs/{id}/partners.
 func (s *Server) CreatePartner(c echo.Context) error {
@@ -35,18 +30,18 @@ func (s *Server) CreatePartner(c echo.Context) error {
 		return err
 	}
 	pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: p.WorkspaceID, ProgramID: p.ID, Status: "approved"}
-	if v, ok := b.text("email", true, 254); ok {
+	if v, ok := b.text("email", true, validator.EmailMax); ok {
 		if !validEmail(v) {
 			b.errs.Add("email", "must be an email address such as jane@example.com")
 		}
 		pa.Email = v
 	}
-	pa.Name, _ = b.text("name", true, 200)
+	pa.Name, _ = b.text("name", true, validator.NameMax)
 	if v, ok := b.str("groupId"); ok {
 		pa.GroupID = &v
 	}
 	if v, ok := b.str("slug"); ok {
-		if !partnerSlugRe.MatchString(v) {
+		if validator.PartnerSlug(v) != validator.CodeOK {
 			b.errs.Add("slug", "must be 1–63 lower-case letters, digits, dashes or underscores")
 		}
 		pa.Slug = v
@@ -71,7 +66,10 @@ func (s *Server) CreatePartner(c echo.Context) error {
 }
 
 // insertPartner stores pa, generating a free slug from the name when none
-// was given; a given slug that is taken is a 409. The hooks, when given,
+// was given. A given slug that is taken, or an email address that is a
+// partner of the program already, is a *store.ConflictError (on
+// store.PartnerSlugKey or store.PartnerEmailKey), which each surface words
+// its own way. The hooks, when given,
 // run in the partner's transaction, before and after its insert (an
 // application's new account, its mail).
 func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...partnerHook) error {
@@ -105,14 +103,9 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...
 			}
 			return nil
 		})
-		switch {
-		case store.ConflictOn(err, store.PartnerSlugKey) && !explicit && attempt < 5:
+		if store.ConflictKey(err) == store.PartnerSlugKey && !explicit && attempt < 5 {
 			pa.Slug = withSuffix(slugify(pa.Name, 40), 63)
 			continue
-		case store.ConflictOn(err, store.PartnerSlugKey):
-			return conflict("slug", "This slug is taken; choose another.")
-		case store.ConflictOn(err, "partners_program_email_key"):
-			return conflict("email", "This email address is already a partner in this program.")
 		}
 		return err
 	}
@@ -121,14 +114,15 @@ func (s *Server) insertPartner(ctx context.Context, pa *store.Partner, hooks ...
 // partnerHook is work done in a new partner's transaction.
 type partnerHook struct{ before, after func(*store.Tx) error }
 
-// checkGroup verifies that groupID, when set, is a group of the program.
+// checkGroup verifies that groupID, when set, is a group of the program:
+// errNoSuchGroup when it is not.
 func (s *Server) checkGroup(ctx context.Context, workspaceID, programID string, groupID *string) error {
 	if groupID == nil {
 		return nil
 	}
 	g, err := s.store.Group(ctx, workspaceID, *groupID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && g.ProgramID != programID) {
-		return notFoundField("groupId", "No such group in this program.")
+		return errNoSuchGroup
 	}
 	return err
 }
@@ -198,7 +192,7 @@ func (s *Server) UpdatePartner(c echo.Context) error {
 		return err
 	}
 	if b.present("name") {
-		if v, ok := b.text("name", true, 200); ok {
+		if v, ok := b.text("name", true, validator.NameMax); ok {
 			p.Name = v
 		}
 	}

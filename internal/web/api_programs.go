@@ -3,8 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,8 +12,6 @@ import (
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/validator"
 )
-
-var programSlugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // CreateProgram handles POST /api/programs.
 func (s *Server) CreateProgram(c echo.Context) error {
@@ -39,13 +35,10 @@ func (s *Server) CreateProgram(c echo.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		err = s.store.CreateProgram(ctx, p)
-		if !store.ConflictOn(err, "programs_workspace_id_slug_key") || explicitSlug || attempt == 5 {
+		if store.ConflictKey(err) != store.ProgramSlugKey || explicitSlug || attempt == 5 {
 			break
 		}
 		p.Slug = withSuffix(slugify(p.Name, 40), 63)
-	}
-	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
-		return conflict("slug", "A program of this workspace already uses this slug.")
 	}
 	if err != nil {
 		return err
@@ -55,34 +48,34 @@ func (s *Server) CreateProgram(c echo.Context) error {
 
 // readProgram copies the program fields present in b onto p, validating them.
 func readProgram(b *body, p *store.Program, create bool) {
-	if v, ok := b.text("name", create, 200); ok {
+	if v, ok := b.text("name", create, validator.NameMax); ok {
 		p.Name = v
 	} else if !create && b.present("name") && !b.has("name") {
 		b.errs.Add("name", "must not be null")
 	}
 	if v, ok := b.str("slug"); ok {
-		if !programSlugRe.MatchString(v) {
+		if validator.Slug(v) != validator.CodeOK {
 			b.errs.Add("slug", "must be 1–63 lower-case letters, digits or dashes, starting with a letter or digit")
 		}
 		p.Slug = v
 	}
-	if v, ok := b.text("destinationUrl", create, 2048); ok {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if v, ok := b.text("destinationUrl", create, validator.URLMax); ok {
+		if validator.URL(v, validator.URLMax) != validator.CodeOK {
 			b.errs.Add("destinationUrl", "must be an absolute http(s) URL")
 		}
 		p.DestinationURL = v
 	}
 	if v, ok := b.str("currency"); ok {
-		cur, valid := money.NormalizeCurrency(v)
-		if !valid {
+		cur, code := validator.Currency(v)
+		if code != validator.CodeOK {
 			b.errs.Add("currency", "must be an ISO 4217 currency code such as USD")
 		}
 		p.Currency = cur
 	}
-	if v, ok := b.int("holdingPeriodDays", 0, 3650); ok {
+	if v, ok := b.int("holdingPeriodDays", validator.HoldingDaysMin, validator.HoldingDaysMax); ok {
 		p.HoldingPeriodDays = int(v)
 	}
-	if v, ok := b.int("cookieDays", 1, 3650); ok {
+	if v, ok := b.int("cookieDays", validator.CookieDaysMin, validator.CookieDaysMax); ok {
 		p.CookieDays = int(v)
 	}
 	if v, ok := b.int("minPayoutCents", 0, money.MaxSaleCents); ok {
@@ -188,9 +181,6 @@ func (s *Server) UpdateProgram(c echo.Context) error {
 		}
 		return nil
 	})
-	if store.ConflictOn(err, "programs_workspace_id_slug_key") {
-		return conflict("slug", "A program of this workspace already uses this slug.")
-	}
 	if err != nil {
 		return err
 	}
@@ -208,8 +198,8 @@ func (s *Server) CreateGroup(c echo.Context) error {
 		return err
 	}
 	g := &store.Group{ID: ids.New(ids.Group), WorkspaceID: p.WorkspaceID, ProgramID: p.ID}
-	g.Name, _ = b.text("name", true, 100)
-	if v, ok := b.int("holdingPeriodDays", 0, 3650); ok {
+	g.Name, _ = b.text("name", true, validator.GroupNameMax)
+	if v, ok := b.int("holdingPeriodDays", validator.HoldingDaysMin, validator.HoldingDaysMax); ok {
 		days := int(v)
 		g.HoldingPeriodDays = &days
 	}
@@ -217,9 +207,6 @@ func (s *Server) CreateGroup(c echo.Context) error {
 		return err
 	}
 	err = s.store.CreateGroup(c.Request().Context(), g)
-	if store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key") {
-		return conflict("name", "This program already has a group with this name.")
-	}
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -13,9 +11,8 @@ import (
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/internal/validator"
 )
-
-var percentRe = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`)
 
 // CreateReward handles POST /api/programs/{id}/rewards.
 func (s *Server) CreateReward(c echo.Context) error {
@@ -54,7 +51,7 @@ func (s *Server) CreateReward(c echo.Context) error {
 		}
 	}
 	err = s.store.CreateReward(ctx, r)
-	if store.ConflictOn(err, "rewards_one_per_slot") {
+	if store.ConflictKey(err) == store.RewardSlotKey {
 		what := "The program's default"
 		if r.GroupID != nil {
 			what = "This group"
@@ -86,8 +83,8 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 	}
 	if b.has("percent") {
 		raw := strings.TrimSpace(string(b.raw["percent"]))
-		bp, ok := parsePercent(raw)
-		if !ok {
+		bp, code := validator.Percent(raw)
+		if code != validator.CodeOK {
 			b.errs.Add("percent", "must be a number above 0 and at most 100, with at most two decimals")
 		} else {
 			r.PercentBP = &bp
@@ -106,7 +103,7 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 		}
 		r.Interval = v
 	}
-	if v, ok := b.int("durationMonths", 1, 1200); ok {
+	if v, ok := b.int("durationMonths", validator.DurationMonthsMin, validator.DurationMonthsMax); ok {
 		m := int(v)
 		r.DurationMonths = &m
 	} else if b.present("durationMonths") && !b.has("durationMonths") {
@@ -139,32 +136,17 @@ func readRewardTerms(b *body, r *store.Reward, create bool) {
 		}
 	}
 	if r.Event == "lead" {
-		if r.GroupID == nil {
-			b.errs.Add("groupId", "is required for a lead reward (there is no program-level lead reward)")
-		}
-		if r.Type != tracking.Flat {
-			b.errs.Add("type", `must be "flat" for a lead reward`)
-		}
-		if r.Interval != tracking.OneTime {
-			b.errs.Add("interval", `must be "one_time" for a lead reward (one lead commission per customer)`)
+		for _, e := range validator.LeadReward(r.GroupID != nil, r.Type == tracking.Flat, r.Interval == tracking.OneTime) {
+			b.errs.Add(e.Field, apiLeadRule[e.Code])
 		}
 	}
 }
 
-// parsePercent turns "12.5" into 1250 basis points; 0 < percent ≤ 100.
-func parsePercent(raw string) (int64, bool) {
-	if !percentRe.MatchString(raw) {
-		return 0, false
-	}
-	whole, frac, _ := strings.Cut(raw, ".")
-	frac = (frac + "00")[:2]
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w > 100 {
-		return 0, false
-	}
-	bp := w*100 + f
-	return bp, bp > 0 && bp <= 10000
+// apiLeadRule words the lead-reward rules (validator.LeadReward) for the API.
+var apiLeadRule = map[string]string{
+	validator.CodeLeadNeedsGroup: "is required for a lead reward (there is no program-level lead reward)",
+	validator.CodeLeadFlat:       `must be "flat" for a lead reward`,
+	validator.CodeLeadOneTime:    `must be "one_time" for a lead reward (one lead commission per customer)`,
 }
 
 // ListRewards handles GET /api/programs/{id}/rewards.

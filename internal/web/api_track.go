@@ -151,7 +151,7 @@ func (s *Server) recordClick(c echo.Context, slug, pageURL, referrer string) (*s
 		Flags:   []string{},
 	}
 	if isBot(ua) {
-		click.Flags = append(click.Flags, "bot")
+		click.Flags = append(click.Flags, store.ClickFlagBot)
 	}
 	// One statement resolves the slug and records the click.
 	link, err := s.tracking.RecordClick(r.Context(), slug, click, velocityWindow, velocityThreshold)

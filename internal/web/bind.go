@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/partli/partli/internal/validator"
 )
 
 // body is a decoded JSON object whose fields are read one by one, so that a
@@ -185,12 +187,11 @@ func (b *body) text(name string, required bool, maxLen int) (string, bool) {
 		return "", false
 	}
 	s = strings.TrimSpace(s)
-	n := len([]rune(s))
-	switch {
-	case n == 0 && required:
+	switch validator.Text(s, required, maxLen) {
+	case validator.CodeMissing:
 		b.errs.Add(name, "is required")
 		return "", false
-	case n > maxLen:
+	case validator.CodeTooLong:
 		b.errs.Add(name, "must be at most "+strconv.Itoa(maxLen)+" characters")
 		return "", false
 	}

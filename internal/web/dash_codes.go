@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
 	"github.com/partli/partli/internal/validator"
@@ -79,9 +80,9 @@ func discountFormOf(p *store.Program) dashboard.DiscountForm {
 	if d := p.Discount(); d != nil {
 		f.Type, f.Duration, f.Preview = d.Type, d.Duration, dashboard.DiscountWords(d)
 		if d.Type == tracking.Percentage {
-			f.Percent = store.FormatPercent(d.PercentBP)
+			f.Percent = money.FormatPercent(d.PercentBP)
 		} else {
-			f.Amount = progMajor(d.AmountCents, p.Currency)
+			f.Amount = money.Decimal(d.AmountCents, p.Currency)
 		}
 		f.DurationMonths = progOptInt(d.DurationMonths)
 	}
@@ -101,7 +102,7 @@ func readDiscountForm(c echo.Context, p *store.Program) (f dashboard.DiscountFor
 	case "":
 		return f, nil
 	case tracking.Percentage:
-		if bp, ok := parsePercent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); ok {
+		if bp, code := validator.Percent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); code == validator.CodeOK {
 			d.PercentBP = bp
 		} else if f.Percent == "" {
 			f.Errors["percent"] = "Enter the percentage customers get off, such as 20."
@@ -109,7 +110,7 @@ func readDiscountForm(c echo.Context, p *store.Program) (f dashboard.DiscountFor
 			f.Errors["percent"] = "Enter a number above 0 and at most 100, with at most two decimals, such as 12.5."
 		}
 	case tracking.Flat:
-		if n, ok := progParseAmount(f.Amount, p.Currency); ok && n >= 1 {
+		if n, code := validator.Amount(f.Amount, p.Currency, 1); code == validator.CodeOK {
 			d.AmountCents = n
 		} else if f.Amount == "" {
 			f.Errors["amount"] = "Enter the amount customers get off, such as " + progExample(p.Currency) + "."
@@ -122,7 +123,7 @@ func readDiscountForm(c echo.Context, p *store.Program) (f dashboard.DiscountFor
 	switch f.Duration {
 	case store.DiscountOnce, store.DiscountForever:
 	case store.DiscountRepeating:
-		if m, ok := progInt(f.DurationMonths, 1, 1200); ok {
+		if m, code := validator.Whole(f.DurationMonths, validator.DurationMonthsMin, validator.DurationMonthsMax); code == validator.CodeOK {
 			d.DurationMonths = &m
 		} else {
 			f.Errors["durationMonths"] = "Enter a whole number of months from 1 to 1200."

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/payout"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/pages/dashboard"
@@ -115,8 +116,8 @@ func (s *Server) ExportSales(c echo.Context) error {
 		func(r store.SaleRow) []string {
 			return []string{r.ID, csvText(r.ExternalID), rfc3339(&r.CreatedAt), rfc3339(&r.OccurredAt),
 				r.ProgramID, r.PartnerID, csvText(r.PartnerName), csvText(r.CustomerExternalID), r.Currency,
-				decimalAmount(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
-				decimalAmount(r.RefundedCents, r.Currency), strconv.FormatInt(r.RefundedCents, 10),
+				money.Decimal(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
+				money.Decimal(r.RefundedCents, r.Currency), strconv.FormatInt(r.RefundedCents, 10),
 				csvText(r.EventName), deref(r.ClickID), deref(r.CodeID), csvText(deref(r.CouponCode))}
 		})
 }
@@ -145,7 +146,7 @@ func (s *Server) ExportCommissions(c echo.Context) error {
 		func(r store.CommissionRow) []string {
 			return []string{r.ID, rfc3339(&r.CreatedAt), r.Status, r.Type, r.ProgramID, csvText(r.ProgramName),
 				r.PartnerID, csvText(r.PartnerName), csvText(r.PartnerEmail), csvText(deref(r.CustomerExternalID)),
-				r.Currency, decimalAmount(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
+				r.Currency, money.Decimal(r.AmountCents, r.Currency), strconv.FormatInt(r.AmountCents, 10),
 				rfc3339(&r.PayableAt), r.EventID, deref(r.AdjustsID), deref(r.PayoutID)}
 		})
 }
@@ -173,7 +174,7 @@ func (s *Server) ExportReadyToPay(c echo.Context) error {
 		func(b store.Balance) []string {
 			minimum, minCurrency := "", ""
 			if commission.MinimumApplies(b.Currency, b.ProgramCurrency) {
-				minimum, minCurrency = decimalAmount(b.MinPayoutCents, b.ProgramCurrency), b.ProgramCurrency
+				minimum, minCurrency = money.Decimal(b.MinPayoutCents, b.ProgramCurrency), b.ProgramCurrency
 			}
 			method, ready := "", false
 			if b.Method != nil {
@@ -181,8 +182,8 @@ func (s *Server) ExportReadyToPay(c echo.Context) error {
 			}
 			ready, _ = payout.Readiness(b.Method)
 			return []string{b.PartnerID, csvText(b.PartnerName), csvText(b.PartnerEmail), b.ProgramID,
-				csvText(b.ProgramName), b.Currency, decimalAmount(b.Cents, b.Currency), strconv.FormatInt(b.Cents, 10),
-				strconv.FormatInt(b.Count, 10), decimalAmount(b.AdjustmentCents, b.Currency), minimum, minCurrency,
+				csvText(b.ProgramName), b.Currency, money.Decimal(b.Cents, b.Currency), strconv.FormatInt(b.Cents, 10),
+				strconv.FormatInt(b.Count, 10), money.Decimal(b.AdjustmentCents, b.Currency), minimum, minCurrency,
 				strconv.FormatBool(commission.CheckPayable(b.Cents, b.Currency, b.MinPayoutCents, b.ProgramCurrency) == nil),
 				method, strconv.FormatBool(ready)}
 		})
@@ -239,6 +240,6 @@ func (s *Server) ExportPayout(c echo.Context) error {
 
 func payoutCSVRecord(p store.PayoutRow) []string {
 	return []string{p.ID, csvText(p.PartnerName), csvText(p.PartnerEmail), p.Currency,
-		decimalAmount(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
+		money.Decimal(p.AmountCents, p.Currency), strconv.FormatInt(p.AmountCents, 10),
 		p.Status, p.Method, csvText(p.Recipient), csvText(p.Reference), p.CreatedAt.UTC().Format(time.RFC3339), rfc3339(p.PaidAt)}
 }

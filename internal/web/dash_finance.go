@@ -396,21 +396,28 @@ func (s *Server) commissionView(c echo.Context, id string) (*dashboard.Commissio
 	return &dashboard.CommissionView{CSRF: csrfToken(c), C: r, History: h, Adjustments: adj}, nil
 }
 
-// readReason reads and checks the claw-back reason of a form.
+// Why a claw-back reason was refused (readReason).
+var (
+	reasonMissing = "Give a reason: it is kept in the commission's history."
+	reasonTooLong = "Keep the reason under " + strconv.Itoa(maxReasonLen) + " characters."
+)
+
+// readReason reads and checks the claw-back reason of a form; problem is
+// reasonMissing, reasonTooLong or "".
 func readReason(c echo.Context, to string) (reason, problem string) {
 	reason = strings.TrimSpace(c.FormValue("reason"))
 	switch {
 	case len(reason) > maxReasonLen:
-		problem = "Keep the reason under " + strconv.Itoa(maxReasonLen) + " characters."
-	case to == commission.ClawedBack && reason == "":
-		problem = "Give a reason: it is kept in the commission's history."
+		problem = reasonTooLong
+	case commission.NeedsReason(commission.Status(to)) && reason == "":
+		problem = reasonMissing
 	}
 	return reason, problem
 }
 
 // reasonFlash is the page message for a reason the form refused.
 func reasonFlash(problem string) string {
-	if strings.HasPrefix(problem, "Give a reason") {
+	if problem == reasonMissing {
 		return "enter a reason first."
 	}
 	return "the reason is too long."
@@ -454,7 +461,7 @@ func (s *Server) commissionAction(to string) echo.HandlerFunc {
 		if problem == "" {
 			out, err = s.commissions.Change(c.Request().Context(), workspaceOf(c), id, to, reason, actorOf(c))
 			if errors.Is(err, commission.ErrReasonRequired) {
-				problem, err = "Give a reason: it is kept in the commission's history.", nil
+				problem, err = reasonMissing, nil
 			}
 		}
 		switch {
@@ -617,9 +624,6 @@ func dedupe(ids []string) []string {
 }
 
 // ---- CSV ----
-
-// decimalAmount writes minor units as a plain decimal in major units (export.Decimal).
-func decimalAmount(cents int64, currency string) string { return export.Decimal(cents, currency) }
 
 // csvText keeps spreadsheet programs from running a cell as a formula (export.Text).
 func csvText(s string) string { return export.Text(s) }

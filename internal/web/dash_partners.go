@@ -4,12 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
@@ -166,20 +168,8 @@ func (s *Server) AddPartner(c echo.Context) error {
 	} else {
 		program = p
 	}
-	switch n := len([]rune(v.Name)); {
-	case n == 0:
-		v.Errors["name"] = "Enter the partner's name."
-	case n > 200:
-		v.Errors["name"] = "Must be at most 200 characters."
-	}
-	switch {
-	case v.Email == "":
-		v.Errors["email"] = "Enter the partner's email address."
-	case !validEmail(v.Email):
-		v.Errors["email"] = "Must be an email address such as jane@example.com."
-	}
-	if v.Slug != "" && !partnerSlugRe.MatchString(v.Slug) {
-		v.Errors["slug"] = "Must be 1–63 lower-case letters, digits, dashes or underscores."
+	for _, e := range validator.Partner(v.Name, v.Email, v.Slug) {
+		v.Errors[e.Field] = formPartnerRule[e.Field+" "+e.Code]
 	}
 	pa := &store.Partner{ID: ids.New(ids.Partner), WorkspaceID: workspaceOf(c), Name: v.Name, Email: v.Email,
 		Slug: v.Slug, Status: "approved"}
@@ -188,17 +178,17 @@ func (s *Server) AddPartner(c echo.Context) error {
 	}
 	if program != nil {
 		pa.ProgramID = program.ID
-		if err := s.checkGroup(ctx, pa.WorkspaceID, program.ID, pa.GroupID); err != nil {
-			if !partnerFormErrors(err, v.Errors) {
-				return err
-			}
+		if err := s.checkGroup(ctx, pa.WorkspaceID, program.ID, pa.GroupID); errors.Is(err, errNoSuchGroup) {
+			v.Errors["groupId"] = "No such group in this program."
+		} else if err != nil {
+			return err
 		}
 	}
 	if len(v.Errors) > 0 {
 		return fail(http.StatusUnprocessableEntity)
 	}
 	if err := s.insertPartner(ctx, pa); err != nil {
-		if partnerFormErrors(err, v.Errors) {
+		if formConflict(err, v.Errors) {
 			return fail(http.StatusConflict)
 		}
 		return err
@@ -206,21 +196,38 @@ func (s *Server) AddPartner(c echo.Context) error {
 	return redirect(c, "/partners/"+pa.ID+"?done=added")
 }
 
-// partnerFormErrors copies the per-field messages of an API validation,
-// not-found or conflict error onto a form's errors (API field names are the
-// form's), reporting whether err was such an error.
-func partnerFormErrors(err error, into map[string]string) bool {
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || len(apiErr.Fields) == 0 {
-		return false
+// formPartnerRule words a new partner's rules (validator.Partner) for the
+// dashboard's form, by field and code.
+var formPartnerRule = map[string]string{
+	"name " + validator.CodeMissing:  "Enter the partner's name.",
+	"name " + validator.CodeTooLong:  "Must be at most " + strconv.Itoa(validator.NameMax) + " characters.",
+	"email " + validator.CodeMissing: "Enter the partner's email address.",
+	"email " + validator.CodeInvalid: "Must be an email address such as jane@example.com.",
+	"slug " + validator.CodeInvalid:  "Must be 1–63 lower-case letters, digits, dashes or underscores.",
+}
+
+// formConflicts words the unique keys a dashboard form can clash on: the
+// field the clash is about ("" for the form as a whole) and the sentence
+// shown next to it. The API words them in apiConflicts.
+var formConflicts = map[string]struct{ field, msg string }{
+	store.ProgramSlugKey:  {"slug", "Another program of this workspace already uses this slug."},
+	store.GroupNameKey:    {"name", "This program already has a group with this name."},
+	store.PartnerSlugKey:  {"slug", "This slug is taken; choose another."},
+	store.PartnerEmailKey: {"email", "This email address is already a partner in this program."},
+	store.UserEmailKey: {"", "A Partli user with this email address exists already: sign in with it instead, " +
+		"or ask the owner to invite another address."},
+	store.UsersEmailKey: {"", "A Partli user with this email address exists already: sign in with it instead, " +
+		"or ask the owner to invite another address."},
+}
+
+// formConflict puts a unique clash (a *store.ConflictError) next to the
+// form field it is about, reporting whether err was one the forms word.
+func formConflict(err error, into map[string]string) bool {
+	c, ok := formConflicts[store.ConflictKey(err)]
+	if ok {
+		into[c.field] = c.msg
 	}
-	for f, msg := range apiErr.Fields {
-		if msg != "" && !strings.HasSuffix(msg, ".") {
-			msg = capitalize(msg) + "."
-		}
-		into[f] = msg
-	}
-	return true
+	return ok
 }
 
 // PartnerPage handles GET /partners/:id (?clicks= pages through older clicks).
@@ -310,8 +317,7 @@ func (s *Server) MovePartner(c echo.Context) error {
 		pa.GroupID = &g
 	}
 	if err := s.checkGroup(ctx, pa.WorkspaceID, pa.ProgramID, pa.GroupID); err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		if errors.Is(err, errNoSuchGroup) {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, "That group is not a group of this partner's program. Go back and choose another.")
 		}
 		return err

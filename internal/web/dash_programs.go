@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -17,6 +15,7 @@ import (
 	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/internal/validator"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
@@ -52,8 +51,6 @@ var progFlashes = map[string]string{
 	"discount-new-coupon": "Discount saved. Stripe coupons cannot be changed, so this discount is a new coupon: codes made from now on " +
 		"get it, and the codes that already have a Stripe promotion code keep the earlier discount (retire one and add a new code to change it).",
 }
-
-const progSlugKey = "programs_workspace_id_slug_key"
 
 func progIsOwner(c echo.Context) bool { return currentUser(c).Role == "owner" }
 
@@ -99,8 +96,7 @@ func (s *Server) DashCreateProgram(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.progInsert(c.Request().Context(), p, f.Slug != "")
 		switch {
-		case store.ConflictOn(err, progSlugKey):
-			f.Errors["slug"] = "Another program of this workspace already uses this slug."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -119,7 +115,7 @@ func (s *Server) progInsert(ctx context.Context, p *store.Program, explicitSlug 
 	}
 	for attempt := 0; ; attempt++ {
 		err := s.store.CreateProgram(ctx, p)
-		if !store.ConflictOn(err, progSlugKey) || explicitSlug || attempt == 5 {
+		if store.ConflictKey(err) != store.ProgramSlugKey || explicitSlug || attempt == 5 {
 			return err
 		}
 		p.Slug = withSuffix(slugify(p.Name, 40), 63)
@@ -152,8 +148,7 @@ func (s *Server) DashUpdateProgram(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.UpdateProgram(c.Request().Context(), &changed)
 		switch {
-		case store.ConflictOn(err, progSlugKey):
-			f.Errors["slug"] = "Another program of this workspace already uses this slug."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -178,8 +173,7 @@ func (s *Server) DashCreateGroup(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.CreateGroup(c.Request().Context(), g)
 		switch {
-		case store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key"):
-			f.Errors["name"] = "This program already has a group with this name."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -213,8 +207,7 @@ func (s *Server) DashUpdateGroup(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.UpdateGroup(c.Request().Context(), &changed)
 		switch {
-		case store.ConflictOn(err, "partner_groups_workspace_id_program_id_name_key"):
-			f.Errors["name"] = "This program already has a group with this name."
+		case formConflict(err, f.Errors):
 		case err != nil:
 			return err
 		default:
@@ -291,7 +284,7 @@ func (s *Server) DashCreateReward(c echo.Context) error {
 	if len(f.Errors) == 0 {
 		err := s.store.CreateReward(ctx, r)
 		switch {
-		case store.ConflictOn(err, "rewards_one_per_slot"):
+		case store.ConflictKey(err) == store.RewardSlotKey:
 			// Filled meanwhile (another tab, another owner): show the reward
 			// that is there, to be changed instead.
 			what := "The program's default"
@@ -471,10 +464,10 @@ func progRewardForm(p *store.Program, groupID, event string, r *store.Reward) da
 	}
 	f.RewardID, f.Type, f.Interval = r.ID, r.Type, r.Interval
 	if r.PercentBP != nil {
-		f.Percent = store.FormatPercent(*r.PercentBP)
+		f.Percent = money.FormatPercent(*r.PercentBP)
 	}
 	if r.AmountCents != nil {
-		f.Amount = progMajor(*r.AmountCents, p.Currency)
+		f.Amount = money.Decimal(*r.AmountCents, p.Currency)
 	}
 	f.DurationMonths = progOptInt(r.DurationMonths)
 	f.Preview = dashboard.RewardWords(r)
@@ -496,7 +489,7 @@ func progFormOf(p *store.Program) dashboard.ProgramForm {
 	return dashboard.ProgramForm{
 		Name: p.Name, Slug: p.Slug, DestinationURL: p.DestinationURL, Currency: p.Currency,
 		HoldingPeriodDays: strconv.Itoa(p.HoldingPeriodDays), CookieDays: strconv.Itoa(p.CookieDays),
-		MinPayout: progMajor(p.MinPayoutCents, p.Currency), AutoApprove: p.AutoApprove,
+		MinPayout: money.Decimal(p.MinPayoutCents, p.Currency), AutoApprove: p.AutoApprove,
 	}
 }
 
@@ -504,39 +497,42 @@ func progFormOf(p *store.Program) dashboard.ProgramForm {
 // and copies the valid values onto p.
 func progCheck(f *dashboard.ProgramForm, p *store.Program, create bool) {
 	errs := f.Errors
-	switch n := utf8.RuneCountInString(f.Name); {
-	case n == 0:
+	switch validator.Name(f.Name, validator.NameMax) {
+	case validator.CodeMissing:
 		errs["name"] = "Enter a name for the program."
-	case n > 200:
-		errs["name"] = "Keep the name to 200 characters or fewer."
+	case validator.CodeTooLong:
+		errs["name"] = "Keep the name to " + strconv.Itoa(validator.NameMax) + " characters or fewer."
 	}
 	p.Name = f.Name
-	switch {
-	case f.Slug == "" && !create:
-		errs["slug"] = "Enter a slug: lower-case letters, digits or dashes."
-	case f.Slug != "" && !programSlugRe.MatchString(f.Slug):
+	switch validator.Slug(f.Slug) {
+	case validator.CodeMissing:
+		if !create {
+			errs["slug"] = "Enter a slug: lower-case letters, digits or dashes."
+		}
+	case validator.CodeInvalid:
 		errs["slug"] = "Use 1–63 lower-case letters, digits or dashes, starting with a letter or digit."
 	}
 	p.Slug = f.Slug
-	if f.DestinationURL == "" {
+	switch validator.URL(f.DestinationURL, validator.URLMax) {
+	case validator.CodeMissing:
 		errs["destinationUrl"] = "Enter the address partners' links lead to."
-	} else if u, err := url.Parse(f.DestinationURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	case validator.CodeInvalid:
 		errs["destinationUrl"] = "Enter an absolute http(s) address, such as https://shop.example.com/."
-	} else if utf8.RuneCountInString(f.DestinationURL) > 2048 {
-		errs["destinationUrl"] = "Keep the address to 2048 characters or fewer."
+	case validator.CodeTooLong:
+		errs["destinationUrl"] = "Keep the address to " + strconv.Itoa(validator.URLMax) + " characters or fewer."
 	}
 	p.DestinationURL = f.DestinationURL
-	if cur, ok := money.NormalizeCurrency(f.Currency); ok {
+	if cur, code := validator.Currency(f.Currency); code == validator.CodeOK {
 		p.Currency = cur
 	} else {
 		errs["currency"] = "Enter an ISO 4217 currency code such as USD or EUR."
 	}
-	if n, ok := progInt(f.HoldingPeriodDays, 0, 3650); ok {
+	if n, code := validator.HoldingPeriod(f.HoldingPeriodDays); code == validator.CodeOK {
 		p.HoldingPeriodDays = n
 	} else {
 		errs["holdingPeriodDays"] = "Enter a whole number of days from 0 to 3650."
 	}
-	if n, ok := progInt(f.CookieDays, 1, 3650); ok {
+	if n, code := validator.CookieWindow(f.CookieDays); code == validator.CodeOK {
 		p.CookieDays = n
 	} else {
 		errs["cookieDays"] = "Enter a whole number of days from 1 to 3650."
@@ -544,7 +540,7 @@ func progCheck(f *dashboard.ProgramForm, p *store.Program, create bool) {
 	if _, bad := errs["currency"]; !bad {
 		if f.MinPayout == "" {
 			p.MinPayoutCents = 0
-		} else if n, ok := progParseAmount(f.MinPayout, p.Currency); ok {
+		} else if n, code := validator.Amount(f.MinPayout, p.Currency, 0); code == validator.CodeOK {
 			p.MinPayoutCents = n
 		} else {
 			errs["minPayout"] = progAmountHelp(p.Currency, "0 or more")
@@ -561,17 +557,17 @@ func progReadGroup(c echo.Context) dashboard.GroupForm {
 
 // progCheckGroup validates a group form with the API's rules and copies it onto g.
 func progCheckGroup(f *dashboard.GroupForm, g *store.Group, p *store.Program) {
-	switch n := utf8.RuneCountInString(f.Name); {
-	case n == 0:
+	switch validator.Name(f.Name, validator.GroupNameMax) {
+	case validator.CodeMissing:
 		f.Errors["name"] = "Enter a name for the group."
-	case n > 100:
-		f.Errors["name"] = "Keep the name to 100 characters or fewer."
+	case validator.CodeTooLong:
+		f.Errors["name"] = "Keep the name to " + strconv.Itoa(validator.GroupNameMax) + " characters or fewer."
 	}
 	g.Name = f.Name
 	g.HoldingPeriodDays = nil
 	if f.HoldingPeriodDays != "" {
-		n, ok := progInt(f.HoldingPeriodDays, 0, 3650)
-		if !ok {
+		n, code := validator.HoldingPeriod(f.HoldingPeriodDays)
+		if code != validator.CodeOK {
 			f.Errors["holdingPeriodDays"] = "Enter a whole number of days from 0 to 3650, or leave it blank to use the program's " +
 				strconv.Itoa(p.HoldingPeriodDays) + "."
 		}
@@ -598,7 +594,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	case tracking.Percentage:
 		if f.Percent == "" {
 			add("percent", "Enter the percentage partners earn, such as 20.")
-		} else if bp, ok := parsePercent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); ok {
+		} else if bp, code := validator.Percent(strings.TrimSpace(strings.TrimSuffix(f.Percent, "%"))); code == validator.CodeOK {
 			r.PercentBP = &bp
 		} else {
 			add("percent", "Enter a number above 0 and at most 100, with at most two decimals, such as 12.5.")
@@ -607,7 +603,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 		r.Currency = &currency
 		if f.Amount == "" {
 			add("amount", "Enter the amount partners earn, such as "+progExample(currency)+".")
-		} else if n, ok := progParseAmount(f.Amount, currency); ok && n >= 1 {
+		} else if n, code := validator.Amount(f.Amount, currency, 1); code == validator.CodeOK {
 			r.AmountCents = &n
 		} else {
 			add("amount", progAmountHelp(currency, "above zero"))
@@ -621,7 +617,7 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 	case tracking.OneTime:
 	case tracking.Recurring:
 		if f.DurationMonths != "" {
-			if m, ok := progInt(f.DurationMonths, 1, 1200); ok {
+			if m, code := validator.Whole(f.DurationMonths, validator.DurationMonthsMin, validator.DurationMonthsMax); code == validator.CodeOK {
 				r.DurationMonths = &m
 			} else {
 				add("durationMonths", "Enter a whole number of months from 1 to 1200, or leave it blank to pay for as long as the customer pays.")
@@ -634,79 +630,30 @@ func progReadReward(c echo.Context, r *store.Reward, currency string) dashboard.
 		return f
 	}
 	if r.Event == "lead" {
-		if r.GroupID == nil {
-			add("form", "A lead reward belongs to a group: there is no program-level lead reward.")
-		}
-		if r.Type != tracking.Flat {
-			add("type", "A lead reward must be a flat amount.")
-		}
-		if r.Interval != tracking.OneTime {
-			add("interval", "A lead reward is one-time: one lead commission per customer.")
+		for _, e := range validator.LeadReward(r.GroupID != nil, r.Type == tracking.Flat, r.Interval == tracking.OneTime) {
+			field := e.Field
+			if field == "groupId" {
+				field = "form" // the slot's group is not a field of the form
+			}
+			add(field, formLeadRule[e.Code])
 		}
 	}
 	return f
 }
 
-var progAmountRe = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,4})?$`)
-
-// progParseAmount turns an amount typed in major units ("49.00", "49.5",
-// "5000" for JPY) into exact minor units, refusing more decimals than the
-// currency has and amounts above money.MaxSaleCents. No floating point.
-func progParseAmount(raw, currency string) (int64, bool) {
-	if !progAmountRe.MatchString(raw) {
-		return 0, false
-	}
-	exp := money.Exponent(currency)
-	whole, frac, _ := strings.Cut(raw, ".")
-	if len(frac) > exp {
-		return 0, false
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	n := w * progPow10(exp) // w < 1e13, exp ≤ 4: far below the int64 limit
-	if frac != "" {
-		fr, err := strconv.ParseInt(frac+strings.Repeat("0", exp-len(frac)), 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		n += fr
-	}
-	return n, n <= money.MaxSaleCents
-}
-
-// progMajor writes minor units as a plain major-unit amount for a form
-// field: 4900 USD → "49.00", 5000 JPY → "5000".
-func progMajor(cents int64, currency string) string {
-	exp := money.Exponent(currency)
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	if exp == 0 {
-		return sign + strconv.FormatInt(cents, 10)
-	}
-	div := progPow10(exp)
-	frac := strconv.FormatInt(div+cents%div, 10)[1:]
-	return sign + strconv.FormatInt(cents/div, 10) + "." + frac
+// formLeadRule words the lead-reward rules (validator.LeadReward) for the dashboard's reward form.
+var formLeadRule = map[string]string{
+	validator.CodeLeadNeedsGroup: "A lead reward belongs to a group: there is no program-level lead reward.",
+	validator.CodeLeadFlat:       "A lead reward must be a flat amount.",
+	validator.CodeLeadOneTime:    "A lead reward is one-time: one lead commission per customer.",
 }
 
 // progExample is an amount to show in help text: "49.00", "5000" for JPY.
 func progExample(currency string) string {
-	exp := money.Exponent(currency)
-	if exp == 0 {
+	if money.Exponent(currency) == 0 {
 		return "5000"
 	}
-	return progMajor(49*progPow10(exp), currency)
-}
-
-func progPow10(exp int) int64 {
-	n := int64(1)
-	for range exp {
-		n *= 10
-	}
-	return n
+	return money.Decimal(money.FromMajor(49, currency), currency)
 }
 
 // progAmountHelp is the message for an amount that could not be read.
@@ -717,15 +664,6 @@ func progAmountHelp(currency, bound string) string {
 	}
 	return "Enter an amount " + bound + " with at most " + strconv.Itoa(exp) + " decimals, using a dot and no thousands separators, such as " +
 		progExample(currency) + "."
-}
-
-// progInt reads a whole number within [min, max].
-func progInt(raw string, min, max int) (int, bool) {
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < min || n > max {
-		return 0, false
-	}
-	return n, true
 }
 
 func progOptInt(n *int) string {

@@ -103,9 +103,9 @@ func whFieldErrors(err error, f *dashboard.WebhookForm) bool {
 	}
 	for k, v := range fe {
 		switch {
-		case k == "url" && v == "is required":
+		case k == "url" && v == webhook.MsgURLRequired:
 			f.Errors[k] = "Enter the URL that should receive the events."
-		case k == "events" && strings.HasPrefix(v, "must list"):
+		case k == "events" && v == webhook.MsgNoEvents:
 			f.Errors[k] = "Choose at least one event type."
 		default:
 			f.Errors[k] = capitalize(v) + "."

@@ -63,6 +63,27 @@ func conflict(field, msg string) error {
 	return e
 }
 
+// apiConflicts words the unique keys an API request can clash on: the
+// field the clash is about and what to tell the caller. The dashboard's
+// forms word them in formConflict, the portal's in portalConflict.
+var apiConflicts = map[string]struct{ field, msg string }{
+	store.ProgramSlugKey:  {"slug", "A program of this workspace already uses this slug."},
+	store.GroupNameKey:    {"name", "This program already has a group with this name."},
+	store.PartnerSlugKey:  {"slug", "This slug is taken; choose another."},
+	store.PartnerEmailKey: {"email", "This email address is already a partner in this program."},
+}
+
+// apiConflict is the API's reply to a unique clash (a *store.ConflictError).
+func apiConflict(err error) *APIError {
+	if c, ok := apiConflicts[store.ConflictKey(err)]; ok {
+		return conflict(c.field, c.msg).(*APIError)
+	}
+	return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "This clashes with an existing resource."}
+}
+
+// errNoSuchGroup is a group id that names no group of the program (checkGroup).
+var errNoSuchGroup = errors.New("web: no such group in this program")
+
 // handleError is the one place errors become replies: JSON for /api and
 // HTML pages elsewhere. Details of unexpected errors go to the log only.
 func (s *Server) handleError(err error, c echo.Context) {
@@ -125,7 +146,9 @@ func (s *Server) classify(err error, c echo.Context) *APIError {
 	case errors.Is(err, commission.ErrInvalidTransition):
 		return &APIError{Status: http.StatusConflict, Code: "invalid_transition", Message: capitalize(err.Error()) + "."}
 	case errors.Is(err, store.ErrConflict):
-		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "This clashes with an existing resource."}
+		return apiConflict(err)
+	case errors.Is(err, errNoSuchGroup):
+		return notFoundField("groupId", "No such group in this program.").(*APIError)
 	case errors.Is(err, secret.ErrNoKey):
 		s.log.Warn("a secret cannot be stored without PARTLI_ENCRYPTION_KEY", "request_id", requestID(c))
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",

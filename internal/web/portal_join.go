@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/validator"
 	"github.com/partli/partli/views/pages/portal"
 )
 
@@ -83,25 +85,17 @@ func (s *Server) Apply(c echo.Context) error {
 	}
 	password := c.FormValue("password")
 	errs := map[string]string{}
-	switch {
-	case form["name"] == "":
-		errs["name"] = "Enter your name."
-	case len(form["name"]) > 200:
-		errs["name"] = "At most 200 characters."
+	for _, e := range validator.Partner(form["name"], form["email"], "") {
+		errs[e.Field] = portalPartnerRule[e.Field+" "+e.Code]
 	}
-	if !validEmail(form["email"]) {
-		errs["email"] = "Enter an email address such as jane@example.com."
+	if w := form["website"]; w != "" && validator.URL(w, validator.WebsiteMax) != validator.CodeOK {
+		errs["website"] = "Enter a full address starting with https://."
 	}
-	if w := form["website"]; w != "" {
-		if u, err := url.Parse(w); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(w) > 500 {
-			errs["website"] = "Enter a full address starting with https://."
-		}
+	if validator.Text(form["country"], false, validator.CountryMax) != validator.CodeOK {
+		errs["country"] = "At most " + strconv.Itoa(validator.CountryMax) + " characters."
 	}
-	if len(form["country"]) > 100 {
-		errs["country"] = "At most 100 characters."
-	}
-	if len(form["pitch"]) > 2000 {
-		errs["pitch"] = "At most 2000 characters."
+	if validator.Text(form["pitch"], false, validator.PitchMax) != validator.CodeOK {
+		errs["pitch"] = "At most " + strconv.Itoa(validator.PitchMax) + " characters."
 	}
 	if err := accounts.CheckNewPassword(password); err != nil {
 		errs["password"] = capitalize(err.Error()) + "."
@@ -144,12 +138,8 @@ func (s *Server) Apply(c echo.Context) error {
 				},
 			}
 			err := s.insertPartner(ctx, pa, hook)
-			var apiErr *APIError
 			switch {
-			case errors.As(err, &apiErr) && apiErr.Status == http.StatusConflict:
-				errs["email"] = "You have already applied to this program with this email address."
-			case store.ConflictOn(err, "partner_accounts_email_key"): // made by a concurrent request
-				errs["password"] = accountTaken
+			case portalConflict(err, errs):
 			case err != nil:
 				return err
 			default:
@@ -170,6 +160,32 @@ func (s *Server) Apply(c echo.Context) error {
 }
 
 const accountTaken = "This email already has a partner account: enter its password."
+
+// portalPartnerRule words an application's rules (validator.Partner) for
+// the portal's form, by field and code. Lengths are in characters.
+var portalPartnerRule = map[string]string{
+	"name " + validator.CodeMissing:  "Enter your name.",
+	"name " + validator.CodeTooLong:  "At most " + strconv.Itoa(validator.NameMax) + " characters.",
+	"email " + validator.CodeMissing: "Enter an email address such as jane@example.com.",
+	"email " + validator.CodeInvalid: "Enter an email address such as jane@example.com.",
+}
+
+// portalConflicts words the unique keys a portal form can clash on: the
+// field the clash is about and the sentence shown next to it.
+var portalConflicts = map[string]struct{ field, msg string }{
+	store.PartnerEmailKey:        {"email", "You have already applied to this program with this email address."},
+	store.PartnerAccountEmailKey: {"password", accountTaken}, // made by a concurrent request
+}
+
+// portalConflict puts a unique clash (a *store.ConflictError) next to the
+// portal form field it is about, reporting whether err was one it words.
+func portalConflict(err error, into map[string]string) bool {
+	c, ok := portalConflicts[store.ConflictKey(err)]
+	if ok {
+		into[c.field] = c.msg
+	}
+	return ok
+}
 
 // accountFor returns the portal account an application joins: a new
 // (unproven) one for the caller to create (create), or the existing one

@@ -107,8 +107,7 @@ func (s *Server) AcceptTeammateInvite(c echo.Context) error {
 	switch {
 	case errors.Is(err, errUsed):
 		return s.teammateGone(c)
-	case store.ConflictOn(err, "users_email_key"):
-		v.Errors[""] = "A Partli user with this email address exists already: sign in with it instead, or ask the owner to invite another address."
+	case formConflict(err, v.Errors):
 		return s.teammatePage(c, http.StatusConflict, v)
 	case err != nil:
 		return err

@@ -43,6 +43,12 @@ const SecretOverlap = 24 * time.Hour
 // FieldErrors is a request with invalid fields: field name → message.
 type FieldErrors map[string]string
 
+// The messages of FieldErrors that a form words its own way.
+const (
+	MsgURLRequired = "is required"
+	MsgNoEvents    = "must list at least one event type"
+)
+
 func (f FieldErrors) Error() string {
 	keys := make([]string, 0, len(f))
 	for k := range f {
@@ -230,7 +236,7 @@ func (s *Service) checkURL(ctx context.Context, f FieldErrors, raw string) strin
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		f["url"] = "is required"
+		f["url"] = MsgURLRequired
 	case len(raw) > MaxURLLen:
 		f["url"] = fmt.Sprintf("must be at most %d characters", MaxURLLen)
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "":
@@ -247,7 +253,7 @@ func (s *Service) checkURL(ctx context.Context, f FieldErrors, raw string) strin
 // them without repeats in the canonical order.
 func checkEvents(f FieldErrors, events []string) []string {
 	if len(events) == 0 {
-		f["events"] = "must list at least one event type"
+		f["events"] = MsgNoEvents
 		return nil
 	}
 	want := map[string]bool{}

@@ -3,6 +3,7 @@ package components
 import (
 	"strconv"
 
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 )
 
@@ -16,7 +17,7 @@ func DiscountWords(d *store.Discount) string {
 	var what string
 	switch d.Type {
 	case "percentage":
-		what = store.FormatPercent(d.PercentBP) + "%"
+		what = money.FormatPercent(d.PercentBP) + "%"
 	case "flat":
 		what = Money(d.AmountCents, d.Currency)
 	default:

@@ -3,6 +3,7 @@ package components
 import (
 	"strconv"
 
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
 )
@@ -21,7 +22,7 @@ func RewardWords(r *store.Reward) string {
 	var what string
 	switch {
 	case r.Type == tracking.Percentage && r.PercentBP != nil:
-		what = store.FormatPercent(*r.PercentBP) + "%"
+		what = money.FormatPercent(*r.PercentBP) + "%"
 	case r.Type == tracking.Flat && r.AmountCents != nil:
 		what = Money(*r.AmountCents, currency)
 	default:

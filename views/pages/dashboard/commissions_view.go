@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/partli/partli/internal/commission"
+	"github.com/partli/partli/internal/money"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/views/components"
 )
@@ -68,29 +70,20 @@ type CommissionView struct {
 // RowID is the HTML id of a commission's row, the target of its actions.
 func RowID(id string) string { return "commission-" + id }
 
-// CanApprove, CanPay and CanClawBack say which actions a row offers; the
-// server checks again (commission.CheckChange) when one is used.
-func CanApprove(r store.CommissionRow) bool { return !r.IsAdjustment() && r.Status == "pending" }
+// CanApprove, CanPay and CanClawBack say which actions a row offers: the
+// ones the state machine takes (commission.State.Can), which the server
+// asks again when one is used.
+func CanApprove(r store.CommissionRow) bool { return commission.RowState(r).Can(commission.Approved) }
 
-func CanPay(r store.CommissionRow) bool {
-	return !r.IsAdjustment() && r.Status == "approved" && r.PayoutID == nil
-}
+func CanPay(r store.CommissionRow) bool { return commission.RowState(r).Can(commission.Paid) }
 
 func CanClawBack(r store.CommissionRow) bool {
-	switch {
-	case r.IsAdjustment():
-		return false
-	case r.Status == "pending", r.Status == "approved" && r.PayoutID == nil:
-		return true
-	case r.Status == "paid":
-		return !r.Adjusted
-	}
-	return false
+	return commission.RowState(r).Can(commission.ClawedBack)
 }
 
 // ClawBackExplanation says what claw back will do to this commission.
 func ClawBackExplanation(r store.CommissionRow) string {
-	if r.Status == "paid" {
+	if commission.EdgeOf(commission.Status(r.Status), commission.ClawedBack) == commission.ByAdjustment {
 		return "This commission is already paid, so it stays as it is: a negative adjustment of " +
 			components.Money(-r.AmountCents, r.Currency) + " is created and nets against " + r.PartnerName + "'s next payout."
 	}
@@ -125,7 +118,7 @@ func RewardLabel(c store.Commission) string {
 	switch *c.RewardType {
 	case "percentage":
 		if c.RewardPercentBP != nil {
-			s = store.FormatPercent(*c.RewardPercentBP) + "% of " + components.Money(c.SaleAmountCents, c.Currency)
+			s = money.FormatPercent(*c.RewardPercentBP) + "% of " + components.Money(c.SaleAmountCents, c.Currency)
 		}
 	case "flat":
 		if c.RewardAmountCents != nil {

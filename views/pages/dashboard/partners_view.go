@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/partli/partli/internal/commission"
 	"github.com/partli/partli/internal/store"
 )
 
@@ -90,16 +91,16 @@ func PartnerTotals(rows []store.CommissionTotal) []PartnerCurrencyTotal {
 		t := &out[len(out)-1]
 		t.Count += r.Count
 		switch r.Status {
-		case "pending":
+		case commission.Pending:
 			t.Pending, t.PendingN = t.Pending+r.Cents, t.PendingN+r.Count
-		case "approved":
+		case commission.Approved:
 			t.Approved, t.ApprovedN = t.Approved+r.Cents, t.ApprovedN+r.Count
-		case "paid":
+		case commission.Paid:
 			t.Paid, t.PaidN = t.Paid+r.Cents, t.PaidN+r.Count
-		case "clawed_back":
+		case commission.ClawedBack:
 			t.ClawedBack, t.ClawedBackN = t.ClawedBack+r.Cents, t.ClawedBackN+r.Count
 		}
-		if r.Status != "clawed_back" {
+		if r.Status != commission.ClawedBack {
 			t.Earned += r.Cents
 		}
 	}
@@ -221,9 +222,9 @@ func partnerPlace(c store.Click) string {
 
 func partnerFlagTitle(flag string) string {
 	switch flag {
-	case "bot":
+	case store.ClickFlagBot:
 		return "The user agent looks like a bot or a script."
-	case "velocity":
+	case store.ClickFlagVelocity:
 		return "Many clicks from one IP address on this partner within minutes."
 	}
 	return ""
