@@ -316,7 +316,8 @@ func (q Queries) WebhookEvents(ctx context.Context, workspaceID string, limit in
 // deadline (seen under load in the two-replica fault test, December 2026).
 type HotPath struct {
 	db    *sqlx.DB
-	stmts map[string]*hotStmt
+	stmts map[string]*hotStmt // by SQL text
+	order []hotQuery
 
 	clicks  clickBatcher
 	links   linkCache
@@ -337,31 +338,43 @@ func (p *HotPath) Metrics() BatchObserver { return p.metrics }
 
 // hotStmt is one prepared statement of the hot path.
 type hotStmt struct {
+	name    string     // how errors name it
 	prepare sync.Mutex // held while preparing, by one caller at a time
 	st      atomic.Pointer[sqlx.Stmt]
 }
 
-// hotQueries are the statements HotPath prepares.
-var hotQueries = []string{SaleLookupSQL, RecordSalesSQL, priorCommissionsOfSQL, markProgramsVerifiedSQL, RecordCommissionsSQL, clickBatchSQL}
+// hotQuery is a statement of the hot path and the name its errors give it.
+type hotQuery struct{ name, sql string }
+
+// hotQueries are the statements HotPath prepares, in the order Prepare
+// prepares them.
+var hotQueries = []hotQuery{
+	{"SaleLookup", SaleLookupSQL},
+	{"RecordSales", RecordSalesSQL},
+	{"PriorCommissions", priorCommissionsOfSQL},
+	{"MarkProgramsVerified", markProgramsVerifiedSQL},
+	{"RecordCommissions", RecordCommissionsSQL},
+	{"ClickBatch", clickBatchSQL},
+}
 
 // HotPath returns the tracking hot path over the store's pool: one per
 // Store, so its statements are prepared once and its clicks share a batch.
 func (s *Store) HotPath() *HotPath { return s.hot }
 
-func newHotPath(db *sqlx.DB) *HotPath {
-	p := &HotPath{db: db, stmts: make(map[string]*hotStmt, len(hotQueries))}
-	for _, q := range hotQueries {
-		p.stmts[q] = &hotStmt{}
+func newHotPath(db *sqlx.DB, queries []hotQuery) *HotPath {
+	p := &HotPath{db: db, stmts: make(map[string]*hotStmt, len(queries)), order: queries}
+	for _, q := range queries {
+		p.stmts[q.sql] = &hotStmt{name: q.name}
 	}
 	return p
 }
 
 // Prepare prepares every statement of the hot path now. partli serve calls
 // it at start, so SQL the database refuses stops the boot rather than the
-// first sale.
+// first sale; the error names the statement.
 func (p *HotPath) Prepare(ctx context.Context) error {
-	for _, q := range hotQueries {
-		if _, err := p.stmt(ctx, q); err != nil {
+	for _, q := range p.order {
+		if _, err := p.stmt(ctx, q.sql); err != nil {
 			return err
 		}
 	}
@@ -387,7 +400,7 @@ func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	}
 	st, err := p.db.PreparexContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("store: prepare: %w", mapErr(err))
+		return nil, fmt.Errorf("store: preparing the hot-path statement %s: %w", h.name, mapErr(err))
 	}
 	h.st.Store(st)
 	return st, nil
