@@ -285,14 +285,6 @@ func (tx *Tx) InsertWebhookEvents(ctx context.Context, events ...WebhookEvent) e
 	return nil
 }
 
-// WebhookEvents lists the workspace's outbox, newest first (for tests and the dashboard).
-func (q Queries) WebhookEvents(ctx context.Context, workspaceID string, limit int) ([]WebhookEvent, error) {
-	var es []WebhookEvent
-	err := q.sel(ctx, &es, `SELECT id, workspace_id, type, payload, created_at FROM webhook_events
-		WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, workspaceID, limit)
-	return es, err
-}
-
 // HotPath runs the statements of the tracking hot path, POST
 // /api/track/sale and the referral redirect, as prepared statements. A
 // statement with arguments otherwise costs two round trips (lib/pq prepares
