@@ -305,7 +305,8 @@ func (tx *Tx) InsertWebhookEvents(ctx context.Context, events ...WebhookEvent) e
 // version, callers that raced to prepare a statement closed the spare copy
 // under a mutex that transactions also took, and a Close waiting for a
 // connection busy inside a transaction stalled every sale until the request
-// deadline (seen under load in the two-replica fault test, December 2026).
+// deadline (seen 2026-12-03 under load in the two-replica fault test, on
+// a 2-core AMD EPYC VM, 24 GB RAM, PostgreSQL 15.18).
 type HotPath struct {
 	db    *sqlx.DB
 	stmts map[string]*hotStmt // by SQL text
