@@ -6,7 +6,8 @@
 -- several transactions as a multixact, a new one each time a locker joins,
 -- and at a few hundred sales per second the multixact storage became a
 -- bottleneck that stalled commits for hundreds of milliseconds (measured
--- with partli-bench: about one multixact per two sales).
+-- 2026-11-25 with partli-bench on a 2-core AMD EPYC VM, 24 GB RAM,
+-- PostgreSQL 15.18: about one multixact per two sales).
 --
 -- These tables are written only by the pipelines, with the workspace of the
 -- authenticated API key, and Partli deletes no workspaces. Their rows still

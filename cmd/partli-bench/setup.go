@@ -55,8 +55,9 @@ type env struct {
 
 // Settings for the benchmark's cluster on top of pg's defaults: a buffer
 // cache and WAL budget a small production server would have (shared_buffers
-// below the customary quarter of this machine's 24 GB). Both Partli and
-// pgbench run against exactly these.
+// below the customary quarter of the 24 GB of the 2-core AMD EPYC VM the
+// README's runs are from, 2026-11-25). Both Partli and pgbench run against
+// exactly these.
 var pgTuning = map[string]string{
 	"shared_buffers":  "2GB",
 	"max_wal_size":    "4GB",

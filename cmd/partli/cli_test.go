@@ -256,6 +256,27 @@ func TestServeRefusesUnmigratedDatabase(t *testing.T) {
 	}
 }
 
+// A hot-path statement the database refuses stops serve at boot, with an
+// error naming it, before anything listens: not the first sale.
+func TestServeRefusesABrokenHotStatement(t *testing.T) {
+	db, dbURL := testdb.New(t)
+	if _, err := db.Exec(`ALTER TABLE programs RENAME COLUMN verified_at TO verified_at_gone`); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cleanEnv(t, "DATABASE_URL", dbURL, "PARTLI_ADDR", addr, "PARTLI_SESSION_SECRET", testSecret)
+
+	_, _, err := runCmd(t, "serve")
+	if err == nil || !strings.Contains(err.Error(), "preparing the tracking statements") ||
+		!strings.Contains(err.Error(), "MarkProgramsVerified") {
+		t.Fatalf("serve with a broken hot-path statement: %v, want an error naming the statement", err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("something listens on %s after serve refused to start", addr)
+	}
+}
+
 func TestServeNeedsSessionSecret(t *testing.T) {
 	_, dbURL := testdb.New(t)
 	cleanEnv(t, "DATABASE_URL", dbURL, "PARTLI_ADDR", freeAddr(t))
@@ -523,7 +544,8 @@ func TestDevEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connecting to the dev cluster: %v", err)
 	}
-	n, err := store.New(db).CountWorkspaces(context.Background())
+	var n int
+	err = db.Get(&n, `SELECT count(*) FROM workspaces`)
 	db.Close()
 	if err != nil || n != 1 {
 		t.Fatalf("after two dev runs: %d workspaces (%v), want 1", n, err)

@@ -66,7 +66,8 @@ func TestMigrateKeepsEveryRowUnderTenantKeys(t *testing.T) {
 			SELECT 'cm_' || i, 'ws_1', 'prog_1', 'ptn_a', 'cus_' || i, 'evt_' || i, 'sale', 100 * i, 'USD', 'pending', now(), now() FROM generate_series(1, 10) i`,
 		`INSERT INTO commission_history (workspace_id, commission_id, to_status, actor) SELECT 'ws_1', 'cm_' || i, 'pending', 'system' FROM generate_series(1, 10) i`,
 		`INSERT INTO webhook_endpoints (id, workspace_id, url, events, secret) VALUES ('we_1', 'ws_1', 'https://hooks.example/', '{sale.created}', 'v1:0123abcd:sealed')`,
-		`INSERT INTO webhook_events (id, workspace_id, type, payload) VALUES ('wev_1', 'ws_1', 'sale.created', '{}')`,
+		// Written dispatched, with its delivery, as every release at 00015 writes events.
+		`INSERT INTO webhook_events (id, workspace_id, type, payload, dispatched_at) VALUES ('wev_1', 'ws_1', 'sale.created', '{}', now())`,
 		`INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id) VALUES ('dlv_1', 'ws_1', 'we_1', 'wev_1')`,
 		`INSERT INTO webhook_attempts (workspace_id, delivery_id, endpoint_id, latency_ms) VALUES ('ws_1', 'dlv_1', 'we_1', 12)`,
 		`INSERT INTO stripe_connections (workspace_id, account_id) VALUES ('ws_1', 'acct_stripe_1')`,

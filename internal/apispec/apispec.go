@@ -1,6 +1,6 @@
 // Package apispec holds Partli's OpenAPI 3.1 document (the HTTP contract of
-// /work/shared/API.md in machine-readable form) and a validator that checks
-// recorded request/response exchanges against it.
+// /api, which the README's walk-through and sections describe in prose) and
+// a validator that checks recorded request/response exchanges against it.
 //
 // The server serves JSON() at GET /api/openapi.json; tests use NewValidator
 // to check that what the server does matches what the document says.

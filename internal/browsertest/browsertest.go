@@ -18,8 +18,9 @@ import (
 
 // Bounds for browser tests. They are long on purpose: `make test` must pass
 // on a two-core machine with other CPU-heavy work running, where a page that
-// renders in 50 ms alone can take seconds. A test waits on a condition up to
-// Wait; a whole browser session may last up to Session.
+// renders in 50 ms alone can take seconds (seen 2026-12-03 on a 2-core AMD
+// EPYC VM running the web tests beside other packages). A test waits on a
+// condition up to Wait; a whole browser session may last up to Session.
 const (
 	Wait    = 60 * time.Second
 	Session = 6 * time.Minute

@@ -193,7 +193,9 @@ func (f *fx) checkEvents() map[string]int {
 
 func (f *fx) balance(p partner, currency string) int64 {
 	f.t.Helper()
-	bs, err := f.st.BalancesOf(f.ctx, f.ws, p.ID)
+	var bs []store.PartnerBalance
+	err := f.st.DB().SelectContext(f.ctx, &bs, `SELECT * FROM partner_balances WHERE workspace_id = $1 AND partner_id = $2
+		ORDER BY currency`, f.ws, p.ID)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -105,13 +105,24 @@ const codeCols = `workspace_id, id, program_id, partner_id, code, created_by, cr
 // discount. A link of the partner learns its code (links.go).
 func (q Queries) CreateCode(ctx context.Context, c *Code) error {
 	err := q.atomically(ctx, func(q Queries) error {
-		err := q.get(ctx, c, `
-			INSERT INTO partner_codes (workspace_id, id, program_id, partner_id, code, created_by, stripe_sync)
-			SELECT pa.workspace_id, $2, pa.program_id, pa.id, $4, $5,
-				CASE WHEN pr.discount_type IS NOT NULL THEN 'create' ELSE 'idle' END
+		// The partner's program and whether it has a discount first, then
+		// the code: Citus plans no INSERT … SELECT of a join with RETURNING.
+		var of struct {
+			ProgramID string `db:"program_id"`
+			Sync      string `db:"sync"`
+		}
+		err := q.get(ctx, &of, `
+			SELECT pa.program_id, CASE WHEN pr.discount_type IS NOT NULL THEN 'create' ELSE 'idle' END AS sync
 			FROM partners pa JOIN programs pr ON pr.workspace_id = pa.workspace_id AND pr.id = pa.program_id
-			WHERE pa.workspace_id = $1 AND pa.id = $3
-			RETURNING `+codeCols, c.WorkspaceID, c.ID, c.PartnerID, c.Code, c.CreatedBy)
+			WHERE pa.workspace_id = $1 AND pa.id = $2
+			FOR SHARE OF pr`, c.WorkspaceID, c.PartnerID)
+		if err != nil {
+			return err
+		}
+		err = q.get(ctx, c, `
+			INSERT INTO partner_codes (workspace_id, id, program_id, partner_id, code, created_by, stripe_sync)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING `+codeCols, c.WorkspaceID, c.ID, of.ProgramID, c.PartnerID, c.Code, c.CreatedBy, of.Sync)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,24 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // ExecContext lets the external tests run a statement of their own in a
 // transaction.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (int64, error) {
 	return tx.exec(ctx, query, args...)
+}
+
+// BalancesOf returns a partner's balances, one per currency (those that sum
+// no commission included, as zero), by currency.
+func (q Queries) BalancesOf(ctx context.Context, workspaceID, partnerID string) ([]PartnerBalance, error) {
+	var bs []PartnerBalance
+	err := q.sel(ctx, &bs, `SELECT * FROM partner_balances WHERE workspace_id = $1 AND partner_id = $2 ORDER BY currency`,
+		workspaceID, partnerID)
+	if err != nil {
+		return nil, fmt.Errorf("store: balances of partner: %w", err)
+	}
+	return bs, nil
 }

@@ -131,18 +131,6 @@ type PartnerBalance struct {
 	UpdatedAt       time.Time `db:"updated_at"`
 }
 
-// BalancesOf returns a partner's balances, one per currency (those that sum
-// no commission included, as zero), by currency.
-func (q Queries) BalancesOf(ctx context.Context, workspaceID, partnerID string) ([]PartnerBalance, error) {
-	var bs []PartnerBalance
-	err := q.sel(ctx, &bs, `SELECT * FROM partner_balances WHERE workspace_id = $1 AND partner_id = $2 ORDER BY currency`,
-		workspaceID, partnerID)
-	if err != nil {
-		return nil, fmt.Errorf("store: balances of partner: %w", err)
-	}
-	return bs, nil
-}
-
 // LedgerProblem is one disagreement the reconciliation found.
 type LedgerProblem struct {
 	WorkspaceID string `db:"workspace_id"`

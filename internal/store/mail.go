@@ -410,18 +410,6 @@ func (q Queries) ListMail(ctx context.Context, workspaceID, status string, page 
 	return rows, next, nil
 }
 
-// MailTo lists the messages to an address (any case), newest first (for
-// tests and the command line).
-func (q Queries) MailTo(ctx context.Context, address string) ([]MailRow, error) {
-	var rows []MailRow
-	err := q.sel(ctx, &rows, `SELECT `+mailCols+` FROM mail_outbox WHERE lower(recipient) = lower($1)
-		ORDER BY created_at DESC, id DESC`, address)
-	if err != nil {
-		return nil, fmt.Errorf("store: mail to: %w", err)
-	}
-	return rows, nil
-}
-
 // MailPreferences returns what address turned off or gathers in a digest:
 // kind → choice (MailOff or MailDigest); a kind absent is sent.
 func (q Queries) MailPreferences(ctx context.Context, address string) (map[string]string, error) {

@@ -109,7 +109,7 @@ func withParams(databaseURL string) (string, error) {
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
 	detectCitus(db.DB)
-	hot := newHotPath(db)
+	hot := newHotPath(db, hotQueries)
 	return &Store{Queries: Queries{x: db, links: &hot.links}, db: db, hot: hot}
 }
 

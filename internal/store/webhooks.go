@@ -22,8 +22,8 @@ import (
 // thus costs one heap tuple and its index entries, and nothing more when
 // the workspace has no endpoints; an endpoint receives the events written
 // while it is enabled and subscribed, not those written before it existed.
-// DispatchWebhookEvents remains for events written undispatched by earlier
-// versions.
+// (Events that versions before write-time fan-out left undispatched are
+// fanned out once by migration 00019.)
 
 // webhookFanOutSQL inserts the deliveries of the events returned (id,
 // workspace_id, type) by a preceding data-modifying CTE named w, to be used
@@ -251,78 +251,6 @@ func (q Queries) RotateWebhookSecret(ctx context.Context, workspaceID, id, secre
 		return fmt.Errorf("store: rotate webhook secret: %w", ErrNotFound)
 	}
 	return nil
-}
-
-// DispatchWebhookEvents fans out up to limit undispatched outbox events, in
-// one transaction: one pending delivery per enabled endpoint of the event's
-// workspace that subscribes to its type, and the events marked dispatched.
-// Events are claimed with SKIP LOCKED, so concurrent dispatchers share the
-// work. It returns how many events and deliveries it handled.
-//
-// Events are now fanned out when written (webhookFanOutSQL), so only events
-// written undispatched by an earlier version of Partli (a database upgraded
-// with events not yet fanned out, or a replica not yet upgraded during a
-// rolling deploy) are left for it; with none, its claim is a probe of the
-// empty partial index webhook_events_undispatched_idx.
-func (s *Store) DispatchWebhookEvents(ctx context.Context, limit int) (events, deliveries int, err error) {
-	err = s.InTx(ctx, func(tx *Tx) error {
-		var pairs []struct {
-			EventID     string  `db:"event_id"`
-			WorkspaceID string  `db:"workspace_id"`
-			EndpointID  *string `db:"endpoint_id"`
-		}
-		err := tx.sel(ctx, &pairs, `
-			WITH ev AS (
-				SELECT id, workspace_id, type FROM webhook_events
-				WHERE dispatched_at IS NULL
-				ORDER BY created_at LIMIT $1
-				FOR UPDATE SKIP LOCKED
-			)
-			SELECT ev.id AS event_id, ev.workspace_id, e.id AS endpoint_id
-			FROM ev LEFT JOIN webhook_endpoints e
-				ON e.workspace_id = ev.workspace_id AND e.enabled AND ev.type = ANY (e.events)`, limit)
-		if err != nil || len(pairs) == 0 {
-			return err
-		}
-		var eventIDs, eventWorkspaces, dIDs, dWorkspaces, dEndpoints, dEvents []string
-		seen := map[string]bool{}
-		for _, p := range pairs {
-			if !seen[p.EventID] {
-				seen[p.EventID] = true
-				eventIDs = append(eventIDs, p.EventID)
-				eventWorkspaces = append(eventWorkspaces, p.WorkspaceID)
-			}
-			if p.EndpointID != nil {
-				dIDs = append(dIDs, ids.New(ids.Delivery))
-				dWorkspaces = append(dWorkspaces, p.WorkspaceID)
-				dEndpoints = append(dEndpoints, *p.EndpointID)
-				dEvents = append(dEvents, p.EventID)
-			}
-		}
-		if len(dIDs) > 0 {
-			n, err := tx.exec(ctx, `
-				INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
-				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-				ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`,
-				pq.Array(dIDs), pq.Array(dWorkspaces), pq.Array(dEndpoints), pq.Array(dEvents))
-			if err != nil {
-				return err
-			}
-			deliveries = int(n)
-		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_events ev SET dispatched_at = now()
-			FROM unnest($1::text[], $2::text[]) AS u (workspace_id, id)
-			WHERE ev.workspace_id = u.workspace_id AND ev.id = u.id`,
-			pq.Array(eventWorkspaces), pq.Array(eventIDs)); err != nil {
-			return err
-		}
-		events = len(eventIDs)
-		return nil
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("store: dispatch webhook events: %w", err)
-	}
-	return events, deliveries, nil
 }
 
 // ClaimWebhookDeliveries leases up to limit due pending deliveries of

@@ -47,13 +47,6 @@ func (q Queries) WorkspaceSlugTaken(ctx context.Context, slug string) (bool, err
 	return taken, err
 }
 
-// CountWorkspaces is how many workspaces exist (for `partli dev`'s seed-once check).
-func (q Queries) CountWorkspaces(ctx context.Context) (int, error) {
-	var n int
-	err := q.get(ctx, &n, `SELECT count(*) FROM workspaces`)
-	return n, err
-}
-
 // CreateUser inserts a dashboard user and their sign-in email (global: an
 // email taken in any workspace is ErrConflict on UserEmailKey).
 func (q Queries) CreateUser(ctx context.Context, u *User) error {

@@ -1014,11 +1014,12 @@ func TestColdBurstOfFirstAndDuplicateSales(t *testing.T) {
 		rounds     = 12
 		customers  = 12
 		copies     = 3
-		stallAfter = 25 * time.Second // [a round takes ~100 ms]
+		stallAfter = 25 * time.Second // [a round takes ~100 ms: 2026-12-03, 2-core AMD EPYC VM, PostgreSQL 15.18]
 	)
 	// A busy goroutine, so the sales' goroutines are preempted mid-way as
 	// they are on a loaded machine (with it, the stall showed in most runs
-	// before the fix; without, in few).
+	// before the fix; without, in few: 2026-12-03, on a 2-core AMD EPYC VM,
+	// 24 GB RAM, PostgreSQL 15.18).
 	var stop atomic.Bool
 	var burners sync.WaitGroup
 	burners.Go(func() {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/partli/partli/internal/store"
 )
 
 // Codes as well as links (issue 15): the REST path of codes, attribution by
@@ -291,7 +293,9 @@ func TestCodeInWebhookPayloads(t *testing.T) {
 	e.sale(t, e.Key, map[string]any{"customerExternalId": "cus-hook", "couponCode": "hook10"})
 	e.call("POST", "/api/track/lead", e.Key, map[string]any{"externalId": "lead-hook", "couponCode": "HOOK10"}).must(t, http.StatusOK)
 	e.sale(t, e.Key, map[string]any{"customerExternalId": "cus-click", "clickId": s.ClickID})
-	events, err := e.Store.WebhookEvents(context.Background(), e.WS.Workspace.ID, 20)
+	var events []store.WebhookEvent
+	err := e.Store.DB().SelectContext(context.Background(), &events, `SELECT id, workspace_id, type, payload, created_at
+		FROM webhook_events WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20`, e.WS.Workspace.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

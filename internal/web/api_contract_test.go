@@ -15,10 +15,11 @@ import (
 	"github.com/partli/partli/internal/config"
 )
 
-// The HTTP contract of /work/shared/API.md, "Conventions" through "Sales and
-// commissions": error statuses and codes, workspace isolation, idempotency
-// under concurrency, attribution windows, CRUD and PATCH semantics,
-// pagination, the commission state machine, and the referral redirect.
+// The HTTP contract of /api (the OpenAPI document in internal/apispec and the
+// README), from its conventions through sales and commissions: error
+// statuses and codes, workspace isolation, idempotency under concurrency,
+// attribution windows, CRUD and PATCH semantics, pagination, the commission
+// state machine, and the referral redirect.
 
 // wantError fails unless r is a JSON error reply with status and code, with a
 // message, and (when fields are named) a fields entry for each of them.

@@ -13,7 +13,7 @@ import (
 	"github.com/partli/partli/internal/stripetest"
 )
 
-// The payouts API (API.md, "Payouts"), against stripe-mock behind a
+// The payouts API (the OpenAPI document's /api/payouts paths), against stripe-mock behind a
 // recording proxy; every /api exchange is checked against the OpenAPI
 // document.
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -121,24 +120,3 @@ func (s *Server) touchKey(workspaceID, id string, at time.Time) {
 }
 
 func workspaceOf(c echo.Context) string { return c.Get(workspaceKey).(string) }
-
-// pageOf reads ?limit= and ?cursor=.
-func pageOf(c echo.Context) (store.Page, error) {
-	p := store.Page{Limit: 50}
-	f := Fields{}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			f.Add("limit", "must be an integer between 1 and 200")
-		}
-		p.Limit = n
-	}
-	if v := c.QueryParam("cursor"); v != "" {
-		cur, err := store.DecodeCursor(v)
-		if err != nil {
-			f.Add("cursor", "is not a cursor this API returned")
-		}
-		p.Cursor = cur
-	}
-	return p, f.Err()
-}

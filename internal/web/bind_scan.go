@@ -10,7 +10,7 @@ import (
 // MaxJSONDepth is how deeply the value of a body's field may nest arrays
 // and objects: a field's object or array is level 1. Deeper values amplify:
 // 16 KiB of "[[[…" nested 8,000 levels deep rendered as a page of 128 MB
-// when indented.
+// when indented (measured 2026-12-03; a size, the same on any machine).
 const MaxJSONDepth = 16
 
 // A bodyProblem is text that no field of any JSON body may hold, found by

@@ -26,13 +26,6 @@ func (s *Server) codePages(owner *echo.Group) {
 	owner.POST("/codes/:id/stripe-retry", s.DashRetryCode)
 }
 
-// codeFlashes are the partner page's confirmations (?done=).
-var codeFlashes = map[string]string{
-	"code-added":   "Code added. It attributes sales and leads reported with it from now on.",
-	"code-retired": "Code retired. It no longer attributes; the sales it brought keep it.",
-	"code-retry":   "Stripe was asked again; the code shows how it went.",
-}
-
 // programCodesView is the program page's discount and codes section.
 func (s *Server) programCodesView(c echo.Context, p *store.Program) (dashboard.ProgramCodesView, error) {
 	ctx := c.Request().Context()

@@ -89,12 +89,7 @@ func (s *Server) EmailPage(c echo.Context) error {
 		}
 		v.NextHref = "/settings/email?" + q.Encode()
 	}
-	switch c.QueryParam("done") {
-	case "saved":
-		v.Flash = "Your notifications are saved."
-	case "retried":
-		v.Flash = "The message is due again, with a fresh retry schedule."
-	}
+	v.Flash = doneText(c, doneEmail)
 	return s.page(c, http.StatusOK, s.meta(c, "Email", "settings"), dashboard.Email(v))
 }
 

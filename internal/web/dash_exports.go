@@ -229,7 +229,7 @@ func firstField(f map[string]string) string {
 func (s *Server) ExportPayout(c echo.Context) error {
 	p, err := s.store.PayoutRowByID(c.Request().Context(), workspaceOf(c), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+		return notFoundPage("payout")
 	}
 	if err != nil {
 		return err

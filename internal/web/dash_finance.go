@@ -51,8 +51,6 @@ func (s *Server) financePages(d *echo.Group) {
 // actorOf names the signed-in user in commission history and payouts.
 func actorOf(c echo.Context) string { return "user:" + currentUser(c).Email }
 
-func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
-
 // nextURL is the link to the page after next (empty on the last page).
 func nextURL(path string, q url.Values, next *string) string {
 	if next == nil {
@@ -219,7 +217,7 @@ func (s *Server) SalePage(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceOf(c)
 	sale, err := s.store.SaleDetailByID(ctx, ws, c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such sale in this workspace.")
+		return notFoundPage("sale")
 	}
 	if err != nil {
 		return err
@@ -282,15 +280,10 @@ func (s *Server) commissionsQuery(c echo.Context, f dashboard.CommissionsFilter,
 // 400 when the filter is invalid.
 func (s *Server) commissionsView(c echo.Context, f dashboard.CommissionsFilter, cursor string) (dashboard.CommissionsView, int, error) {
 	v := dashboard.CommissionsView{CSRF: csrfToken(c), Filter: f, Cursor: cursor, Errors: map[string]string{}}
-	page := store.Page{Limit: financePageSize}
-	if cursor != "" {
-		cur, err := store.DecodeCursor(cursor)
-		if err != nil {
-			return v, 0, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
-		}
-		page.Cursor = cur
+	page, err := cursorPage("cursor", cursor, financePageSize)
+	if err != nil {
+		return v, 0, err
 	}
-	var err error
 	if v.Programs, err = s.programOptions(c); err != nil {
 		return v, 0, err
 	}
@@ -326,7 +319,7 @@ func (s *Server) CommissionsPage(c echo.Context) error {
 func (s *Server) commissionRow(c echo.Context, id string) (*store.CommissionRow, error) {
 	r, err := s.store.CommissionRowByID(c.Request().Context(), workspaceOf(c), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such commission in this workspace.")
+		return nil, notFoundPage("commission")
 	}
 	return r, err
 }
@@ -344,7 +337,7 @@ func (s *Server) CommissionRowFragment(c echo.Context) error {
 // ClawBackForm handles GET /commissions/:id/clawback: the row as an inline
 // form asking for the reason; without HTMX, the commission's page.
 func (s *Server) ClawBackForm(c echo.Context) error {
-	if !isHTMX(c) {
+	if !wantsFragment(c) {
 		return redirect(c, "/commissions/"+c.Param("id"))
 	}
 	r, err := s.commissionRow(c, c.Param("id"))
@@ -354,28 +347,13 @@ func (s *Server) ClawBackForm(c echo.Context) error {
 	return s.render(c, http.StatusOK, dashboard.CommissionRow(dashboard.CommissionRowView{Row: *r, CSRF: csrfToken(c), Clawback: true}))
 }
 
-// doneMessages are the confirmations shown after a redirect (?done=…).
-var doneMessages = map[string]string{
-	"approved":    "Commission approved.",
-	"paid":        "Commission marked paid.",
-	"clawed_back": "Commission clawed back.",
-	"adjusted":    "Clawed back after payout: a negative adjustment nets against the partner's next payout.",
-}
-
-func doneFlash(c echo.Context) dashboard.Flash {
-	if m := doneMessages[c.QueryParam("done")]; m != "" {
-		return dashboard.Flash{Kind: "success", Message: m}
-	}
-	return dashboard.Flash{}
-}
-
 // CommissionPage handles GET /commissions/:id: the commission, its history and adjustments.
 func (s *Server) CommissionPage(c echo.Context) error {
 	v, err := s.commissionView(c, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	v.Flash = doneFlash(c)
+	v.Flash = doneFlash(c, doneCommission)
 	return s.page(c, http.StatusOK, s.meta(c, "Commission", "commissions"), dashboard.Commission(*v))
 }
 
@@ -466,12 +444,12 @@ func (s *Server) commissionAction(to string) echo.HandlerFunc {
 		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return echo.NewHTTPError(http.StatusNotFound, "There is no such commission in this workspace.")
+			return notFoundPage("commission")
 		case err != nil && !commission.IsRefusal(err):
 			return err
 		}
 
-		if !isHTMX(c) {
+		if !wantsFragment(c) {
 			if problem == "" && err == nil {
 				done := to
 				if out.Adjustment != nil {

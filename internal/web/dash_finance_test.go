@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -449,6 +450,53 @@ func TestDashFinanceCommissionRowActions(t *testing.T) {
 	}
 	if r := sess.htmx("POST", "/commissions/cm_nope/approve", nil); r.Status != http.StatusNotFound {
 		t.Fatalf("unknown commission: %d", r.Status)
+	}
+}
+
+// A boosted form (hx-boost) is a page navigation, not a fragment request:
+// the claw-back posted with HX-Request and HX-Boosted is answered with a
+// redirect to the commission's page (or the whole page for a refusal), never
+// with the list row a plain HTMX request gets.
+func TestDashFinanceBoostedClawBackRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.setup(t)
+	id := e.finCommission(t, s, 10000)
+	sess := e.finFinance(t)
+	sess.page("/commissions/" + id)
+	boosted := func(method, path string, form url.Values) reply {
+		t.Helper()
+		h := http.Header{"HX-Request": {"true"}, "HX-Boosted": {"true"}, "X-CSRF-Token": {sess.csrf}}
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+			h.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		return sess.do(method, path, body, h)
+	}
+	isRow := func(r reply) bool {
+		return bytes.Contains(r.Body, []byte(`data-testid="commission-row"`)) && !bytes.Contains(r.Body, []byte("<html"))
+	}
+
+	// Opening the inline claw-back form by a boosted link goes to the page.
+	r := boosted(http.MethodGet, "/commissions/"+id+"/clawback", nil)
+	if r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != "/commissions/"+id || isRow(r) {
+		t.Fatalf("boosted claw-back form: %d HX-Redirect %q %s", r.Status, r.Header.Get("HX-Redirect"), r.Body)
+	}
+	// Without a reason: 422 with the whole commission page, the error on it.
+	r = boosted(http.MethodPost, "/commissions/"+id+"/clawback", url.Values{"reason": {""}})
+	if r.Status != http.StatusUnprocessableEntity || isRow(r) || !bytes.Contains(r.Body, []byte("<html")) ||
+		r.Doc(t).Find(`[data-testid="reason-error"]`).Length() != 1 {
+		t.Fatalf("boosted claw-back without reason: %d %s", r.Status, r.Body)
+	}
+	// With a reason: a redirect to the commission's page with the confirmation.
+	r = boosted(http.MethodPost, "/commissions/"+id+"/clawback", url.Values{"reason": {"customer refunded"}})
+	if r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != "/commissions/"+id+"?done=clawed_back" || isRow(r) {
+		t.Fatalf("boosted claw-back: %d HX-Redirect %q %s", r.Status, r.Header.Get("HX-Redirect"), r.Body)
+	}
+	d := sess.page(r.Header.Get("HX-Redirect"))
+	if got := finText(testid(d, "flash")); got != "Commission clawed back." {
+		t.Fatalf("confirmation after the boosted claw-back: %q", got)
 	}
 }
 

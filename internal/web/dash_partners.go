@@ -82,20 +82,6 @@ func (s *Server) PartnersPage(c echo.Context) error {
 	return s.page(c, http.StatusOK, s.meta(c, "Partners", "partners"), dashboard.Partners(v))
 }
 
-// queryPage reads one keyset-paginated list's cursor from the query
-// parameter param; a cursor we did not make is a 400 page.
-func queryPage(c echo.Context, param string, limit int) (store.Page, error) {
-	p := store.Page{Limit: limit}
-	if v := c.QueryParam(param); v != "" {
-		cur, err := store.DecodeCursor(v)
-		if err != nil {
-			return p, echo.NewHTTPError(http.StatusBadRequest, "This page link is out of date or damaged. Go back to the first page.")
-		}
-		p.Cursor = cur
-	}
-	return p, nil
-}
-
 // partnerForm loads the choices of the "Add partner" form.
 func (s *Server) partnerForm(c echo.Context) (dashboard.PartnerFormView, error) {
 	ctx := c.Request().Context()
@@ -283,8 +269,6 @@ func (s *Server) partnerPage(c echo.Context, pa *store.Partner, status int, edit
 		v.ClicksNext = "/partners/" + pa.ID + "?" + url.Values{"clicks": {*nextClicks}}.Encode() + "#clicks"
 	}
 	switch c.QueryParam("done") {
-	case "added":
-		v.Flash = "Partner added. Their referral link below works now: copy it and send it to them."
 	case "group":
 		if v.GroupName != "" {
 			v.Flash = "Moved to the group " + v.GroupName + "."
@@ -294,7 +278,7 @@ func (s *Server) partnerPage(c echo.Context, pa *store.Partner, status int, edit
 	case "status":
 		v.Flash = "Status changed to " + pa.Status + "."
 	default:
-		v.Flash = codeFlashes[c.QueryParam("done")]
+		v.Flash = doneText(c, donePartner)
 	}
 	if v.Codes, err = s.partnerCodesView(c, pa, program); err != nil {
 		return err

@@ -36,31 +36,6 @@ func (s *Server) payoutPages(d *echo.Group) {
 	d.POST("/payouts/:id/cancel", s.CancelPayout)
 }
 
-// payoutDone are the confirmations shown after a redirect (?done=…).
-var payoutDone = map[string]string{
-	"payout_created":    "Payout created. Pay it with its method (Pay for Stripe; the PayPal or Wise file; by hand), then it is marked paid.",
-	"payouts_created":   "Payouts created for the program's balances that reach its minimum.",
-	"payouts_none":      "No payout was created: no balance of this program reaches its minimum (they carry forward).",
-	"payout_paid":       "Payout marked paid; its commissions are paid.",
-	"payout_sent":       "Paid with Stripe: the transfer is made and the payout's commissions are paid.",
-	"payout_failed":     "Stripe refused the transfer: the payout failed and its commissions are back in the partner's balance. Send it again or cancel it.",
-	"payout_processing": "Stripe has not answered yet: the payout stays processing and Partli asks Stripe again with the same idempotency key (it is never paid twice).",
-	"payout_cancel":     "Payout canceled; its commissions are back in the partner's balance.",
-	"batch_paid":        "Payouts marked paid with the batch's reference.",
-	"schedule_saved":    "Payout schedule saved.",
-}
-
-func payoutFlash(c echo.Context) dashboard.Flash {
-	if m := payoutDone[c.QueryParam("done")]; m != "" {
-		kind := "success"
-		if c.QueryParam("done") == "payout_failed" {
-			kind = "error"
-		}
-		return dashboard.Flash{Kind: kind, Message: m}
-	}
-	return dashboard.Flash{}
-}
-
 // payoutsView loads the payouts page: balances ready to pay, the programs'
 // schedules and last runs, and one page of payouts.
 func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
@@ -73,7 +48,7 @@ func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {
 	if b := c.QueryParam("balances"); b != "" {
 		cur, err := store.DecodeBalanceCursor(b)
 		if err != nil {
-			return nil, echo.NewHTTPError(http.StatusBadRequest, "That page link is not valid any more. Go back to the first page of the list.")
+			return nil, badPageParam("balances")
 		}
 		after = cur
 	}
@@ -149,7 +124,7 @@ func (s *Server) PayoutsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = payoutFlash(c)
+	v.Flash = doneFlash(c, donePayouts)
 	return s.page(c, http.StatusOK, s.meta(c, "Payouts", "payouts"), dashboard.Payouts(*v))
 }
 
@@ -170,7 +145,7 @@ func (s *Server) CreatePayout(c echo.Context) error {
 	p, err := s.commissions.CreatePayout(c.Request().Context(), workspaceOf(c), partnerID, currency, actorOf(c))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such partner in this workspace.")
+		return notFoundPage("partner")
 	case commission.IsPayoutRefusal(err):
 		return s.payoutsRefused(c, http.StatusUnprocessableEntity, "No payout was created: "+commission.Explain(err)+".")
 	case err != nil:
@@ -251,7 +226,7 @@ func (s *Server) SetPayoutSchedule(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceOf(c)
 	p, err := s.store.Program(ctx, ws, strings.TrimSpace(c.FormValue("programId")))
 	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such program in this workspace.")
+		return notFoundPage("program")
 	}
 	if err != nil {
 		return err
@@ -278,7 +253,7 @@ func (s *Server) payoutView(c echo.Context, id string) (*dashboard.PayoutView, e
 	ctx, ws := c.Request().Context(), workspaceOf(c)
 	p, err := s.store.PayoutRowByID(ctx, ws, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+		return nil, notFoundPage("payout")
 	}
 	if err != nil {
 		return nil, err
@@ -324,7 +299,7 @@ func (s *Server) PayoutPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = payoutFlash(c)
+	v.Flash = doneFlash(c, donePayouts)
 	return s.page(c, http.StatusOK, s.meta(c, "Payout", "payouts"), dashboard.Payout(*v))
 }
 
@@ -344,7 +319,7 @@ func (s *Server) SendPayoutPage(c echo.Context) error {
 	p, err := s.payouts.Send(c.Request().Context(), workspaceOf(c), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+		return notFoundPage("payout")
 	case payout.IsRefusal(err):
 		return s.payoutRefused(c, id, http.StatusConflict, "Not sent: "+payout.Explain(err)+".")
 	case err != nil:
@@ -373,7 +348,7 @@ func (s *Server) MarkPayoutPaid(c echo.Context) error {
 		_, err = s.commissions.MarkPayoutPaid(c.Request().Context(), workspaceOf(c), id, reference, actorOf(c))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+			return notFoundPage("payout")
 		case err == nil:
 			return redirect(c, "/payouts/"+id+"?done=payout_paid")
 		case !commission.IsPayoutRefusal(err):
@@ -399,7 +374,7 @@ func (s *Server) CancelPayout(c echo.Context) error {
 	_, err := s.commissions.CancelPayout(c.Request().Context(), workspaceOf(c), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such payout in this workspace.")
+		return notFoundPage("payout")
 	case commission.IsPayoutRefusal(err):
 		return s.payoutRefused(c, id, http.StatusConflict, capitalize(commission.Explain(err))+".")
 	case err != nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
 	"github.com/partli/partli/internal/validator"
+	"github.com/partli/partli/internal/web/htmx"
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
@@ -36,29 +37,8 @@ func (s *Server) programPages(d, owner *echo.Group) {
 	owner.POST("/rewards/:id/delete", s.DashDeleteReward)
 }
 
-// progFlashes are the confirmations a redirect may ask for with ?done=.
-// Only these fixed texts are shown, never text from the URL.
-var progFlashes = map[string]string{
-	"created":          "Program created. Next, give it a default sale reward so partners earn something.",
-	"saved":            "Settings saved.",
-	"group-added":      "Group added.",
-	"group-saved":      "Group saved.",
-	"reward-added":     "Reward added. It applies to sales and leads from now on.",
-	"reward-saved":     "Reward saved. Commissions already recorded keep the terms they were made with.",
-	"reward-deleted":   "Reward deleted. Commissions already recorded keep the terms they were made with.",
-	"discount-saved":   "Discount saved. With Stripe set up, codes without a promotion code get one with this discount.",
-	"discount-removed": "Discount removed. Codes keep attributing sales; promotion codes already in Stripe keep the discount they were made with.",
-	"discount-new-coupon": "Discount saved. Stripe coupons cannot be changed, so this discount is a new coupon: codes made from now on " +
-		"get it, and the codes that already have a Stripe promotion code keep the earlier discount (retire one and add a new code to change it).",
-}
 
 func progIsOwner(c echo.Context) bool { return currentUser(c).Role == "owner" }
-
-// progWantsFragment reports whether the reply should be only the component
-// that made the request (an HTMX request that is not a boosted navigation).
-func progWantsFragment(c echo.Context) bool {
-	return c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Boosted") != "true"
-}
 
 // DashPrograms handles GET /programs.
 func (s *Server) DashPrograms(c echo.Context) error {
@@ -70,7 +50,7 @@ func (s *Server) DashPrograms(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := dashboard.ProgramListView{Programs: rows, CanEdit: progIsOwner(c), Flash: progFlashes[c.QueryParam("done")]}
+	v := dashboard.ProgramListView{Programs: rows, CanEdit: progIsOwner(c), Flash: doneText(c, donePrograms)}
 	if next != nil {
 		q := url.Values{"cursor": {*next}}
 		if l := c.QueryParam("limit"); l != "" {
@@ -132,7 +112,7 @@ func (s *Server) DashProgram(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = progFlashes[c.QueryParam("done")]
+	v.Flash = doneText(c, donePrograms)
 	return s.page(c, http.StatusOK, s.meta(c, p.Name, "programs"), dashboard.ProgramDetail(*v))
 }
 
@@ -377,12 +357,11 @@ func (s *Server) progInvalid(c echo.Context, p *store.Program, edit func(*dashbo
 	}
 	fragment := edit(v)
 	meta := s.meta(c, p.Name, "programs")
-	if progWantsFragment(c) {
+	if wantsFragment(c) {
 		if fragment != nil {
 			return s.page(c, http.StatusUnprocessableEntity, meta, fragment)
 		}
-		c.Response().Header().Set("HX-Retarget", "#main")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		htmx.Response{Retarget: "#main", Reswap: "innerHTML"}.Apply(c.Response().Header())
 	}
 	return s.page(c, http.StatusUnprocessableEntity, meta, dashboard.ProgramDetail(*v))
 }

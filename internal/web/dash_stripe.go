@@ -39,15 +39,6 @@ const (
 	stripeStateTTL   = time.Hour
 )
 
-// stripeFlashes are the confirmations a redirect may ask for with ?done=.
-var stripeFlashes = map[string]string{
-	"connected":      "Stripe connected. Payments of your Stripe account now reach Partli by themselves.",
-	"disconnected":   "Stripe disconnected: Partli no longer has access to your Stripe account. Sales and commissions already recorded stay.",
-	"forgotten":      "Stripe disconnected in Partli. Stripe had already removed Partli's access to the account (or cannot be asked on this installation): check Settings → Connected apps in your Stripe dashboard.",
-	"webhook-secret": "Signing secret saved. Stripe's deliveries to your endpoint are now accepted.",
-	"secret-key":     "Secret key saved, encrypted. Payouts with Stripe now use your Stripe account.",
-}
-
 // stripeConnector is Stripe Connect with this installation's settings; it
 // holds no state of its own.
 func (s *Server) stripeConnector() *stripe.Connector { return s.connector }
@@ -98,7 +89,7 @@ func (s *Server) StripePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = stripeFlashes[c.QueryParam("done")]
+	v.Flash = doneText(c, doneStripe)
 	return s.stripePage(c, http.StatusOK, v)
 }
 
@@ -109,7 +100,7 @@ func (s *Server) StripeCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !progWantsFragment(c) {
+	if !wantsFragment(c) {
 		return s.stripePage(c, http.StatusOK, v)
 	}
 	return s.page(c, http.StatusOK, s.meta(c, "Stripe", "settings"), dashboard.StripeCard(v))
@@ -284,7 +275,7 @@ func (s *Server) ProgramGoLive(c echo.Context) error {
 	// The program row was read first: the checklist's own reading is the
 	// newer one.
 	p.VerifiedAt = facts.VerifiedAt
-	v := dashboard.GoLiveView{Program: p, Facts: facts, BaseURL: s.cfg.BaseURL, Fragment: progWantsFragment(c)}
+	v := dashboard.GoLiveView{Program: p, Facts: facts, BaseURL: s.cfg.BaseURL, Fragment: wantsFragment(c)}
 	meta := s.meta(c, p.Name+": go live", "programs")
 	if v.Fragment {
 		return s.page(c, http.StatusOK, meta, dashboard.GoLiveCard(v))

@@ -39,19 +39,6 @@ const (
 	whAttemptsPage   = 50
 )
 
-// whFlashes are the confirmations a redirect may ask for with ?done=.
-// Only these fixed texts are shown, never text from the URL.
-var whFlashes = map[string]string{
-	"added":     "Endpoint added. Events of the types you chose are sent to it from now on.",
-	"rotated":   "Secret rotated.",
-	"saved":     "Endpoint saved.",
-	"enabled":   "Endpoint enabled: new events are sent to it again. Deliveries that failed or were cancelled meanwhile are not resent on their own; resend the ones you need from the delivery log.",
-	"disabled":  "Endpoint disabled: nothing is sent to it until you enable it again. Its pending deliveries were cancelled.",
-	"deleted":   "Endpoint deleted, with its delivery log.",
-	"test-sent": "Test event queued. It is usually delivered within seconds; the attempt appears in the log below.",
-	"resent":    "Delivery queued again, due now, with the same webhook-id.",
-}
-
 // whNotFound maps a missing endpoint or delivery to the 404 page.
 func whNotFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
@@ -141,7 +128,7 @@ func (s *Server) DashWebhooks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = whFlashes[c.QueryParam("done")]
+	v.Flash = doneText(c, doneWebhooks)
 	if v.NewSecret, err = s.whNewSecret(c); err != nil {
 		return err
 	}
@@ -263,7 +250,7 @@ func (s *Server) DashWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = whFlashes[c.QueryParam("done")]
+	v.Flash = doneText(c, doneWebhooks)
 	// The secret of a rotation is the endpoint's own only.
 	if sec, err := s.whNewSecret(c); err != nil {
 		return err
@@ -464,6 +451,6 @@ func (s *Server) DashWebhookDelivery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Flash = whFlashes[c.QueryParam("done")]
+	v.Flash = doneText(c, doneWebhooks)
 	return s.whDeliveryPage(c, http.StatusOK, v)
 }

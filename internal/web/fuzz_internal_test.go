@@ -26,12 +26,12 @@ import (
 // fuzzNow is the "now" of FuzzReadSale: fixed, so a failure replays.
 var fuzzNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
-// saleBodyFields are the fields of a POST /api/track/sale body (API.md).
+// saleBodyFields are the fields of a POST /api/track/sale body (the OpenAPI document).
 var saleBodyFields = []string{"externalId", "customerExternalId", "amountCents", "currency", "clickId", "eventName", "metadata", "occurredAt"}
 
 // FuzzReadSale decodes and validates arbitrary POST /api/track/sale bodies.
 // Whatever the bytes, it never panics, and the outcome is deterministic and
-// either a SaleInput that keeps every rule of API.md or a 400 naming exactly
+// either a SaleInput that keeps every rule of the API contract or a 400 naming exactly
 // the body's fields that break them. `make fuzz-short` runs it for a few
 // seconds in CI, `make fuzz` for longer; seeds are in the f.Add calls and in
 // testdata/fuzz/FuzzReadSale/.
@@ -189,7 +189,7 @@ func fuzzField(raw map[string]json.RawMessage, name string) (any, bool) {
 	return out, out != nil
 }
 
-// fuzzSaleProblems applies the rules of API.md to a decoded body: want holds
+// fuzzSaleProblems applies the rules of the API contract to a decoded body: want holds
 // the fields the contract refuses; maybe the fields it cannot judge exactly
 // (numbers with an exponent too large to expand).
 func fuzzSaleProblems(t *testing.T, raw map[string]json.RawMessage) (want, maybe map[string]bool) {
@@ -300,7 +300,7 @@ func fuzzJSON(raw []byte) (any, error) {
 	return out, err
 }
 
-// fuzzCheckSale checks an accepted sale against the rules of API.md and the
+// fuzzCheckSale checks an accepted sale against the rules of the API contract and the
 // body it came from.
 func fuzzCheckSale(t *testing.T, data []byte, raw map[string]json.RawMessage, in tracking.SaleInput) {
 	t.Helper()

@@ -21,7 +21,10 @@ import (
 // newest first.
 func (e *env) outboxTo(t testing.TB, address, kind string) []store.MailRow {
 	t.Helper()
-	rows, err := e.Store.MailTo(context.Background(), address)
+	var rows []store.MailRow
+	err := e.Store.DB().SelectContext(context.Background(), &rows, `SELECT id, workspace_id, kind, recipient, recipient_name,
+			data, status, attempts, next_attempt_at, leased_until, subject, message_id, last_error, sent_at, created_at, updated_at
+		FROM mail_outbox WHERE lower(recipient) = lower($1) ORDER BY created_at DESC, id DESC`, address)
 	if err != nil {
 		t.Fatal(err)
 	}

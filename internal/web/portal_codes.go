@@ -25,9 +25,7 @@ func (s *Server) portalCodeRoutes(p *echo.Group) {
 func (s *Server) portalCodesView(c echo.Context, e *store.Enrollment) (portal.CodesView, error) {
 	ctx := c.Request().Context()
 	v := portal.CodesView{CSRF: csrfToken(c), PartnerID: e.ID}
-	if c.QueryParam("done") == "code-added" {
-		v.Notice = "Your code is ready: share it, and sales made with it are credited to you."
-	}
+	v.Notice = doneText(c, donePortalCodes)
 	p, err := s.store.Program(ctx, e.WorkspaceID, e.ProgramID)
 	if err != nil {
 		return v, err

@@ -39,16 +39,9 @@ func (s *Server) portalEnrollment(c echo.Context) (*store.Enrollment, error) {
 	return e, err
 }
 
-// portalMethodDone are the portal's confirmations (?done=…).
-var portalMethodDone = map[string]string{
-	"method_saved":   "Saved: you are paid there from your next payout.",
-	"stripe_ready":   "Your Stripe account is ready: your payouts are sent to it.",
-	"stripe_pending": "Stripe has not finished with your account yet; this page says what it still needs. You can continue onboarding at any time.",
-}
-
 // payoutMethodView is the payout method section of an enrollment's page.
 func (s *Server) payoutMethodView(c echo.Context, e *store.Enrollment) (portal.PayoutMethodView, error) {
-	v := portal.PayoutMethodView{CSRF: csrfToken(c), PartnerID: e.ID, Notice: portalMethodDone[c.QueryParam("done")],
+	v := portal.PayoutMethodView{CSRF: csrfToken(c), PartnerID: e.ID, Notice: doneText(c, donePortalMethod),
 		Types: []string{payout.PayPal, payout.Wise}}
 	m, err := s.store.PayoutMethodOf(c.Request().Context(), e.WorkspaceID, e.ID)
 	switch {

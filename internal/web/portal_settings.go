@@ -20,12 +20,7 @@ func (s *Server) PortalSettings(c echo.Context) error {
 		return err
 	}
 	v := portal.SettingsView{CSRF: csrfToken(c), Email: a.Email, Choices: mailChoices(email.PartnerKinds, prefs)}
-	switch c.QueryParam("done") {
-	case "saved":
-		v.Flash = "Your email notifications are saved."
-	case "password":
-		v.Flash = "Password changed. Your other sessions were signed out."
-	}
+	v.Flash = doneText(c, donePortalSetting)
 	return s.portalPage(c, http.StatusOK, "Settings", portal.Settings(v))
 }
 

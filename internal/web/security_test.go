@@ -25,8 +25,9 @@ type secRoute struct{ Method, Path string }
 
 func (r secRoute) String() string { return r.Method + " " + r.Path }
 
-// secPublicAPI are the /api routes that need no API key (API.md): partli.js's
-// click tracking, the API description and Stripe's signed deliveries.
+// secPublicAPI are the /api routes that need no API key (security: [] in the
+// OpenAPI document): partli.js's click tracking, the API description and
+// Stripe's signed deliveries.
 func secPublicAPI(path string) bool {
 	return path == "/api/track/click" || path == "/api/openapi.json" ||
 		path == "/api/stripe/webhook" || strings.HasPrefix(path, "/api/stripe/webhook/")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/web/htmx"
 	"github.com/partli/partli/views/layouts"
 )
 
@@ -181,10 +182,11 @@ func (s *Server) requireOwner(next echo.HandlerFunc) echo.HandlerFunc {
 
 func currentUser(c echo.Context) *store.User { return c.Get(userKey).(*store.User) }
 
-// redirect sends the browser to target: HX-Redirect for HTMX, 303 otherwise.
+// redirect sends the browser to target: HX-Redirect for any HTMX request
+// (boosted or not: a full page load of target), 303 otherwise.
 func redirect(c echo.Context, target string) error {
-	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", target)
+	if hx(c).Enabled {
+		htmx.Response{Redirect: target}.Apply(c.Response().Header())
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, target)
@@ -204,7 +206,7 @@ func (s *Server) meta(c echo.Context, title, active string) layouts.Meta {
 // page renders a dashboard page: just the content for an HTMX request that
 // is not boosted, else inside the dashboard layout.
 func (s *Server) page(c echo.Context, status int, m layouts.Meta, content templ.Component) error {
-	if c.Request().Header.Get("HX-Request") == "true" && c.Request().Header.Get("HX-Boosted") != "true" {
+	if wantsFragment(c) {
 		return s.render(c, status, content)
 	}
 	return s.render(c, status, layouts.Dashboard(m, content))

@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/partli/partli/internal/ids"
 	"github.com/partli/partli/internal/outbox"
 	"github.com/partli/partli/internal/store"
 	"github.com/partli/partli/internal/tracking"
+	"github.com/partli/partli/migrations"
 )
 
 // Deliveries are written with their events (write-time fan-out): these
@@ -109,7 +112,7 @@ func TestConcurrentSalesFanOutOncePerSubscribedEndpoint(t *testing.T) {
 	}
 	clickID := f.click()
 	opts := fastOpts()
-	opts.Concurrency, opts.BatchSize = 8, 25
+	opts.Concurrency = 8
 	f.worker(devCfg, opts)
 	f.worker(devCfg, opts)
 
@@ -153,7 +156,9 @@ func TestConcurrentSalesFanOutOncePerSubscribedEndpoint(t *testing.T) {
 		t.Errorf("requests: %d, %d, %d, %d; want %d, %d, 0, 0",
 			all.count(), salesOnly.count(), leadsOnly.count(), off.count(), 2*n, n)
 	}
-	evs, err := f.st.WebhookEvents(ctx, f.ws, 10*n)
+	var evs []store.WebhookEvent
+	err = f.st.DB().SelectContext(ctx, &evs, `SELECT id, workspace_id, type, payload, created_at FROM webhook_events
+		WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC`, f.ws)
 	if err != nil || len(evs) != 2*n {
 		t.Fatalf("%d outbox events (%v), want %d", len(evs), err, 2*n)
 	}
@@ -197,8 +202,9 @@ func TestEndpointCreatedAfterAnEventDoesNotReceiveIt(t *testing.T) {
 
 	rc := newCountingReceiver(t)
 	e := f.endpoint(rc.URL)
-	if evs, dls, err := f.st.DispatchWebhookEvents(ctx, 10); err != nil || evs != 0 || dls != 0 {
-		t.Fatalf("dispatch: %d events, %d deliveries, %v", evs, dls, err)
+	// Nothing is left to fan out to the new endpoint later.
+	if n, ds := f.undispatched(), f.deliveries(e.ID); n != 0 || len(ds) != 0 {
+		t.Fatalf("%d undispatched events, %d deliveries of the new endpoint, want 0", n, len(ds))
 	}
 	f.worker(devCfg, fastOpts())
 	after := f.events(1)
@@ -282,7 +288,17 @@ func (f *fixture) legacyEvents(n int) []store.WebhookEvent {
 	return evs
 }
 
-func TestUndispatchedEventsOfEarlierVersionsAreStillFannedOut(t *testing.T) {
+// undispatched counts the outbox events not fanned out yet.
+func (f *fixture) undispatched() int {
+	f.t.Helper()
+	var n int
+	if err := f.st.DB().Get(&n, `SELECT count(*) FROM webhook_events WHERE dispatched_at IS NULL`); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func TestUndispatchedEventsOfEarlierVersionsAreFannedOutByTheMigration(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	rc := newCountingReceiver(t)
@@ -299,17 +315,21 @@ func TestUndispatchedEventsOfEarlierVersionsAreStillFannedOut(t *testing.T) {
 	if _, err := f.svc.Update(ctx, f.ws, disabled.ID, Changes{Enabled: &off}); err != nil {
 		t.Fatal(err)
 	}
+	// A database of an earlier version: the schema before 00019, events
+	// written undispatched; then partli migrate (goose, as store.Migrate).
+	p, err := goose.NewProvider(goose.DialectPostgres, f.st.DB().DB, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 18); err != nil {
+		t.Fatalf("down to 00018: %v", err)
+	}
 	legacy := f.legacyEvents(3)
-	evs, dls, err := f.st.DispatchWebhookEvents(ctx, 2)
-	if err != nil || evs != 2 || dls != 2 {
-		t.Fatalf("first batch: %d events, %d deliveries, %v", evs, dls, err)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
 	}
-	evs, dls, err = f.st.DispatchWebhookEvents(ctx, 2)
-	if err != nil || evs != 1 || dls != 1 {
-		t.Fatalf("second batch: %d events, %d deliveries, %v", evs, dls, err)
-	}
-	if evs, _, _ := f.st.DispatchWebhookEvents(ctx, 2); evs != 0 {
-		t.Errorf("nothing left, got %d", evs)
+	if n := f.undispatched(); n != 0 {
+		t.Fatalf("%d events left undispatched by the migration", n)
 	}
 	if n := len(f.deliveries(leads.ID)); n != 0 {
 		t.Errorf("leads endpoint: %d deliveries", n)
@@ -317,19 +337,22 @@ func TestUndispatchedEventsOfEarlierVersionsAreStillFannedOut(t *testing.T) {
 	if n := len(f.deliveries(disabled.ID)); n != 0 {
 		t.Errorf("disabled endpoint: %d deliveries", n)
 	}
-	for _, d := range f.deliveries(sales.ID) {
+	ds := f.deliveries(sales.ID)
+	if len(ds) != len(legacy) {
+		t.Fatalf("sales endpoint: %d deliveries, want %d", len(ds), len(legacy))
+	}
+	for _, d := range ds {
 		checkDeliveryID(t, d.ID)
 	}
 
-	// The worker dispatches what is left undispatched, next to new events.
-	legacy = append(legacy, f.legacyEvents(1)...)
+	// The workers deliver them, next to new events, each once.
 	fresh := f.events(1)
 	f.worker(devCfg, fastOpts())
 	f.worker(devCfg, fastOpts())
-	waitFor(t, "every event", func() bool { return rc.count() >= 5 })
+	waitFor(t, "every event", func() bool { return rc.count() >= 4 })
 	time.Sleep(200 * time.Millisecond)
-	if rc.count() != 5 {
-		t.Errorf("%d requests, want 5", rc.count())
+	if rc.count() != 4 {
+		t.Errorf("%d requests, want 4", rc.count())
 	}
 	for _, ev := range append(legacy, fresh...) {
 		if rc.times(ev.ID) != 1 {

@@ -10,8 +10,9 @@
 // webhookFanOutSQL). So an endpoint receives the events written while it is
 // enabled and subscribed, not those written before it was created, and a
 // workspace without endpoints costs nothing beyond the events themselves.
-// The worker only claims due deliveries, and fans out any event an earlier
-// version of Partli left undispatched.
+// The worker only claims due deliveries. (Events that a version of Partli
+// before write-time fan-out left undispatched are fanned out once by
+// migration 00019.)
 package webhook
 
 import (

@@ -36,7 +36,6 @@ type Options struct {
 	Lease        time.Duration   // how long a claimed delivery is reserved; 1 min (more than Timeout)
 	PollEvery    time.Duration   // how often an idle worker looks for work; 500 ms
 	Concurrency  int             // attempts in flight at once; 16
-	BatchSize    int             // undispatched events (left by earlier versions) fanned out per transaction; 200
 	MaxBodyKept  int             // bytes of each reply kept in the log; 1024
 }
 
@@ -65,9 +64,6 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 200
-	}
 	if o.MaxBodyKept <= 0 {
 		o.MaxBodyKept = 1024
 	}
@@ -77,8 +73,7 @@ func (o Options) withDefaults() Options {
 // Worker delivers webhook events: it sends the deliveries written with
 // them (see the package documentation). Any number of workers, in any
 // number of `partli serve` replicas, can run against one database:
-// deliveries (and undispatched events) are claimed with FOR UPDATE SKIP
-// LOCKED, and a delivery being sent is leased, so no event goes to an
+// deliveries are claimed with FOR UPDATE SKIP LOCKED, and a delivery being sent is leased, so no event goes to an
 // endpoint twice at the same time.
 // Delivery is at least once: a worker that dies mid-attempt loses its lease
 // and another sends the delivery again later.
@@ -124,9 +119,8 @@ func newClient(g guard, opts Options) *http.Client {
 
 // Run delivers events until ctx ends, then waits for the attempts in
 // flight (at most Timeout) to finish and be recorded. Deliveries are
-// written with their events; Run also fans out events an earlier version
-// left undispatched, polling for them every PollEvery (with none, a probe
-// of an empty partial index).
+// written with their events (store.webhookFanOutSQL); Run claims the due
+// ones, looking again every PollEvery when idle.
 func (w *Worker) Run(ctx context.Context) {
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
@@ -134,19 +128,10 @@ func (w *Worker) Run(ctx context.Context) {
 	freed := make(chan struct{}, 1)
 	tick := time.NewTicker(w.opts.PollEvery)
 	defer tick.Stop()
-	var lastDispatch time.Time
-	moreEvents := true
 	failures := 0
 	for ctx.Err() == nil {
 		busy, err := false, error(nil)
-		if moreEvents || time.Since(lastDispatch) >= w.opts.PollEvery {
-			var n int
-			n, _, err = w.store.DispatchWebhookEvents(ctx, w.opts.BatchSize)
-			lastDispatch = time.Now()
-			moreEvents = n == w.opts.BatchSize
-			busy = n > 0
-		}
-		if free := cap(slots) - len(slots); err == nil && free > 0 {
+		if free := cap(slots) - len(slots); free > 0 {
 			var ds []store.ClaimedDelivery
 			ds, err = w.store.ClaimWebhookDeliveries(ctx, free, w.opts.Lease)
 			for _, d := range ds {
@@ -164,7 +149,7 @@ func (w *Worker) Run(ctx context.Context) {
 					}
 				}()
 			}
-			busy = busy || len(ds) == free
+			busy = len(ds) == free
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -182,7 +167,7 @@ func (w *Worker) Run(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		if busy || moreEvents {
+		if busy {
 			continue
 		}
 		select {
