@@ -37,7 +37,6 @@ func (s *Server) programPages(d, owner *echo.Group) {
 	owner.POST("/rewards/:id/delete", s.DashDeleteReward)
 }
 
-
 func progIsOwner(c echo.Context) bool { return currentUser(c).Role == "owner" }
 
 // DashPrograms handles GET /programs.
