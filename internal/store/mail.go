@@ -368,11 +368,12 @@ type MailAttempt struct {
 func (q Queries) RecordMailAttempt(ctx context.Context, a MailAttempt) (bool, error) {
 	n, err := q.exec(ctx, `
 		UPDATE mail_outbox SET status = $3, attempts = attempts + 1, leased_until = NULL,
-			next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + $4 * interval '1 millisecond' ELSE next_attempt_at END,
-			sent_at = CASE WHEN $3 = 'sent' THEN now() END,
+			next_attempt_at = CASE WHEN $3 = 'pending' THEN $9::timestamptz + $4 * interval '1 millisecond' ELSE next_attempt_at END,
+			sent_at = CASE WHEN $3 = 'sent' THEN $9::timestamptz END,
 			subject = $5, message_id = $6, last_error = $7, updated_at = now()
 		WHERE workspace_id = $8 AND id = $1 AND leased_until = $2 AND status = 'pending'`,
-		a.Row.ID, a.Row.LeasedUntil, a.Status, a.RetryIn.Milliseconds(), a.Subject, a.MessageID, a.Error, a.Row.WorkspaceID)
+		a.Row.ID, a.Row.LeasedUntil, a.Status, a.RetryIn.Milliseconds(), a.Subject, a.MessageID, a.Error, a.Row.WorkspaceID,
+		time.Now().UTC()) // this process's time: Citus takes no now() inside a CASE
 	if err != nil {
 		return false, fmt.Errorf("store: record mail attempt: %w", err)
 	}

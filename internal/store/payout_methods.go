@@ -117,13 +117,13 @@ func (q Queries) SetStripeAccountState(ctx context.Context, workspaceID, account
 			UPDATE partner_payout_methods SET stripe_payouts_enabled = $3, stripe_details_submitted = $4,
 				stripe_requirements = $5, stripe_checked_at = $6, updated_at = now()
 			WHERE workspace_id = $1 AND stripe_account_id = $2
-			  AND (stripe_checked_at IS NULL OR date_trunc('second', stripe_checked_at) <= $6)
+			  AND (stripe_checked_at IS NULL OR stripe_checked_at < $7)
 			RETURNING *
 		)
 		SELECT * FROM u
 		UNION ALL
 		SELECT * FROM partner_payout_methods WHERE workspace_id = $1 AND stripe_account_id = $2 AND NOT EXISTS (SELECT 1 FROM u)`,
-		workspaceID, accountID, s.PayoutsEnabled, s.DetailsSubmitted, s.Requirements, checkedAt)
+		workspaceID, accountID, s.PayoutsEnabled, s.DetailsSubmitted, s.Requirements, checkedAt, nextSecond(checkedAt))
 	if err != nil {
 		return nil, fmt.Errorf("store: set stripe account state: %w", err)
 	}

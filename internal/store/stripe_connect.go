@@ -102,6 +102,12 @@ func (q Queries) DisconnectStripeAccount(ctx context.Context, workspaceID, accou
 	return n > 0, nil
 }
 
+// nextSecond is the start of the second after t's: a stored time whose
+// whole second is at most t's is before it. Comparing with it, rather than
+// truncating the column in SQL, keeps the statement free of the STABLE
+// date_trunc of a timestamptz column, which Citus refuses in an UPDATE.
+func nextSecond(t time.Time) time.Time { return t.Truncate(time.Second).Add(time.Second) }
+
 // StripeAccountDeauthorized forgets a connected account that removed
 // Partli's access at Stripe, unless it was connected (again) after the
 // deauthorization happened: Stripe retries deliveries for days, and a late
@@ -122,8 +128,8 @@ func (q Queries) StripeAccountDeauthorized(ctx context.Context, accountID string
 		}
 		err = q.get(ctx, &ws, `UPDATE stripe_connections
 			SET account_id = NULL, livemode = false, connected_at = NULL, updated_at = now()
-			WHERE workspace_id = $1 AND account_id = $2 AND (connected_at IS NULL OR date_trunc('second', connected_at) <= $3)
-			RETURNING workspace_id`, owner, accountID, at)
+			WHERE workspace_id = $1 AND account_id = $2 AND (connected_at IS NULL OR connected_at < $3)
+			RETURNING workspace_id`, owner, accountID, nextSecond(at))
 		if errors.Is(err, ErrNotFound) {
 			ws = ""
 			return nil

@@ -35,7 +35,7 @@ func (w SignInOf) row(first int) (table, where string, args []any, err error) {
 // told lockedUntil). A lock that has run out starts a new count. A right
 // password clears the count (ResetSignInAttempts).
 func (q Queries) ClaimSignInAttempt(ctx context.Context, who SignInOf, maxFailures int, lockFor time.Duration) (ok bool, lockedUntil *time.Time, err error) {
-	table, where, args, err := who.row(3)
+	table, where, args, err := who.row(4)
 	if err != nil {
 		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}
@@ -47,14 +47,15 @@ func (q Queries) ClaimSignInAttempt(ctx context.Context, who SignInOf, maxFailur
 	// newest version: a concurrent attempt's UPDATE is waited for and then
 	// seen). failed_logins becomes this attempt's number in the count, one
 	// past the limit at most, so RETURNING can tell: checked iff within it.
-	const n = `CASE WHEN locked_until <= now() THEN 1 ELSE least(failed_logins + 1, $1::int + 1) END`
+	// The time, $3, is this process's: Citus takes no now() inside a CASE.
+	const n = `CASE WHEN locked_until <= $3::timestamptz THEN 1 ELSE least(failed_logins + 1, $1::int + 1) END`
 	err = q.get(ctx, &row, `
 		UPDATE `+table+` SET
 			failed_logins = `+n+`,
-			locked_until  = CASE WHEN locked_until > now() THEN locked_until
-			                     WHEN `+n+` >= $1::int THEN now() + $2::float8 * interval '1 second' END
+			locked_until  = CASE WHEN locked_until > $3::timestamptz THEN locked_until
+			                     WHEN `+n+` >= $1::int THEN $3::timestamptz + $2::float8 * interval '1 second' END
 		WHERE `+where+`
-		RETURNING failed_logins <= $1::int AS ok, locked_until`, append([]any{maxFailures, lockFor.Seconds()}, args...)...)
+		RETURNING failed_logins <= $1::int AS ok, locked_until`, append([]any{maxFailures, lockFor.Seconds(), time.Now().UTC()}, args...)...)
 	if err != nil {
 		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}

@@ -197,14 +197,15 @@ func (q Queries) ListWebhookEndpoints(ctx context.Context, workspaceID string, p
 // UpdateWebhookEndpoint writes e's URL, events and enabled flag. Enabling
 // clears the failure count and the disabled reason; disabling records
 // disabledReason and cancels (fails) the endpoint's pending deliveries, so
-// a disabled endpoint receives nothing until it is enabled again.
+// a disabled endpoint receives nothing until it is enabled again. The time
+// it was disabled comes from here: Citus takes no now() inside a CASE.
 func (q Queries) UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint, disabledReason string) error {
 	err := q.get(ctx, e, `
 		WITH upd AS (
 			UPDATE webhook_endpoints SET url = $3, events = $4, enabled = $5,
 				consecutive_failures = CASE WHEN $5 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 				disabled_reason = CASE WHEN $5 THEN '' WHEN enabled THEN $6 ELSE disabled_reason END,
-				disabled_at = CASE WHEN $5 THEN NULL WHEN enabled THEN now() ELSE disabled_at END,
+				disabled_at = CASE WHEN $5 THEN NULL WHEN enabled THEN $7::timestamptz ELSE disabled_at END,
 				updated_at = now()
 			WHERE workspace_id = $1 AND id = $2
 			RETURNING `+webhookEndpointCols+`
@@ -213,7 +214,7 @@ func (q Queries) UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint, 
 			WHERE NOT $5 AND workspace_id = $1 AND endpoint_id = $2 AND status = 'pending'
 		)
 		SELECT * FROM upd`,
-		e.WorkspaceID, e.ID, e.URL, pq.Array([]string(e.Events)), e.Enabled, disabledReason)
+		e.WorkspaceID, e.ID, e.URL, pq.Array([]string(e.Events)), e.Enabled, disabledReason, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("store: update webhook endpoint: %w", err)
 	}
@@ -351,7 +352,7 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, r WebhookAttemptRecord
 			WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE workspace_id = $1 AND id = $2)
 		), delivery AS (
 			UPDATE webhook_deliveries SET status = $9, attempts = attempts + 1, leased_until = NULL,
-				next_attempt_at = CASE WHEN $9 = 'pending' THEN now() + $10 * interval '1 millisecond' ELSE next_attempt_at END,
+				next_attempt_at = CASE WHEN $9 = 'pending' THEN $11::timestamptz + $10 * interval '1 millisecond' ELSE next_attempt_at END,
 				updated_at = now()
 			WHERE workspace_id = $1 AND id = $2 AND leased_until = $8 AND status = 'pending'
 		)
@@ -360,7 +361,7 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, r WebhookAttemptRecord
 		WHERE workspace_id = $1 AND id = $3 AND ($9 <> 'succeeded' OR consecutive_failures <> 0)
 		RETURNING consecutive_failures, enabled`,
 		d.WorkspaceID, d.ID, d.EndpointID, r.StatusCode, r.Latency.Milliseconds(), r.ResponseBody, r.Error,
-		d.LeasedUntil, r.Status, r.RetryIn.Milliseconds())
+		d.LeasedUntil, r.Status, r.RetryIn.Milliseconds(), time.Now().UTC()) // this process's time: Citus takes no now() inside a CASE
 	if err != nil {
 		return false, fmt.Errorf("store: record webhook attempt: %w", err)
 	}
@@ -409,7 +410,7 @@ const webhookDeliveryCols = `d.id, d.workspace_id, d.endpoint_id, d.event_id, ev
 	la.status_code AS last_status_code, COALESCE(la.error, '') AS last_error, la.created_at AS last_attempt_at`
 
 const webhookDeliveryFrom = `webhook_deliveries d
-	JOIN webhook_events ev ON ev.id = d.event_id
+	JOIN webhook_events ev ON ev.workspace_id = d.workspace_id AND ev.id = d.event_id
 	LEFT JOIN LATERAL (
 		SELECT status_code, error, created_at FROM webhook_attempts a
 		WHERE a.workspace_id = d.workspace_id AND a.delivery_id = d.id
@@ -453,7 +454,7 @@ func (q Queries) ListWebhookAttempts(ctx context.Context, workspaceID, endpointI
 			a.status_code, a.latency_ms, a.response_body, a.error, a.created_at
 		FROM webhook_attempts a
 		JOIN webhook_deliveries d ON d.workspace_id = a.workspace_id AND d.id = a.delivery_id
-		JOIN webhook_events ev ON ev.id = d.event_id
+		JOIN webhook_events ev ON ev.workspace_id = d.workspace_id AND ev.id = d.event_id
 		WHERE a.workspace_id = $1 AND a.endpoint_id = $2 AND ($3 = '' OR a.delivery_id = $3)
 		  AND ($4::timestamptz IS NULL OR (a.created_at, a.id) < ($4, $5::bigint))
 		ORDER BY a.created_at DESC, a.id DESC LIMIT $6`, workspaceID, endpointID, deliveryID, t, id, page.fetch())
