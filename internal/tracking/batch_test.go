@@ -47,12 +47,22 @@ func slowFirstBatch(t *testing.T, f *fx) {
 			RETURN NEW;
 		END $$`)
 	trigger := `CREATE TRIGGER hold_first BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_first()`
-	if testdb.Citus() {
-		// Citus makes triggers of distributed tables only when asked (the
-		// function is propagated to the workers on its own).
-		trigger = `SET citus.enable_unsafe_triggers TO on; ` + trigger
+	if !testdb.Citus() {
+		f.exec(trigger)
+		return
 	}
-	f.exec(trigger)
+	// Citus makes triggers of distributed tables only when its session
+	// asks (the function is propagated to the workers on its own).
+	conn, err := f.db.Conn(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{`SET citus.enable_unsafe_triggers TO on`, trigger} {
+		if _, err := conn.ExecContext(f.ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
 
 // Concurrent sales share transactions, and every guarantee of a lone sale
