@@ -29,25 +29,6 @@ const (
 	maxReferenceLen = 200
 )
 
-func (s *Server) financePages(d *echo.Group) {
-	d.GET("/partners/suggest", s.PartnerSuggestions)
-	d.GET("/sales", s.SalesPage)
-	d.GET("/sales.csv", s.ExportSales)
-	d.GET("/sales/:id", s.SalePage)
-
-	d.GET("/commissions", s.CommissionsPage)
-	d.GET("/commissions.csv", s.ExportCommissions)
-	d.POST("/commissions/bulk", s.BulkCommissions)
-	d.GET("/commissions/:id", s.CommissionPage)
-	d.GET("/commissions/:id/row", s.CommissionRowFragment)
-	d.GET("/commissions/:id/clawback", s.ClawBackForm)
-	d.POST("/commissions/:id/approve", s.commissionAction(commission.Approved))
-	d.POST("/commissions/:id/pay", s.commissionAction(commission.Paid))
-	d.POST("/commissions/:id/clawback", s.commissionAction(commission.ClawedBack))
-
-	s.payoutPages(d) // dash_payouts.go
-}
-
 // actorOf names the signed-in user in commission history and payouts.
 func actorOf(c echo.Context) string { return "user:" + currentUser(c).Email }
 

@@ -15,18 +15,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// partnerPages registers the partner pages: everyone signed in can look,
-// only owners can add partners, move them between groups or change status.
-func (s *Server) partnerPages(d, owner *echo.Group) {
-	d.GET("/partners", s.PartnersPage)
-	owner.GET("/partners/new", s.NewPartnerPage)
-	owner.GET("/partners/new/groups", s.NewPartnerGroups)
-	owner.POST("/partners", s.AddPartner)
-	d.GET("/partners/:id", s.PartnerPage)
-	owner.POST("/partners/:id/group", s.MovePartner)
-	owner.POST("/partners/:id/status", s.SetPartnerStatus)
-}
-
 const (
 	partnersPerPage      = 50
 	partnerClicksPerPage = 25

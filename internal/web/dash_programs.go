@@ -20,23 +20,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// programPages registers the program pages: everyone signed in may look,
-// only owners may change.
-func (s *Server) programPages(d, owner *echo.Group) {
-	d.GET("/programs", s.DashPrograms)
-	owner.GET("/programs/new", s.DashNewProgram)
-	owner.GET("/programs/currency-unit", s.DashCurrencyUnit)
-	owner.POST("/programs", s.DashCreateProgram)
-	d.GET("/programs/:id", s.DashProgram)
-	owner.POST("/programs/:id", s.DashUpdateProgram)
-	owner.POST("/programs/:id/groups", s.DashCreateGroup)
-	owner.POST("/programs/:id/groups/:groupId", s.DashUpdateGroup)
-	owner.GET("/programs/:id/reward-preview", s.DashRewardPreview)
-	owner.POST("/programs/:id/rewards", s.DashCreateReward)
-	owner.POST("/rewards/:id", s.DashUpdateReward)
-	owner.POST("/rewards/:id/delete", s.DashDeleteReward)
-}
-
 func progIsOwner(c echo.Context) bool { return currentUser(c).Role == "owner" }
 
 // DashPrograms handles GET /programs.

@@ -21,36 +21,6 @@ const (
 	inviteTTL  = 14 * 24 * time.Hour
 )
 
-// portalRoutes is the route table of the partner portal and the public
-// application pages. Every form that checks or sets a password counts
-// against the client address's attempts (PARTLI_SIGNIN_LIMIT).
-func (s *Server) portalRoutes(e *echo.Echo) {
-	attempts := s.limitAttempts(s.passwordAttempts)
-	e.GET("/apply/:ws/:program", s.ApplyPage, s.csrf)
-	e.POST("/apply/:ws/:program", s.Apply, attempts, s.csrf)
-	e.GET("/partner/login", s.PartnerLoginPage, s.csrf)
-	e.POST("/partner/login", s.PartnerLogin, attempts, s.csrf)
-	e.POST("/partner/logout", s.PartnerLogout, s.requirePartner, s.csrf)
-	e.GET("/partner/invite/:token", s.InvitePage, s.csrf)
-	e.POST("/partner/invite/:token", s.AcceptInvite, attempts, s.csrf)
-
-	// Owners invite partners from the dashboard; the link is shown once, on
-	// the page the POST redirects to.
-	e.POST("/partners/:id/invite", s.InvitePartner, s.requireUser, s.csrf, s.requireOwner)
-	e.GET("/partners/:id/invite", s.InvitedPage, s.requireUser, s.csrf, s.requireOwner)
-
-	// requirePartner runs before csrf: the token is bound to the session.
-	p := e.Group("/partner", s.requirePartner, s.csrf)
-	p.GET("", s.PortalHome)
-	p.GET("/programs/:id", s.PortalProgram)
-	s.portalPayoutRoutes(p) // portal_payouts.go
-	p.GET("/settings", s.PortalSettings)
-	p.POST("/settings", s.SetPortalMail)
-	p.GET("/password", s.PortalPasswordPage)
-	p.POST("/password", s.PortalPassword, attempts)
-	s.portalCodeRoutes(p) // portal_codes.go
-}
-
 // requirePartner loads the signed-in partner account, or sends the visitor
 // to the portal's sign-in page.
 func (s *Server) requirePartner(next echo.HandlerFunc) echo.HandlerFunc {
