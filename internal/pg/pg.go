@@ -22,9 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,131 +31,6 @@ import (
 
 	"github.com/lib/pq"
 )
-
-// ErrNoBinaries is wrapped by FindBinDir's error when no PostgreSQL server
-// binaries are installed.
-var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (initdb, pg_ctl, postgres)")
-
-// HasExtension reports whether the server binaries found by FindBinDir come
-// with extension name (its control file is installed).
-func HasExtension(name string) bool {
-	bin, err := FindBinDir()
-	if err != nil {
-		return false
-	}
-	// The binaries may be links (/usr/local/bin): pg_config sits beside the real ones.
-	if real, err := filepath.EvalSymlinks(filepath.Join(bin, "postgres")); err == nil {
-		bin = filepath.Dir(real)
-	}
-	out, err := exec.Command(filepath.Join(bin, "pg_config"), "--sharedir").Output()
-	dirs := []string{filepath.Join(filepath.Dir(bin), "..", "share", "extension")}
-	if err == nil {
-		dirs = append([]string{filepath.Join(strings.TrimSpace(string(out)), "extension")}, dirs...)
-	}
-	for _, d := range append(dirs, "/usr/share/postgresql/"+filepath.Base(filepath.Dir(bin))+"/extension") {
-		if _, err := os.Stat(filepath.Join(d, name+".control")); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// ErrUnreachable is wrapped by the error of Start (and of CheckReachable)
-// when this process is root and the postgres OS user, who runs the server,
-// may not enter a folder above the cluster's.
-var ErrUnreachable = errors.New("the postgres OS user may not enter the cluster's folder")
-
-// serverBinaries must all sit in the one folder FindBinDir returns.
-var serverBinaries = []string{"pg_ctl", "initdb", "postgres"}
-
-// FindBinDir returns the folder holding initdb, pg_ctl and postgres: the one
-// on PATH if there is one, else the newest of the usual install locations
-// (Debian's /usr/lib/postgresql/*/bin, PGDG's /usr/pgsql-*/bin, Homebrew).
-func FindBinDir() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		dirs := []string{filepath.Dir(p)}
-		if real, err := filepath.EvalSymlinks(p); err == nil && filepath.Dir(real) != dirs[0] {
-			dirs = append(dirs, filepath.Dir(real))
-		}
-		for _, d := range dirs {
-			if hasServerBinaries(d) {
-				return d, nil
-			}
-		}
-	}
-
-	var candidates []string
-	for _, pattern := range []string{
-		"/usr/lib/postgresql/*/bin",
-		"/usr/pgsql-*/bin",
-		"/opt/homebrew/opt/postgresql@*/bin",
-		"/usr/local/opt/postgresql@*/bin",
-		"/usr/local/pgsql/bin",
-	} {
-		m, _ := filepath.Glob(pattern)
-		for _, d := range m {
-			if hasServerBinaries(d) {
-				candidates = append(candidates, d)
-			}
-		}
-	}
-	if len(candidates) == 0 {
-		return "", fmt.Errorf("%w: install them with `apt-get install postgresql` (Debian/Ubuntu), "+
-			"`brew install postgresql@15` (macOS) or `dnf install postgresql-server` (Fedora/RHEL), "+
-			"put their folder on PATH, or set DATABASE_URL to an existing PostgreSQL", ErrNoBinaries)
-	}
-	sort.SliceStable(candidates, func(i, j int) bool {
-		return versionLess(dirVersion(candidates[j]), dirVersion(candidates[i]))
-	})
-	return candidates[0], nil
-}
-
-func hasServerBinaries(dir string) bool {
-	for _, b := range serverBinaries {
-		fi, err := os.Stat(filepath.Join(dir, b))
-		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// dirVersion pulls the version out of paths such as /usr/lib/postgresql/15/bin
-// or /usr/pgsql-16/bin: the last path element that starts with a digit, after
-// any '-' or '@'.
-func dirVersion(dir string) []int {
-	var best []int
-	for _, el := range strings.Split(dir, string(filepath.Separator)) {
-		if i := strings.LastIndexAny(el, "-@"); i >= 0 {
-			el = el[i+1:]
-		}
-		if v := parseVersion(el); v != nil {
-			best = v
-		}
-	}
-	return best
-}
-
-func parseVersion(s string) []int {
-	var v []int
-	for _, part := range strings.Split(s, ".") {
-		n, err := strconv.Atoi(part)
-		if err != nil {
-			return nil
-		}
-		v = append(v, n)
-	}
-	return v
-}
-
-func versionLess(a, b []int) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return len(a) < len(b)
-}
 
 // Options say where and how to run a cluster.
 type Options struct {
@@ -195,13 +68,6 @@ type Cluster struct {
 	major string  // major version of the binaries, e.g. "15"
 
 	mu sync.Mutex
-}
-
-type osUser struct {
-	name     string
-	uid, gid uint32
-	groups   []uint32
-	home     string
 }
 
 // Start runs the cluster in opts.Dir, making it first with initdb if needed.
@@ -249,45 +115,6 @@ func newCluster(opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("pg: the socket path %s is %d bytes, more than unix sockets allow (103); choose a shorter data folder than %s", sock, len(sock), dir)
 	}
 	return c, nil
-}
-
-// ChownToServerUser hands path (the folder itself, not what is in it) to the
-// OS user the server runs as: postgres when this process is root. Otherwise
-// it does nothing. Use it on a folder made to hold clusters, such as an
-// os.MkdirTemp folder, which is private to root.
-func ChownToServerUser(path string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	u, err := lookupPostgresUser()
-	if err != nil {
-		return err
-	}
-	if err := os.Chown(path, int(u.uid), int(u.gid)); err != nil {
-		return fmt.Errorf("pg: %w", err)
-	}
-	return nil
-}
-
-func lookupPostgresUser() (*osUser, error) {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("pg: PostgreSQL refuses to run as root, and there is no `postgres` OS user to run it as (%v): create one (`useradd --system postgres`; installing the postgresql package does) or run as a non-root user", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("pg: user postgres has a non-numeric uid %q or gid %q", u.Uid, u.Gid)
-	}
-	ou := &osUser{name: u.Username, uid: uint32(uid), gid: uint32(gid), home: u.HomeDir}
-	if ids, err := u.GroupIds(); err == nil {
-		for _, id := range ids {
-			if g, err := strconv.ParseUint(id, 10, 32); err == nil {
-				ou.groups = append(ou.groups, uint32(g))
-			}
-		}
-	}
-	return ou, nil
 }
 
 // URL returns a connection URL for database dbname, over the unix socket, for
@@ -438,107 +265,6 @@ func (c *Cluster) exec(ctx context.Context, q string) error {
 	return err
 }
 
-// prepareDir creates Dir, Dir/run, and, as root, hands Dir to the postgres
-// user after checking that user can reach it.
-func (c *Cluster) prepareDir() error {
-	if c.runAs != nil {
-		// Folders made above Dir must be enterable by the postgres user;
-		// Dir itself is its own.
-		if err := os.MkdirAll(filepath.Dir(c.Dir), 0o755); err != nil {
-			return fmt.Errorf("pg: %w", err)
-		}
-		if err := c.checkReachable(); err != nil {
-			return err
-		}
-	}
-	for _, d := range []string{c.Dir, filepath.Join(c.Dir, "run")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("pg: %w", err)
-		}
-	}
-	if c.runAs != nil {
-		if err := chownTree(c.Dir, int(c.runAs.uid), int(c.runAs.gid)); err != nil {
-			return fmt.Errorf("pg: give %s to user %s: %w", c.Dir, c.runAs.name, err)
-		}
-	}
-	return nil
-}
-
-// CheckReachable tells whether a cluster in dir could run: as root, the
-// postgres OS user must be able to enter every folder above it (an error
-// wrapping ErrUnreachable when not); as anyone else, it returns nil.
-func CheckReachable(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("pg: %w", err)
-	}
-	u, err := lookupPostgresUser()
-	if err != nil {
-		return err
-	}
-	return (&Cluster{Dir: abs, runAs: u}).checkReachable()
-}
-
-// checkReachable reports the first folder above Dir that the postgres user
-// may not enter. Nothing outside Dir is changed.
-func (c *Cluster) checkReachable() error {
-	var parents []string
-	for p := filepath.Dir(c.Dir); ; p = filepath.Dir(p) {
-		parents = append(parents, p)
-		if p == filepath.Dir(p) {
-			break
-		}
-	}
-	for i := len(parents) - 1; i >= 0; i-- {
-		p := parents[i]
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("pg: %w", err)
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		var bit fs.FileMode = 0o001
-		switch {
-		case st.Uid == c.runAs.uid:
-			bit = 0o100
-		case c.runAs.inGroup(st.Gid):
-			bit = 0o010
-		}
-		if fi.Mode().Perm()&bit == 0 {
-			return fmt.Errorf("pg: %w: PostgreSQL refuses to run as root, so it runs as OS user %s, who may not enter %s (%s, owner uid %d): "+
-				"put the data folder %s somewhere that user can reach (os.MkdirTemp, /tmp, /srv), not under a private folder such as t.TempDir() or /root",
-				ErrUnreachable, c.runAs.name, p, fi.Mode(), st.Uid, c.Dir)
-		}
-	}
-	return nil
-}
-
-func (u *osUser) inGroup(gid uint32) bool {
-	if gid == u.gid {
-		return true
-	}
-	for _, g := range u.groups {
-		if g == gid {
-			return true
-		}
-	}
-	return false
-}
-
-func chownTree(root string, uid, gid int) error {
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
-}
-
 func (c *Cluster) initdb(ctx context.Context) error {
 	args := []string{"-D", c.DataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C"}
 	if c.opts.Fast {
@@ -546,83 +272,6 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	}
 	if err := c.run(ctx, "initdb", args...); err != nil {
 		return fmt.Errorf("pg: initdb %s: %w", c.DataDir, err)
-	}
-	return nil
-}
-
-// checkVersion refuses a data folder made by another major version, which
-// the server would refuse less clearly.
-func (c *Cluster) checkVersion(ctx context.Context) error {
-	b, err := os.ReadFile(filepath.Join(c.DataDir, "PG_VERSION"))
-	if err != nil {
-		return fmt.Errorf("pg: %w", err)
-	}
-	have := strings.TrimSpace(string(b))
-	if c.major == "" {
-		out, err := c.output(ctx, "pg_ctl", "--version")
-		if err != nil {
-			return fmt.Errorf("pg: %w", err)
-		}
-		// "pg_ctl (PostgreSQL) 15.14 (Debian 15.14-1.pgdg120+1)"
-		f := strings.Fields(out)
-		if len(f) < 3 {
-			return fmt.Errorf("pg: unexpected pg_ctl --version output %q", out)
-		}
-		c.major = strings.Split(f[2], ".")[0]
-		if strings.HasPrefix(c.major, "9") || strings.HasPrefix(c.major, "8") {
-			c.major = strings.Join(strings.Split(f[2], ".")[:2], ".")
-		}
-	}
-	if have != c.major {
-		return fmt.Errorf("pg: %s was made by PostgreSQL %s, but the binaries in %s are PostgreSQL %s: "+
-			"run it with PostgreSQL %s, or move the folder away to start afresh", c.DataDir, have, c.BinDir, c.major, have)
-	}
-	return nil
-}
-
-const confName = "partli.conf"
-
-// writeConfig (re)writes our settings into DataDir/partli.conf, which
-// postgresql.conf includes; ALTER SYSTEM (postgresql.auto.conf) still wins.
-func (c *Cluster) writeConfig() error {
-	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	var b strings.Builder
-	b.WriteString("# Written by partli on every start; edits are lost. Use ALTER SYSTEM instead.\n")
-	fmt.Fprintf(&b, "listen_addresses = ''\n")
-	fmt.Fprintf(&b, "unix_socket_directories = %s\n", quote(filepath.Join(c.Dir, "run")))
-	fmt.Fprintf(&b, "port = %d\n", DefaultPort)
-	b.WriteString("max_connections = 200\nshared_buffers = 128MB\n")
-	if c.opts.Fast {
-		b.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nautovacuum = off\njit = off\n")
-	}
-	if len(c.opts.Preload) > 0 {
-		fmt.Fprintf(&b, "shared_preload_libraries = %s\nmax_prepared_transactions = 200\n", quote(strings.Join(c.opts.Preload, ",")))
-	}
-	if err := c.writeFile(filepath.Join(c.DataDir, confName), []byte(b.String())); err != nil {
-		return err
-	}
-
-	main := filepath.Join(c.DataDir, "postgresql.conf")
-	conf, err := os.ReadFile(main)
-	if err != nil {
-		return fmt.Errorf("pg: %w", err)
-	}
-	include := "include_if_exists = '" + confName + "'"
-	if bytes.Contains(conf, []byte(include)) {
-		return nil
-	}
-	conf = append(conf, "\n# partli's settings\n"+include+"\n"...)
-	return c.writeFile(main, conf)
-}
-
-func (c *Cluster) writeFile(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("pg: %w", err)
-	}
-	if c.runAs != nil {
-		if err := os.Lchown(path, int(c.runAs.uid), int(c.runAs.gid)); err != nil {
-			return fmt.Errorf("pg: %w", err)
-		}
 	}
 	return nil
 }

@@ -34,16 +34,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -376,95 +372,6 @@ func teardown() error {
 	return errors.Join(errs...)
 }
 
-// watchdogScript waits for the test binary to be gone (its end of the pipe on
-// stdin closes however it ends, even on SIGKILL or a test timeout), then
-// stops every server still running under $1 and removes $1. After a normal
-// Main, there is nothing left to do.
-const watchdogScript = `
-cat >/dev/null
-for f in "$1"/*/data/postmaster.pid; do
-	[ -f "$f" ] || continue
-	pid=$(head -n 1 "$f")
-	kill -QUIT "$pid" 2>/dev/null   # immediate shutdown
-	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-done
-rm -rf "$1" 2>/dev/null || { sleep 1; rm -rf "$1"; }
-`
-
-func startWatchdog(dir string) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "partli-testdb-watchdog", dir)
-	cmd.Stdin = r
-	// Its own process group: a ^C in the terminal must not kill it before
-	// the binary it watches.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return fmt.Errorf("start watchdog: %w", err)
-	}
-	go cmd.Wait()
-	watchdog = w
-	return nil
-}
-
-// copyTree copies a stopped cluster's folder, modes included (PostgreSQL
-// insists on 0700 or 0750 for its data folder).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := os.MkdirAll(target, 0o700); err != nil {
-				return err
-			}
-			return os.Chmod(target, info.Mode().Perm())
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
-		default:
-			return nil // sockets and the like are not part of a stopped cluster
-		}
-	})
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // withDatabase points a server URL, in URL or key=value form, at database
 // name.
 func withDatabase(server, name string) string {
@@ -483,80 +390,4 @@ func newRunID() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// setupCitus starts a coordinator and two workers, makes the template on
-// each with the citus extension, registers the workers with the
-// coordinator's template, migrates it there (which distributes the tables)
-// and closes the template to connections, so that it can be copied.
-func setupCitus(ctx context.Context) error {
-	opts := func(name string) pg.Options {
-		return pg.Options{Dir: filepath.Join(root, name), Fast: true, Preload: []string{"citus"}}
-	}
-	c, err := pg.Start(ctx, opts("shared"))
-	if err != nil {
-		return err
-	}
-	shared, serverURL, template = c, c.URL("postgres"), Template
-	for _, name := range []string{"worker-1", "worker-2"} {
-		w, err := pg.Start(ctx, opts(name))
-		if err != nil {
-			return err
-		}
-		workers = append(workers, w)
-		db, err := sql.Open("postgres", w.URL("postgres"))
-		if err != nil {
-			return err
-		}
-		workerAdmins = append(workerAdmins, db)
-	}
-	for _, node := range append([]*pg.Cluster{c}, workers...) {
-		if err := node.CreateDatabase(ctx, Template, ""); err != nil {
-			return err
-		}
-		if err := execOn(ctx, node.URL(Template), "CREATE EXTENSION citus"); err != nil {
-			return err
-		}
-	}
-	setup := []string{fmt.Sprintf("SELECT citus_set_coordinator_host(%s, %d)", pq.QuoteLiteral(c.SocketDir), c.Port)}
-	for _, w := range workers {
-		setup = append(setup, fmt.Sprintf("SELECT citus_add_node(%s, %d)", pq.QuoteLiteral(w.SocketDir), w.Port))
-	}
-	if err := execOn(ctx, c.URL(Template), setup...); err != nil {
-		return err
-	}
-	if err := migrate(ctx, c.URL(Template)); err != nil {
-		return err
-	}
-	if err := openAdmin(ctx); err != nil {
-		return err
-	}
-	// Citus's maintenance daemon keeps a session in every database with the
-	// extension; a template must have none to be copied.
-	for _, db := range append([]*sql.DB{admin}, workerAdmins...) {
-		for _, q := range []string{
-			"ALTER DATABASE " + pq.QuoteIdentifier(Template) + " WITH ALLOW_CONNECTIONS false",
-			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " + pq.QuoteLiteral(Template),
-		} {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("citus template: %s: %w", q, err)
-			}
-		}
-	}
-	return nil
-}
-
-// execOn runs statements on a database of their own connection.
-func execOn(ctx context.Context, dbURL string, stmts ...string) error {
-	db, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return nil
 }

@@ -50,22 +50,6 @@ var (
 	portalSide    = side{portal: true, prefix: "/partner", signIn: "/partner/login", home: "/partner", cookie: partnerCookie}
 )
 
-// accountRoutes registers the public pages of accounts by mail.
-func (s *Server) accountRoutes(e *echo.Echo) {
-	attempts := s.limitAttempts(s.passwordAttempts)
-	e.GET("/password/forgot", s.ForgotPage, s.csrf)
-	e.POST("/password/forgot", s.Forgot, attempts, s.csrf)
-	e.GET("/password/reset/:token", s.ResetPage, s.csrf)
-	e.POST("/password/reset/:token", s.Reset, attempts, s.csrf)
-	e.GET("/partner/password/forgot", s.PartnerForgotPage, s.csrf)
-	e.POST("/partner/password/forgot", s.PartnerForgot, attempts, s.csrf)
-	e.GET("/partner/password/reset/:token", s.PartnerResetPage, s.csrf)
-	e.POST("/partner/password/reset/:token", s.PartnerReset, attempts, s.csrf)
-	e.GET("/partner/verify/:token", s.VerifyEmail)
-	e.GET("/partner/verify", s.ResendVerificationPage, s.csrf)
-	e.POST("/partner/verify", s.ResendVerification, attempts, s.csrf)
-}
-
 // accountPage renders a public account page in its side's layout.
 func (s *Server) accountPage(c echo.Context, sd side, status int, title string, content templ.Component) error {
 	// The page's address may hold a token: no other site learns it, and

@@ -18,18 +18,6 @@ import (
 // Stripe one, marking one paid outside Partli, canceling, and the batch
 // files of PayPal and Wise.
 
-func (s *Server) payoutRoutes(api *echo.Group) {
-	api.POST("/payouts", s.CreatePayouts)
-	api.GET("/payouts", s.ListPayouts)
-	api.GET("/payouts/export", s.ExportPayoutsAPI)
-	api.GET("/payouts/:id", s.GetPayout)
-	api.POST("/payouts/:id/send", s.SendPayout)
-	api.POST("/payouts/:id/mark-paid", s.MarkPayoutPaidAPI)
-	api.POST("/payouts/:id/cancel", s.CancelPayoutAPI)
-	api.PUT("/partners/:id/payout-method", s.PutPayoutMethod)
-	api.POST("/partners/:id/stripe-onboarding", s.StripeOnboarding)
-}
-
 // maxPartnerIDs bounds partnerIds of POST /api/payouts.
 const maxPartnerIDs = 1000
 

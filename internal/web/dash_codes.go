@@ -15,17 +15,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// codePages registers the dashboard's pages of codes: a program's customer
-// discount (on the program page) and partners' codes (on the partner page).
-// Everyone signed in sees them; owners change them.
-func (s *Server) codePages(owner *echo.Group) {
-	owner.POST("/programs/:id/discount", s.DashSetDiscount)
-	owner.GET("/programs/:id/discount-preview", s.DashDiscountPreview)
-	owner.POST("/partners/:id/codes", s.DashCreateCode)
-	owner.POST("/codes/:id/retire", s.DashRetireCode)
-	owner.POST("/codes/:id/stripe-retry", s.DashRetryCode)
-}
-
 // programCodesView is the program page's discount and codes section.
 func (s *Server) programCodesView(c echo.Context, p *store.Program) (dashboard.ProgramCodesView, error) {
 	ctx := c.Request().Context()

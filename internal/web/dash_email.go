@@ -13,15 +13,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// mailPages registers Settings → Email: everyone signed in sees the
-// workspace's mail log and chooses their own notifications; owners send a
-// failed message again.
-func (s *Server) mailPages(d, owner *echo.Group) {
-	d.GET("/settings/email", s.EmailPage)
-	d.POST("/settings/email/preferences", s.SetEmailPreferences)
-	owner.POST("/settings/email/:id/retry", s.RetryEmail)
-}
-
 const mailLogPage = 50
 
 // mailChoices is what address chose for each of kinds.

@@ -15,18 +15,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// partnerPages registers the partner pages: everyone signed in can look,
-// only owners can add partners, move them between groups or change status.
-func (s *Server) partnerPages(d, owner *echo.Group) {
-	d.GET("/partners", s.PartnersPage)
-	owner.GET("/partners/new", s.NewPartnerPage)
-	owner.GET("/partners/new/groups", s.NewPartnerGroups)
-	owner.POST("/partners", s.AddPartner)
-	d.GET("/partners/:id", s.PartnerPage)
-	owner.POST("/partners/:id/group", s.MovePartner)
-	owner.POST("/partners/:id/status", s.SetPartnerStatus)
-}
-
 const (
 	partnersPerPage      = 50
 	partnerClicksPerPage = 25
@@ -331,4 +319,44 @@ func (s *Server) SetPartnerStatus(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/partners/"+pa.ID+"?done=status")
+}
+
+func (s *Server) invitedPartner(c echo.Context) (*store.Partner, error) {
+	p, err := s.store.Partner(c.Request().Context(), workspaceOf(c), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "No such partner in this workspace.")
+	}
+	return p, err
+}
+
+// InvitePartner handles POST /partners/{id}/invite (owners): a one-time
+// invite link to the partner portal, mailed to the partner and carried in
+// the session to the page the browser is sent to, which shows it once.
+func (s *Server) InvitePartner(c echo.Context) error {
+	p, err := s.invitedPartner(c)
+	if err != nil {
+		return err
+	}
+	link, err := s.NewInvite(c, p)
+	if err != nil {
+		return err
+	}
+	if err := s.setFlash(c, flashInviteLink, link); err != nil {
+		return err
+	}
+	return redirect(c, "/partners/"+p.ID+"/invite")
+}
+
+// InvitedPage handles GET /partners/{id}/invite: the invite just made, its
+// link shown this once; a refresh shows it no more and makes no other.
+func (s *Server) InvitedPage(c echo.Context) error {
+	p, err := s.invitedPartner(c)
+	if err != nil {
+		return err
+	}
+	v := dashboard.InviteView{CSRF: csrfToken(c), PartnerID: p.ID, PartnerName: p.Name, Email: p.Email, MailHeld: s.cfg.SMTPURL == ""}
+	if _, err := s.takeFlash(c, flashInviteLink, &v.Link); err != nil {
+		return err
+	}
+	return s.page(c, http.StatusOK, s.meta(c, "Invite "+p.Name, "partners"), dashboard.Invite(v))
 }

@@ -21,21 +21,6 @@ import (
 // files and marking a batch paid, schedules. Owners and finance staff may
 // use them; schedules are the owners'.
 
-func (s *Server) payoutPages(d *echo.Group) {
-	d.GET("/payouts", s.PayoutsPage)
-	d.POST("/payouts", s.CreatePayout)
-	d.POST("/payouts/program", s.CreateProgramPayouts)
-	d.POST("/payouts/mark-paid", s.MarkBatchPaid)
-	d.POST("/payouts/schedule", s.SetPayoutSchedule, s.requireOwner)
-	d.GET("/payouts/export.csv", s.ExportPayouts)
-	d.GET("/payouts/ready.csv", s.ExportReadyToPay)
-	d.GET("/payouts/:id", s.PayoutPage)
-	d.GET("/payouts/:id/export.csv", s.ExportPayout)
-	d.POST("/payouts/:id/send", s.SendPayoutPage)
-	d.POST("/payouts/:id/paid", s.MarkPayoutPaid)
-	d.POST("/payouts/:id/cancel", s.CancelPayout)
-}
-
 // payoutsView loads the payouts page: balances ready to pay, the programs'
 // schedules and last runs, and one page of payouts.
 func (s *Server) payoutsView(c echo.Context) (*dashboard.PayoutsView, error) {

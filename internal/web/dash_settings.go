@@ -16,23 +16,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// settingsPages registers the settings pages: everyone signed in can look,
-// change their own password and choose their own mail; owners create and
-// revoke API keys, invite teammates, change other users' roles and remove
-// them, and send failed mail again.
-func (s *Server) settingsPages(d, owner *echo.Group) {
-	d.GET("/settings", s.SettingsPage)
-	owner.POST("/settings/keys", s.CreateKeyForm)
-	owner.POST("/settings/keys/:id/revoke", s.RevokeKeyForm)
-	owner.POST("/settings/users", s.InviteUserForm)
-	owner.POST("/settings/invites/:id/revoke", s.RevokeInviteForm)
-	owner.POST("/settings/users/:id/role", s.ChangeRoleForm)
-	owner.POST("/settings/users/:id/remove", s.RemoveUserForm)
-	d.GET("/settings/password", s.ChangePasswordPage)
-	d.POST("/settings/password", s.ChangePassword, s.limitAttempts(s.passwordAttempts))
-	s.mailPages(d, owner) // dash_email.go
-}
-
 const (
 	settingsKeyNameMax = 100
 	// settingsPrograms bounds the apply-page list; workspaces run a handful of programs.

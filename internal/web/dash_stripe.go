@@ -16,20 +16,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// stripePages registers the Stripe integration (Connect OAuth and the
-// merchant's own webhook endpoint) and the programs' go-live checklist:
-// everyone signed in may look, only owners connect and disconnect.
-func (s *Server) stripePages(d, owner *echo.Group) {
-	d.GET("/integrations/stripe", s.StripePage)
-	d.GET("/integrations/stripe/card", s.StripeCard)
-	owner.GET("/integrations/stripe/connect", s.StripeConnect)
-	owner.GET("/integrations/stripe/callback", s.StripeCallback)
-	owner.POST("/integrations/stripe/disconnect", s.StripeDisconnect)
-	owner.POST("/integrations/stripe/webhook-secret", s.StripeWebhookSecretForm)
-	owner.POST("/integrations/stripe/secret-key", s.StripeSecretKeyForm)
-	d.GET("/programs/:id/go-live", s.ProgramGoLive)
-}
-
 const (
 	// stripeStateKey holds the pending OAuth state in the flow cookie
 	// stripeFlowCookie: "<random>.<unix time>.<session id>", single-use,

@@ -15,23 +15,6 @@ import (
 	"github.com/partli/partli/views/pages/dashboard"
 )
 
-// webhookPages registers the webhook pages: everyone signed in sees the
-// endpoints and their delivery logs; only owners change them, send test
-// events or resend deliveries.
-func (s *Server) webhookPages(d, owner *echo.Group) {
-	d.GET("/webhooks", s.DashWebhooks)
-	owner.POST("/webhooks", s.DashCreateWebhook)
-	d.GET("/webhooks/:id", s.DashWebhook)
-	owner.POST("/webhooks/:id", s.DashUpdateWebhook)
-	owner.POST("/webhooks/:id/enable", s.DashEnableWebhook)
-	owner.POST("/webhooks/:id/disable", s.DashDisableWebhook)
-	owner.POST("/webhooks/:id/rotate-secret", s.DashRotateWebhook)
-	owner.POST("/webhooks/:id/delete", s.DashDeleteWebhook)
-	owner.POST("/webhooks/:id/test", s.DashTestWebhook)
-	d.GET("/webhooks/:id/deliveries/:deliveryId", s.DashWebhookDelivery)
-	owner.POST("/webhooks/:id/deliveries/:deliveryId/resend", s.DashResendWebhookDelivery)
-}
-
 // Page sizes of the webhook pages.
 const (
 	whEndpointsPage  = 20

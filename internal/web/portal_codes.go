@@ -17,10 +17,6 @@ import (
 // A partner's codes in the portal: what the customers they refer get, what
 // each code brought in, and making codes when the program lets partners.
 
-func (s *Server) portalCodeRoutes(p *echo.Group) {
-	p.POST("/programs/:id/codes", s.PortalCreateCode)
-}
-
 // portalCodesView is an enrollment's codes section.
 func (s *Server) portalCodesView(c echo.Context, e *store.Enrollment) (portal.CodesView, error) {
 	ctx := c.Request().Context()

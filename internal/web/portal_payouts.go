@@ -16,13 +16,6 @@ import (
 // or Stripe (an Express account on the merchant's Stripe platform, onboarded
 // on Stripe's pages, which send the partner back here).
 
-func (s *Server) portalPayoutRoutes(p *echo.Group) {
-	p.POST("/programs/:id/payout-method", s.PortalSetPayoutMethod)
-	p.POST("/programs/:id/stripe", s.PortalStripeOnboarding)
-	p.GET("/programs/:id/stripe/refresh", s.PortalStripeOnboarding)
-	p.GET("/programs/:id/stripe/return", s.PortalStripeReturn)
-}
-
 // portalStripePath is where Stripe's onboarding sends a partner back: to
 // "refresh" (the link expired: a new one) or "return" (done, or left).
 func portalStripePath(partnerID, what string) string {

@@ -4,68 +4,39 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/partli/partli/static"
 )
 
-// routes is the one route table, grouped by who may call what.
+// The route tables, one per surface, each grouped by who may call what
+// (the middleware groups):
+//
+//   - routes_api.go: the referral redirect, public tracking, Stripe's
+//     webhooks and the JSON API for API-key holders;
+//   - routes_dashboard.go: the merchant dashboard, signed out, signed in
+//     (owners and finance staff) and owners only;
+//   - routes_portal.go: the partner portal and the application pages,
+//     signed out and signed-in partners.
+//
+// The server-wide middleware is in New (server.go); routes wires the tables
+// and registers the routes that serve every surface.
 func (s *Server) routes(e *echo.Echo) {
-	// Anyone: the referral redirect, static assets, the API description, health.
-	e.GET("/r/:slug", s.Redirect)
+	s.apiRoutes(e)
+	s.dashboardRoutes(e)
+	s.portalRoutes(e)
+	s.sharedRoutes(e)
+}
+
+// sharedRoutes are the routes of no one surface: static assets, health, and
+// the unsubscribe links in both the dashboard's and the portal's mail.
+func (s *Server) sharedRoutes(e *echo.Echo) {
+	// Anyone.
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler(static.FS))))
 	e.GET("/healthz", s.Health)
-	e.GET("/api/openapi.json", s.OpenAPI)
-	// Stripe's webhook deliveries, authenticated by their signature.
-	e.POST("/api/stripe/webhook", s.StripeWebhook)
-	e.POST("/api/stripe/webhook/:workspaceId", s.StripeWorkspaceWebhook)
 
-	// Public tracking from partli.js on merchants' sites: CORS, rate-limited per client IP.
-	click := e.Group("/api/track/click",
-		middleware.CORSWithConfig(middleware.CORSConfig{AllowOrigins: []string{"*"},
-			AllowMethods: []string{http.MethodPost, http.MethodOptions}, AllowHeaders: []string{echo.HeaderContentType}}),
-		s.rateLimit(s.cfg.ClickRate, func(c echo.Context) string { return c.RealIP() }))
-	click.POST("", s.TrackClick)
-	click.OPTIONS("", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
-
-	// API-key holders: a merchant's backend.
-	api := e.Group("/api", s.requireKey)
-	track := api.Group("/track", s.rateLimit(s.cfg.TrackRate, func(c echo.Context) string { return c.Get(apiKeyIDKey).(string) }))
-	track.POST("/sale", s.TrackSale)
-	track.POST("/lead", s.TrackLead)
-	track.POST("/refund", s.TrackRefund)
-	api.PUT("/integrations/stripe", s.PutStripeIntegration)
-
-	api.POST("/programs", s.CreateProgram)
-	api.GET("/programs", s.ListPrograms)
-	api.GET("/programs/:id", s.GetProgram)
-	api.PATCH("/programs/:id", s.UpdateProgram)
-	api.POST("/programs/:id/groups", s.CreateGroup)
-	api.GET("/programs/:id/groups", s.ListGroups)
-	api.POST("/programs/:id/rewards", s.CreateReward)
-	api.GET("/programs/:id/rewards", s.ListRewards)
-	api.PATCH("/rewards/:id", s.UpdateReward)
-	api.DELETE("/rewards/:id", s.DeleteReward)
-	api.POST("/programs/:id/partners", s.CreatePartner)
-	api.GET("/programs/:id/partners", s.ListPartners)
-	api.GET("/partners/:id", s.GetPartner)
-	api.PATCH("/partners/:id", s.UpdatePartner)
-	api.POST("/partners/:id/codes", s.CreateCode)
-	api.GET("/partners/:id/codes", s.ListCodes)
-	api.DELETE("/codes/:id", s.RetireCode)
-
-	api.POST("/webhooks", s.CreateWebhook)
-	api.GET("/webhooks", s.ListWebhooks)
-	api.PATCH("/webhooks/:id", s.UpdateWebhook)
-	api.DELETE("/webhooks/:id", s.DeleteWebhook)
-	api.POST("/webhooks/:id/rotate-secret", s.RotateWebhookSecret)
-
-	api.GET("/sales", s.ListSales)
-	api.GET("/commissions", s.ListCommissions)
-	api.GET("/commissions/:id", s.GetCommission)
-	api.PATCH("/commissions/:id", s.UpdateCommission)
-	s.payoutRoutes(api) // api_payouts.go
-
-	// Unknown /api paths answer in JSON, after authentication like the rest.
-	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	// Anyone with a link from mail. No CSRF token: mail clients POST here
+	// themselves (RFC 8058 one-click unsubscribe), and the signed token in
+	// the address is the authority.
+	e.GET("/unsubscribe/:token", s.UnsubscribePage)
+	e.POST("/unsubscribe/:token", s.Unsubscribe)
 }

@@ -99,10 +99,7 @@ func New(cfg config.Config, st *store.Store, log *slog.Logger, opts ...Option) *
 		}}))
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(s.requestTimeout(30 * time.Second))
-	s.routes(e)
-	s.dashboardRoutes(e)
-	s.portalRoutes(e)
-	s.mailRoutes(e)
+	s.routes(e) // routes.go
 	return e
 }
 

@@ -11,20 +11,6 @@ import (
 	"github.com/partli/partli/views/pages"
 )
 
-// mailRoutes registers the public pages mail links lead to: accounts by
-// mail (accounts.go), teammates' invitations (teammates.go) and
-// unsubscribing.
-func (s *Server) mailRoutes(e *echo.Echo) {
-	s.accountRoutes(e)
-	attempts := s.limitAttempts(s.passwordAttempts)
-	e.GET("/invite/:token", s.TeammateInvitePage, s.csrf)
-	e.POST("/invite/:token", s.AcceptTeammateInvite, attempts, s.csrf)
-	// No CSRF token: mail clients POST here themselves (RFC 8058 one-click
-	// unsubscribe), and the signed token in the address is the authority.
-	e.GET("/unsubscribe/:token", s.UnsubscribePage)
-	e.POST("/unsubscribe/:token", s.Unsubscribe)
-}
-
 // unsubscribeView reads the token of an unsubscribe link.
 func (s *Server) unsubscribeView(c echo.Context) (pages.UnsubscribeView, string, string, error) {
 	kind, addr, ok := s.links.ParseUnsubscribe(c.Param("token"))
