@@ -54,8 +54,12 @@ func TestInTxRetriesADeadlockVictim(t *testing.T) {
 			t.Fatalf("a transaction failed: %v (a deadlock victim must be run again)", err)
 		}
 	}
-	if n := runs.Load(); n != 3 {
-		t.Errorf("%d runs, want 3: two, and the deadlock victim once more", n)
+	// At least one run more than the two: the deadlock victim's. Under
+	// load both transactions have been seen to be aborted and run again
+	// (4 runs; twice in full runs on the 2-core VM, 2026-12-04), which
+	// InTx handles the same way.
+	if n := runs.Load(); n < 3 || n > 4 {
+		t.Errorf("%d runs, want 3 or 4: two, and each deadlock victim once more", n)
 	}
 	var sum int
 	if err := db.GetContext(ctx, &sum, `SELECT sum(v) FROM pair`); err != nil || sum != 4 {

@@ -32,13 +32,15 @@ import (
 // rather than the event's writer waiting for the deletion and then failing
 // on the foreign key. Other changes to an endpoint (disabling it, its
 // failure count) do not conflict with that lock and are not waited for.
-// Delivery ids are made here (newIDSQL), not by ids.New. No SQL comments
+// Delivery ids are made here (newIDSQL), not by ids.New, and created_at
+// is written with the same now() (on Citus a column's default is the
+// worker's clock, the id's the coordinator's). No SQL comments
 // and no parameters: the benchmark runs RecordCommissionsSQL as one line and
 // numbers its parameters.
 var webhookFanOutSQL = `
-			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id)
+			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, created_at)
 			SELECT ` + newIDSQL("dlv") + `,
-				e.workspace_id, e.id, w.id
+				e.workspace_id, e.id, w.id, now()
 			FROM w JOIN webhook_endpoints e ON e.workspace_id = w.workspace_id AND e.enabled AND w.type = ANY (e.events)
 			` + fanOutLock + `
 			ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`
@@ -130,21 +132,26 @@ func (q Queries) ListWebhookEndpoints(ctx context.Context, workspaceID string, p
 // a disabled endpoint receives nothing until it is enabled again. The time
 // it was disabled comes from here: Citus takes no now() inside a CASE.
 func (q Queries) UpdateWebhookEndpoint(ctx context.Context, e *WebhookEndpoint, disabledReason string) error {
-	err := q.get(ctx, e, `
-		WITH upd AS (
+	// Two statements in one transaction: Citus cannot run the pair as one
+	// statement of data-modifying CTEs.
+	err := q.atomically(ctx, func(q Queries) error {
+		err := q.get(ctx, e, `
 			UPDATE webhook_endpoints SET url = $3, events = $4, enabled = $5,
 				consecutive_failures = CASE WHEN $5 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 				disabled_reason = CASE WHEN $5 THEN '' WHEN enabled THEN $6 ELSE disabled_reason END,
 				disabled_at = CASE WHEN $5 THEN NULL WHEN enabled THEN $7::timestamptz ELSE disabled_at END,
 				updated_at = now()
 			WHERE workspace_id = $1 AND id = $2
-			RETURNING `+webhookEndpointCols+`
-		), cancelled AS (
+			RETURNING `+webhookEndpointCols,
+			e.WorkspaceID, e.ID, e.URL, pq.Array([]string(e.Events)), e.Enabled, disabledReason, time.Now().UTC())
+		if err != nil || e.Enabled {
+			return err
+		}
+		_, err = q.exec(ctx, `
 			UPDATE webhook_deliveries SET status = 'failed', leased_until = NULL, updated_at = now()
-			WHERE NOT $5 AND workspace_id = $1 AND endpoint_id = $2 AND status = 'pending'
-		)
-		SELECT * FROM upd`,
-		e.WorkspaceID, e.ID, e.URL, pq.Array([]string(e.Events)), e.Enabled, disabledReason, time.Now().UTC())
+			WHERE workspace_id = $1 AND endpoint_id = $2 AND status = 'pending'`, e.WorkspaceID, e.ID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: update webhook endpoint: %w", err)
 	}
