@@ -314,7 +314,7 @@ func TestLostAnswerIsAskedAgainWithTheSameKey(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM webhook_events WHERE workspace_id = $1 AND type = 'payout.paid'`, f.ws); n != 1 {
 		t.Fatalf("%d payout.paid events, want 1", n)
 	}
-	if n := f.count(`SELECT count(*) FROM commission_history h JOIN commissions c ON c.id = h.commission_id
+	if n := f.count(`SELECT count(*) FROM commission_history h JOIN commissions c ON c.workspace_id = h.workspace_id AND c.id = h.commission_id
 		WHERE c.workspace_id = $1 AND h.to_status = 'paid'`, f.ws); n != 1 {
 		t.Fatalf("the commission was paid %d times", n)
 	}

@@ -73,7 +73,7 @@ func TestStoredJSONRendersCompact(t *testing.T) {
 		}
 		id := str(e.sale(t, e.Key, body), "eventId")
 		var delivery string
-		if err := e.DB.Get(&delivery, `SELECT d.id FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
+		if err := e.DB.Get(&delivery, `SELECT d.id FROM webhook_deliveries d JOIN webhook_events ev ON ev.workspace_id = d.workspace_id AND ev.id = d.event_id
 			WHERE d.endpoint_id = $1 AND ev.payload->'data'->>'id' = $2`, endpoint, id); err != nil {
 			t.Fatalf("the sale's delivery: %v", err)
 		}

@@ -172,7 +172,7 @@ func TestRefundIDMakesPartialRefundRetriesSafe(t *testing.T) {
 		t.Fatalf("refunded %d cents after a second refund id, want 5000", n)
 	}
 	// The commission (10% of 100.00) is reduced by half: 1000 − 500.
-	if n := e.count(t, `SELECT sum(c.amount_cents) FROM commissions c JOIN events ev ON ev.id = c.event_id
+	if n := e.count(t, `SELECT sum(c.amount_cents) FROM commissions c JOIN events ev ON ev.workspace_id = c.workspace_id AND ev.id = c.event_id
 		WHERE ev.external_id = 'inv-rid' AND c.status <> 'clawed_back'`); n != 500 {
 		t.Fatalf("live commissions %d, want 500", n)
 	}
