@@ -93,13 +93,9 @@ func (e *env) floor(ctx context.Context, o options) (tps, latencyMs float64, cpu
 	if _, err := e.db.ExecContext(ctx, floorSchema); err != nil {
 		return 0, 0, nil, fmt.Errorf("floor schema: %w", err)
 	}
-	var paySale, payCommission string
-	err = e.db.QueryRowContext(ctx, `SELECT
-		(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'sale.created' ORDER BY created_at DESC LIMIT 1),
-		(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'commission.created' ORDER BY created_at DESC LIMIT 1)`,
-		e.workspaceID).Scan(&paySale, &payCommission)
+	paySale, payCommission, err := e.payloads(ctx)
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("reading the payloads of earlier sales: %w", err)
+		return 0, 0, nil, err
 	}
 	path := filepath.Join(e.dir, "floor.pgbench")
 	if err := os.WriteFile(path, []byte(floorScript), 0o644); err != nil {

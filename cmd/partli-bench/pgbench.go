@@ -80,6 +80,19 @@ func (e *env) pgbenchScript() (string, error) {
 	return b.String(), nil
 }
 
+// payloads are the webhook payloads of this run's latest sale and
+// commission: the scripts write real ones.
+func (e *env) payloads(ctx context.Context) (sale, commission string, err error) {
+	err = e.db.QueryRowContext(ctx, `SELECT
+		(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'sale.created' ORDER BY created_at DESC LIMIT 1),
+		(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'commission.created' ORDER BY created_at DESC LIMIT 1)`,
+		e.workspaceID).Scan(&sale, &commission)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the payloads of earlier sales: %w", err)
+	}
+	return sale, commission, nil
+}
+
 var param = regexp.MustCompile(`\$([0-9]+)`)
 
 // bind replaces each $n of query with args[n], and insists that every
@@ -125,17 +138,14 @@ func (e *env) pgbench(ctx context.Context, o options) (tps, latencyMs float64, c
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	var rewardID, paySale, payCommission string
-	err = e.db.QueryRowContext(ctx, `SELECT id FROM rewards WHERE workspace_id = $1 AND group_id IS NULL AND event = 'sale'`,
-		e.workspaceID).Scan(&rewardID)
-	if err == nil {
-		err = e.db.QueryRowContext(ctx, `SELECT
-			(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'sale.created' ORDER BY created_at DESC LIMIT 1),
-			(SELECT payload::text FROM webhook_events WHERE workspace_id = $1 AND type = 'commission.created' ORDER BY created_at DESC LIMIT 1)`,
-			e.workspaceID).Scan(&paySale, &payCommission)
+	var rewardID string
+	if err := e.db.QueryRowContext(ctx, `SELECT id FROM rewards WHERE workspace_id = $1 AND group_id IS NULL AND event = 'sale'`,
+		e.workspaceID).Scan(&rewardID); err != nil {
+		return 0, 0, nil, fmt.Errorf("reading the program's sale reward: %w", err)
 	}
+	paySale, payCommission, err := e.payloads(ctx)
 	if err != nil {
-		return 0, 0, nil, fmt.Errorf("reading the payloads of earlier sales: %w", err)
+		return 0, 0, nil, err
 	}
 	path := filepath.Join(e.dir, "track-sale.pgbench")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {

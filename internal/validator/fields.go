@@ -140,17 +140,24 @@ func Amount(raw, currency string, min int64) (int64, string) {
 		return 0, CodeMissing
 	}
 	n, err := money.ParseDecimal(raw, currency)
-	switch {
-	case errors.Is(err, money.ErrDecimals):
-		return 0, CodeDecimals
-	case errors.Is(err, money.ErrRange):
-		return 0, CodeRange
-	case err != nil:
-		return 0, CodeInvalid
-	case n < min:
+	if err != nil {
+		return 0, moneyCode(err)
+	}
+	if n < min {
 		return 0, CodeRange
 	}
 	return n, CodeOK
+}
+
+// moneyCode is the field code of a refusal by the money package.
+func moneyCode(err error) string {
+	switch {
+	case errors.Is(err, money.ErrDecimals):
+		return CodeDecimals
+	case errors.Is(err, money.ErrRange):
+		return CodeRange
+	}
+	return CodeInvalid
 }
 
 // Percent reads a percentage above 0 and at most 100 with at most two
@@ -160,13 +167,8 @@ func Percent(raw string) (int64, string) {
 		return 0, CodeMissing
 	}
 	bp, err := money.ParsePercent(raw)
-	switch {
-	case errors.Is(err, money.ErrDecimals):
-		return 0, CodeDecimals
-	case errors.Is(err, money.ErrRange):
-		return 0, CodeRange
-	case err != nil:
-		return 0, CodeInvalid
+	if err != nil {
+		return 0, moneyCode(err)
 	}
 	return bp, CodeOK
 }
