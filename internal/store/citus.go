@@ -254,15 +254,26 @@ func forDB(query string) string {
 	return query
 }
 
-// dueWorkspaces runs query, a SELECT DISTINCT workspace_id … LIMIT $1 over
-// rows that are due, and returns the workspaces. Workers claim due rows one
-// workspace at a time: Citus takes row locks (FOR UPDATE SKIP LOCKED) only
-// in a statement that reads one shard, and on plain PostgreSQL the claim
-// is the same index probe with one more equality.
-func (q Queries) dueWorkspaces(ctx context.Context, query string, limit int) ([]string, error) {
+// claimByWorkspace claims up to limit due rows one workspace at a time:
+// dueSQL (SELECT DISTINCT workspace_id … LIMIT $1) finds the workspaces
+// with rows due, and claim(ws, n) claims up to n rows of workspace ws.
+// Citus takes row locks (FOR UPDATE SKIP LOCKED) only in a statement that
+// reads one shard; on plain PostgreSQL each claim is the same index probe
+// with one more equality.
+func claimByWorkspace[T any](ctx context.Context, q Queries, dueSQL string, limit int, claim func(ws string, n int) ([]T, error)) ([]T, error) {
 	var wss []string
-	if err := q.sel(ctx, &wss, query, limit); err != nil {
+	if err := q.sel(ctx, &wss, dueSQL, limit); err != nil {
 		return nil, err
 	}
-	return wss, nil
+	var rows []T
+	for _, ws := range wss {
+		some, err := claim(ws, limit-len(rows))
+		if err != nil {
+			return nil, err
+		}
+		if rows = append(rows, some...); len(rows) >= limit {
+			break
+		}
+	}
+	return rows, nil
 }

@@ -60,14 +60,9 @@ var codeSyncSelect = `SELECT ` + qualified(codeCols, "c", "") + `, ` + qualified
 // work is due and not held by another worker, for lease. Claimed codes are
 // held until the lease runs out or their outcome is recorded.
 func (q Queries) ClaimCodeSyncs(ctx context.Context, limit int, lease time.Duration) ([]CodeSync, error) {
-	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM partner_codes
+	cs, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM partner_codes
 		WHERE stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
-		  AND (stripe_lease_until IS NULL OR stripe_lease_until < now()) LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim code syncs: %w", err)
-	}
-	var cs []CodeSync
-	for _, ws := range wss {
+		  AND (stripe_lease_until IS NULL OR stripe_lease_until < now()) LIMIT $1`, limit, func(ws string, n int) ([]CodeSync, error) {
 		var some []CodeSync
 		err := q.sel(ctx, &some, `
 			WITH due AS (
@@ -80,13 +75,11 @@ func (q Queries) ClaimCodeSyncs(ctx context.Context, limit int, lease time.Durat
 				UPDATE partner_codes co SET stripe_lease_until = now() + $2 * interval '1 second'
 				FROM due WHERE co.workspace_id = $3 AND co.id = due.id
 				RETURNING co.*
-			) `+codeSyncSelect+` WHERE p.workspace_id = $3`, limit-len(cs), lease.Seconds(), ws)
-		if err != nil {
-			return nil, fmt.Errorf("store: claim code syncs: %w", err)
-		}
-		if cs = append(cs, some...); len(cs) >= limit {
-			break
-		}
+			) `+codeSyncSelect+` WHERE p.workspace_id = $3`, n, lease.Seconds(), ws)
+		return some, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim code syncs: %w", err)
 	}
 	return cs, nil
 }

@@ -138,27 +138,20 @@ func (q Queries) History(ctx context.Context, workspaceID, commissionID string) 
 }
 
 // LockDueCommissions claims up to limit pending commissions whose payableAt
-// has passed, across workspaces, one workspace at a time (dueWorkspaces).
+// has passed, across workspaces, one workspace at a time (claimByWorkspace).
 // SKIP LOCKED lets any number of replicas run the auto-approval worker
 // without waiting on or repeating each other.
 func (tx *Tx) LockDueCommissions(ctx context.Context, limit int) ([]Commission, error) {
-	wss, err := tx.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM commissions
-		WHERE status = 'pending' AND payable_at <= now() LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: due commissions: %w", err)
-	}
-	var cs []Commission
-	for _, ws := range wss {
+	cs, err := claimByWorkspace(ctx, tx.Queries, `SELECT DISTINCT workspace_id FROM commissions
+		WHERE status = 'pending' AND payable_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]Commission, error) {
 		var some []Commission
 		err := tx.sel(ctx, &some, commissionSelect+`
 			WHERE c.workspace_id = $2 AND c.status = 'pending' AND c.payable_at <= now()
-			ORDER BY c.payable_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED`, limit-len(cs), ws)
-		if err != nil {
-			return nil, fmt.Errorf("store: due commissions: %w", err)
-		}
-		if cs = append(cs, some...); len(cs) >= limit {
-			break
-		}
+			ORDER BY c.payable_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED`, n, ws)
+		return some, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: due commissions: %w", err)
 	}
 	return cs, nil
 }

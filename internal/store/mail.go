@@ -318,13 +318,8 @@ func (s *Store) QueueDigests(ctx context.Context, limit int) (int, error) {
 // worker that dies loses its lease, and the message is due again when the
 // lease ends.
 func (q Queries) ClaimMail(ctx context.Context, limit int, lease time.Duration) ([]MailRow, error) {
-	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM mail_outbox
-		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim mail: %w", err)
-	}
-	var rows []MailRow
-	for _, ws := range wss {
+	rows, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM mail_outbox
+		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]MailRow, error) {
 		var some []MailRow
 		err := q.sel(ctx, &some, `
 			UPDATE mail_outbox m
@@ -340,13 +335,11 @@ func (q Queries) ClaimMail(ctx context.Context, limit int, lease time.Duration) 
 			WHERE m.workspace_id = $3 AND m.id = due.id
 			RETURNING m.id, m.workspace_id, m.kind, m.recipient, m.recipient_name, m.data, m.status, m.attempts,
 				m.next_attempt_at, m.leased_until, m.subject, m.message_id, m.last_error, m.sent_at, m.created_at, m.updated_at`,
-			limit-len(rows), lease.Milliseconds(), ws)
-		if err != nil {
-			return nil, fmt.Errorf("store: claim mail: %w", err)
-		}
-		if rows = append(rows, some...); len(rows) >= limit {
-			break
-		}
+			n, lease.Milliseconds(), ws)
+		return some, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mail: %w", err)
 	}
 	return rows, nil
 }

@@ -87,13 +87,8 @@ var ErrWebhookInFlight = errors.New("store: webhook delivery is being sent")
 // is held during the HTTP call. A worker that dies loses its lease, and the
 // delivery becomes due again when the lease ends.
 func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease time.Duration) ([]ClaimedDelivery, error) {
-	wss, err := q.dueWorkspaces(ctx, `SELECT DISTINCT workspace_id FROM webhook_deliveries
-		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
-	}
-	var rows []ClaimedDelivery
-	for _, ws := range wss {
+	rows, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]ClaimedDelivery, error) {
 		var some []ClaimedDelivery
 		err := q.sel(ctx, &some, `
 			UPDATE webhook_deliveries d
@@ -112,13 +107,11 @@ func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease ti
 			RETURNING d.id, d.workspace_id, d.endpoint_id, d.event_id, ev.type AS event_type, d.attempts,
 				d.leased_until, ev.payload::text AS payload, e.url, e.secret,
 				CASE WHEN e.previous_secret_expires_at > $4::timestamptz THEN e.previous_secret ELSE '' END AS previous_secret`,
-			limit-len(rows), lease.Milliseconds(), ws, time.Now().UTC()) // Citus takes no now() in RETURNING
-		if err != nil {
-			return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
-		}
-		if rows = append(rows, some...); len(rows) >= limit {
-			break
-		}
+			n, lease.Milliseconds(), ws, time.Now().UTC()) // Citus takes no now() in RETURNING
+		return some, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim webhook deliveries: %w", err)
 	}
 	for i := range rows {
 		d := &rows[i]
