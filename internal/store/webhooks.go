@@ -32,9 +32,10 @@ import (
 // rather than the event's writer waiting for the deletion and then failing
 // on the foreign key. Other changes to an endpoint (disabling it, its
 // failure count) do not conflict with that lock and are not waited for.
-// Delivery ids are made here (newIDSQL), not by ids.New, and created_at
-// is written with the same now() (on Citus a column's default is the
-// worker's clock, the id's the coordinator's). No SQL comments
+// Delivery ids are made here (newIDSQL), not by ids.New, from the
+// statement's now(), as created_at is: one value on PostgreSQL; on Citus
+// the id's comes from the coordinator's transaction and created_at from
+// the worker's, some milliseconds apart. No SQL comments
 // and no parameters: the benchmark runs RecordCommissionsSQL as one line and
 // numbers its parameters.
 var webhookFanOutSQL = `
