@@ -255,14 +255,16 @@ func forDB(query string) string {
 }
 
 // claimByWorkspace claims up to limit due rows one workspace at a time:
-// dueSQL (SELECT DISTINCT workspace_id … LIMIT $1) finds the workspaces
-// with rows due, and claim(ws, n) claims up to n rows of workspace ws.
-// Citus takes row locks (FOR UPDATE SKIP LOCKED) only in a statement that
-// reads one shard; on plain PostgreSQL each claim is the same index probe
-// with one more equality.
-func claimByWorkspace[T any](ctx context.Context, q Queries, dueSQL string, limit int, claim func(ws string, n int) ([]T, error)) ([]T, error) {
+// the workspaces of the limit oldest rows of table that are due (in order)
+// first, then claim(ws, n) claims up to n rows of workspace ws. Citus takes
+// row locks (FOR UPDATE SKIP LOCKED) only in a statement that reads one
+// shard; on plain PostgreSQL each claim is the same index probe with one
+// more equality, and finding the workspaces reads no more rows than the
+// claims will (however long the backlog).
+func claimByWorkspace[T any](ctx context.Context, q Queries, table, due, order string, limit int, claim func(ws string, n int) ([]T, error)) ([]T, error) {
 	var wss []string
-	if err := q.sel(ctx, &wss, dueSQL, limit); err != nil {
+	if err := q.sel(ctx, &wss, `SELECT DISTINCT workspace_id FROM (
+		SELECT workspace_id FROM `+table+` WHERE `+due+` ORDER BY `+order+` LIMIT $1) oldest`, limit); err != nil {
 		return nil, err
 	}
 	var rows []T

@@ -60,9 +60,8 @@ var codeSyncSelect = `SELECT ` + qualified(codeCols, "c", "") + `, ` + qualified
 // work is due and not held by another worker, for lease. Claimed codes are
 // held until the lease runs out or their outcome is recorded.
 func (q Queries) ClaimCodeSyncs(ctx context.Context, limit int, lease time.Duration) ([]CodeSync, error) {
-	cs, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM partner_codes
-		WHERE stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
-		  AND (stripe_lease_until IS NULL OR stripe_lease_until < now()) LIMIT $1`, limit, func(ws string, n int) ([]CodeSync, error) {
+	cs, err := claimByWorkspace(ctx, q, "partner_codes", `stripe_sync <> 'idle' AND (stripe_retry_at IS NULL OR stripe_retry_at <= now())
+		  AND (stripe_lease_until IS NULL OR stripe_lease_until < now())`, "stripe_retry_at NULLS FIRST", limit, func(ws string, n int) ([]CodeSync, error) {
 		var some []CodeSync
 		err := q.sel(ctx, &some, `
 			WITH due AS (

@@ -142,8 +142,7 @@ func (q Queries) History(ctx context.Context, workspaceID, commissionID string) 
 // SKIP LOCKED lets any number of replicas run the auto-approval worker
 // without waiting on or repeating each other.
 func (tx *Tx) LockDueCommissions(ctx context.Context, limit int) ([]Commission, error) {
-	cs, err := claimByWorkspace(ctx, tx.Queries, `SELECT DISTINCT workspace_id FROM commissions
-		WHERE status = 'pending' AND payable_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]Commission, error) {
+	cs, err := claimByWorkspace(ctx, tx.Queries, "commissions", "status = 'pending' AND payable_at <= now()", "payable_at", limit, func(ws string, n int) ([]Commission, error) {
 		var some []Commission
 		err := tx.sel(ctx, &some, commissionSelect+`
 			WHERE c.workspace_id = $2 AND c.status = 'pending' AND c.payable_at <= now()

@@ -318,8 +318,7 @@ func (s *Store) QueueDigests(ctx context.Context, limit int) (int, error) {
 // worker that dies loses its lease, and the message is due again when the
 // lease ends.
 func (q Queries) ClaimMail(ctx context.Context, limit int, lease time.Duration) ([]MailRow, error) {
-	rows, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM mail_outbox
-		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]MailRow, error) {
+	rows, err := claimByWorkspace(ctx, q, "mail_outbox", "status = 'pending' AND next_attempt_at <= now()", "next_attempt_at", limit, func(ws string, n int) ([]MailRow, error) {
 		var some []MailRow
 		err := q.sel(ctx, &some, `
 			UPDATE mail_outbox m

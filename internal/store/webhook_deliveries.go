@@ -87,8 +87,7 @@ var ErrWebhookInFlight = errors.New("store: webhook delivery is being sent")
 // is held during the HTTP call. A worker that dies loses its lease, and the
 // delivery becomes due again when the lease ends.
 func (q Queries) ClaimWebhookDeliveries(ctx context.Context, limit int, lease time.Duration) ([]ClaimedDelivery, error) {
-	rows, err := claimByWorkspace(ctx, q, `SELECT DISTINCT workspace_id FROM webhook_deliveries
-		WHERE status = 'pending' AND next_attempt_at <= now() LIMIT $1`, limit, func(ws string, n int) ([]ClaimedDelivery, error) {
+	rows, err := claimByWorkspace(ctx, q, "webhook_deliveries", "status = 'pending' AND next_attempt_at <= now()", "next_attempt_at", limit, func(ws string, n int) ([]ClaimedDelivery, error) {
 		var some []ClaimedDelivery
 		err := q.sel(ctx, &some, `
 			UPDATE webhook_deliveries d
