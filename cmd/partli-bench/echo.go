@@ -101,7 +101,7 @@ func (e *env) measureRedirects(ctx context.Context, o options) (*phase, error) {
 	pid, _ := e.serverPID()
 	found := 0
 	p, err := attack(ctx, load{name: "/r/{slug} redirects", targeter: tr, concurrency: o.concurrency,
-		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), profile: e.profile(o, "redirects"), onResult: func(r *vegeta.Result) {
+		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), profile: e.profile(o, "redirects"), metrics: e.metrics(), onResult: func(r *vegeta.Result) {
 			if r.Code == http.StatusFound {
 				found++
 			}

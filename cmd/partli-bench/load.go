@@ -29,6 +29,7 @@ type load struct {
 	postmaster  int                  // PostgreSQL whose CPU to record; 0: none
 	onResult    func(*vegeta.Result) // called for every result, from one goroutine
 	profile     *profileTo           // nil: no CPU profile of the server
+	metrics     string               // the server's GET /metrics, for its batches; empty: none
 }
 
 // profileTo names where a phase's CPU profile comes from and goes to.
@@ -100,6 +101,10 @@ func attack(ctx context.Context, l load) (*phase, error) {
 	if l.profile != nil {
 		profiled = l.profile.capture(max(1, int(l.duration.Seconds())-1))
 	}
+	batchesBefore, err := scrapeBatches(l.metrics)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.name, err)
+	}
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 
@@ -141,6 +146,13 @@ func attack(ctx context.Context, l load) (*phase, error) {
 	}
 	if len(p.ErrorKinds) == 0 {
 		p.ErrorKinds = nil
+	}
+	if l.metrics != "" {
+		after, err := scrapeBatches(l.metrics)
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", l.name, err)
+		}
+		p.Batches = after.since(batchesBefore)
 	}
 	if profiled != nil {
 		if err := <-profiled; err != nil {

@@ -69,7 +69,7 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 	o.logf("track/sale at %s existing sales: concurrency %d for %s", label, o.concurrency, o.duration)
 	name := fmt.Sprintf("track/sale, %s sales, max", label)
 	p, err := attack(ctx, load{name: name, targeter: e.saleTargeter(), concurrency: o.concurrency, duration: o.duration,
-		pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name)})
+		pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name), metrics: e.metrics()})
 	if p != nil {
 		sr.Max = *p
 	}
@@ -93,7 +93,7 @@ func (e *env) measureAtSize(ctx context.Context, o options, n int) (*sizeReport,
 	o.logf("track/sale at %s existing sales: %.0f requests/s (70%% of the maximum) for %s", label, rate, o.duration)
 	name = fmt.Sprintf("track/sale, %s sales, 70%%", label)
 	p70, err := attack(ctx, load{name: name, targeter: e.saleTargeter(), concurrency: o.concurrency, rate: rate,
-		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name)})
+		duration: o.duration, pid: pid, postmaster: e.postmasterPID(), onResult: countOK, profile: e.profile(o, name), metrics: e.metrics()})
 	if p70 != nil {
 		sr.At70 = p70
 		e.existing += int64(p70.OK)
@@ -188,8 +188,8 @@ func (e *env) statementsPerSale(ctx context.Context, n int, onResult func(*veget
 	for i := range top {
 		t := top[i]
 		c := float64(t.calls)
-		top[i].line = fmt.Sprintf("%5.2f per sale %7.3f ms  blocks hit %5.1f read %4.1f dirtied %4.1f  WAL %6.0f B %4.2f FPI  %s",
-			c/float64(ok), t.execMs/c, float64(t.hit)/c, float64(t.read)/c, float64(t.dirtied)/c,
+		top[i].line = fmt.Sprintf("%5.2f per sale %7.3f ms (plan %5.3f)  blocks hit %5.1f read %4.1f dirtied %4.1f  WAL %6.0f B %4.2f FPI  %s",
+			c/float64(ok), t.execMs/c, t.planMs/c, float64(t.hit)/c, float64(t.read)/c, float64(t.dirtied)/c,
 			float64(t.walBytes)/c, float64(t.walFPI)/c, t.query)
 	}
 	var lines []string
@@ -214,7 +214,7 @@ func limit(tr vegeta.Targeter, n int) vegeta.Targeter {
 // the database's time and I/O per call go.
 type statementCount struct {
 	calls              int64
-	execMs             float64
+	execMs, planMs     float64
 	hit, read, dirtied int64 // shared blocks
 	walBytes, walFPI   int64
 	query              string
@@ -224,7 +224,7 @@ type statementCount struct {
 // statementCounts reads pg_stat_statements for the partli database, leaving
 // out the benchmark's own queries.
 func (e *env) statementCounts(ctx context.Context) (int64, []statementCount, error) {
-	rows, err := e.db.QueryContext(ctx, `SELECT calls, total_exec_time, shared_blks_hit, shared_blks_read,
+	rows, err := e.db.QueryContext(ctx, `SELECT calls, total_exec_time, total_plan_time, shared_blks_hit, shared_blks_read,
 			shared_blks_dirtied, wal_bytes, wal_fpi, query
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -238,7 +238,7 @@ func (e *env) statementCounts(ctx context.Context) (int64, []statementCount, err
 	var top []statementCount
 	for rows.Next() {
 		var c statementCount
-		if err := rows.Scan(&c.calls, &c.execMs, &c.hit, &c.read, &c.dirtied, &c.walBytes, &c.walFPI, &c.query); err != nil {
+		if err := rows.Scan(&c.calls, &c.execMs, &c.planMs, &c.hit, &c.read, &c.dirtied, &c.walBytes, &c.walFPI, &c.query); err != nil {
 			return 0, nil, err
 		}
 		total += c.calls

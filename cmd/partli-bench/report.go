@@ -52,6 +52,9 @@ type phase struct {
 	PeakRSSMB  float64        `json:"serverPeakRssMB,omitempty"`
 	CPU        *cpuUse        `json:"cpuPerRequest,omitempty"`
 	Profile    string         `json:"cpuProfile,omitempty"` // the server's CPU profile of the phase (-profile)
+	// Batches are the server's hot-path write batches during the phase, by
+	// kind (sale, click), from its GET /metrics.
+	Batches map[string]batchUse `json:"batches,omitempty"`
 }
 
 // cpuUse is the CPU time each process spent per request (or per pgbench
@@ -170,6 +173,9 @@ func printReport(w io.Writer, r *report) {
 		line(&r.Sizes[i].Max)
 		line(r.Sizes[i].At70)
 	}
+	if r.Redirects != nil && len(r.Redirects.Batches) > 0 {
+		fmt.Fprintf(w, "\nbatches in %s: %s\n", r.Redirects.Name, batchLine(r.Redirects.Batches))
+	}
 	for _, s := range r.Sizes {
 		fmt.Fprintf(w, "\nat %s existing sales (seeded in %.0f s):\n", count(s.ExistingSales), s.SeedSeconds)
 		if s.PgbenchTPS > 0 {
@@ -195,6 +201,11 @@ func printReport(w io.Writer, r *report) {
 				if !strings.HasPrefix(strings.TrimSpace(l), "0.") { // what every sale runs
 					fmt.Fprintf(w, "    %s\n", l)
 				}
+			}
+		}
+		for _, p := range []*phase{&s.Max, s.At70} {
+			if p != nil && len(p.Batches) > 0 {
+				fmt.Fprintf(w, "  batches in %s: %s\n", p.Name, batchLine(p.Batches))
 			}
 		}
 		if s.Verified != "" {

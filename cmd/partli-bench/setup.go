@@ -35,12 +35,13 @@ type env struct {
 	bin       string  // the partli binary
 	runID     string  // keeps this run's external ids apart
 
-	server     *exec.Cmd
-	serverDone chan struct{} // closed when the server has exited
-	addr       string
-	baseURL    string
-	debugAddr  string // the server's PARTLI_DEBUG_ADDR when profiling
-	client     *http.Client
+	server      *exec.Cmd
+	serverDone  chan struct{} // closed when the server has exited
+	addr        string
+	baseURL     string
+	debugAddr   string // the server's PARTLI_DEBUG_ADDR when profiling
+	metricsAddr string // the server's PARTLI_METRICS_ADDR (GET /metrics)
+	client      *http.Client
 
 	apiKey      string
 	workspaceID string
@@ -127,6 +128,15 @@ func setUp(ctx context.Context, o options, rep *report) (*env, error) {
 			e.statements = false
 		}
 	}
+	if e.statements {
+		// Planning time too: a statement planned anew on every call (a
+		// custom plan) shows it in the statement lines.
+		for _, q := range []string{"ALTER SYSTEM SET pg_stat_statements.track_planning = on", "SELECT pg_reload_conf()"} {
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				return e, fmt.Errorf("%s: %w", q, err)
+			}
+		}
+	}
 	e.pgSettings = map[string]string{}
 	for _, name := range []string{"server_version", "shared_buffers", "max_wal_size", "wal_compression", "fsync",
 		"synchronous_commit", "full_page_writes", "max_connections", "checkpoint_timeout"} {
@@ -150,6 +160,9 @@ func setUp(ctx context.Context, o options, rep *report) (*env, error) {
 	}
 	e.workspaceID, e.apiKey = created.WorkspaceID, created.APIKey
 
+	if e.metricsAddr, err = freeAddr(); err != nil {
+		return e, err
+	}
 	if o.profile != "" {
 		if e.debugAddr, err = freeAddr(); err != nil {
 			return e, err
@@ -238,6 +251,9 @@ func (e *env) startServer(ctx context.Context) error {
 		"PARTLI_TRACK_RATE_LIMIT=1000000000",
 		"PARTLI_CLICK_RATE_LIMIT=1000000000",
 	)
+	if e.metricsAddr != "" {
+		cmd.Env = append(cmd.Env, "PARTLI_METRICS_ADDR="+e.metricsAddr)
+	}
 	if e.debugAddr != "" {
 		cmd.Env = append(cmd.Env, "PARTLI_DEBUG_ADDR="+e.debugAddr)
 	}
@@ -278,6 +294,14 @@ func (e *env) startServer(ctx context.Context) error {
 			return fmt.Errorf("partli serve did not answer /healthz within 30 s (see %s)", filepath.Join(e.dir, "partli.log"))
 		}
 	}
+}
+
+// metrics is the server's GET /metrics, "" when it serves none.
+func (e *env) metrics() string {
+	if e.metricsAddr == "" {
+		return ""
+	}
+	return "http://" + e.metricsAddr + "/metrics"
 }
 
 func (e *env) stopServer() {
