@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ExecContext lets the external tests run a statement of their own in a
@@ -21,4 +22,19 @@ func (q Queries) BalancesOf(ctx context.Context, workspaceID, partnerID string) 
 		return nil, fmt.Errorf("store: balances of partner: %w", err)
 	}
 	return bs, nil
+}
+
+// CachedLink tells when the replica's cache loaded slug's link, if it holds it.
+func (p *HotPath) CachedLink(slug string) (time.Time, bool) {
+	p.links.mu.RLock()
+	defer p.links.mu.RUnlock()
+	e, ok := p.links.entries[slug]
+	return e.at, ok
+}
+
+// LinkChangesRead is when the replica last read the change log.
+func (p *HotPath) LinkChangesRead() time.Time {
+	p.links.mu.RLock()
+	defer p.links.mu.RUnlock()
+	return p.links.lastOK
 }

@@ -21,8 +21,14 @@ var ErrLinkInactive = errors.New("store: the link's partner is not approved")
 // changes where a link leads or whether it records clicks writes a row
 // there in its transaction). The log is read every second, half a minute
 // back, so a change committed late is not missed; a replica that cannot
-// read it for longer forgets every link. Entries are also refreshed after
-// linkTTL, whatever the log says.
+// read it for longer forgets every link. A change forgets the entries
+// loaded before the replica first saw it, at every read of the window (a
+// request that read the database before the change committed may store its
+// entry after that first read), and never one loaded since: those read the
+// change. (Forgetting every named link at every read made each change a
+// miss per second for half a minute; a thousand new partners, a thousand
+// database reads a second.) Entries are also refreshed after linkTTL,
+// whatever the log says.
 const (
 	linkTTL        = 5 * time.Minute
 	unknownTTL     = 10 * time.Second // a slug nobody has
@@ -39,6 +45,8 @@ type linkCache struct {
 	polling bool
 	lastUse time.Time
 	lastOK  time.Time
+	// seen is when this replica first read each change of the window, by id.
+	seen map[int64]time.Time
 }
 
 type linkEntry struct {
@@ -141,36 +149,47 @@ func (p *HotPath) pollLinkChanges() {
 		c.mu.RUnlock()
 		if idle {
 			c.mu.Lock()
-			c.entries, c.polling = nil, false
+			c.entries, c.seen, c.polling = nil, nil, false
 			c.mu.Unlock()
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), linkPollEvery)
 		var changes []struct {
+			ID        int64   `db:"id"`
 			Slug      *string `db:"slug"`
 			ProgramID *string `db:"program_id"`
 		}
-		err := p.db.SelectContext(ctx, &changes, `SELECT slug, program_id FROM link_changes
+		err := p.db.SelectContext(ctx, &changes, `SELECT id, slug, program_id FROM link_changes
 			WHERE changed_at > now() - $1 * interval '1 second'`, linkPollWindow.Seconds())
 		cancel()
+		read := time.Now()
 		c.mu.Lock()
 		switch {
 		case err != nil && time.Since(c.lastOK) > linkPollWindow-5*time.Second:
-			c.entries = nil // changes may have been missed
+			c.entries, c.seen = nil, nil // changes may have been missed
 		case err == nil:
-			c.lastOK = time.Now()
+			c.lastOK = read
+			seen := make(map[int64]time.Time, len(changes))
 			for _, ch := range changes {
+				first, ok := c.seen[ch.ID]
+				if !ok {
+					first = read
+				}
+				seen[ch.ID] = first
 				if ch.Slug != nil {
-					delete(c.entries, *ch.Slug)
+					if e, ok := c.entries[*ch.Slug]; ok && e.at.Before(first) {
+						delete(c.entries, *ch.Slug)
+					}
 				}
 				if ch.ProgramID != nil {
 					for slug, e := range c.entries {
-						if e.link != nil && e.link.ProgramID == *ch.ProgramID {
+						if e.link != nil && e.link.ProgramID == *ch.ProgramID && e.at.Before(first) {
 							delete(c.entries, slug)
 						}
 					}
 				}
 			}
+			c.seen = seen
 		}
 		c.mu.Unlock()
 	}
