@@ -98,6 +98,11 @@ func (e *env) measureRedirects(ctx context.Context, o options) (*phase, error) {
 	if err := e.settle(ctx, o, load{targeter: tr, concurrency: o.concurrency}); err != nil {
 		return nil, err
 	}
+	if e.statements {
+		if _, err := e.db.ExecContext(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+			return nil, err
+		}
+	}
 	pid, _ := e.serverPID()
 	found := 0
 	p, err := attack(ctx, load{name: "/r/{slug} redirects", targeter: tr, concurrency: o.concurrency,
@@ -108,6 +113,14 @@ func (e *env) measureRedirects(ctx context.Context, o options) (*phase, error) {
 		}})
 	if err == nil && p.OK != found {
 		err = fmt.Errorf("%d of %d redirects answered 302", found, p.OK)
+	}
+	if err == nil && e.statements && p.Requests > 0 {
+		// What the database did per redirect: the click batches, the link
+		// look-ups, the change log's reads.
+		var top []statementCount
+		if _, top, err = e.statementCounts(ctx); err == nil {
+			p.Statements = statementLines(top, p.Requests, "redirect")
+		}
 	}
 	return p, err
 }

@@ -185,18 +185,20 @@ func (e *env) statementsPerSale(ctx context.Context, n int, onResult func(*veget
 	if err != nil || ok == 0 {
 		return 0, nil, err
 	}
-	for i := range top {
-		t := top[i]
-		c := float64(t.calls)
-		top[i].line = fmt.Sprintf("%5.2f per sale %7.3f ms (plan %5.3f)  blocks hit %5.1f read %4.1f dirtied %4.1f  WAL %6.0f B %4.2f FPI  %s",
-			c/float64(ok), t.execMs/c, t.planMs/c, float64(t.hit)/c, float64(t.read)/c, float64(t.dirtied)/c,
-			float64(t.walBytes)/c, float64(t.walFPI)/c, t.query)
-	}
+	return float64(total) / float64(ok), statementLines(top, ok, "sale"), nil
+}
+
+// statementLines describes each statement per request of n (per call for
+// time, blocks and WAL), most called first.
+func statementLines(top []statementCount, n int, per string) []string {
 	var lines []string
 	for _, t := range top {
-		lines = append(lines, t.line)
+		c := float64(t.calls)
+		lines = append(lines, fmt.Sprintf("%5.2f per %s %7.3f ms (plan %5.3f)  blocks hit %5.1f read %4.1f dirtied %4.1f  WAL %6.0f B %4.2f FPI  %s",
+			c/float64(n), per, t.execMs/c, t.planMs/c, float64(t.hit)/c, float64(t.read)/c, float64(t.dirtied)/c,
+			float64(t.walBytes)/c, float64(t.walFPI)/c, t.query))
 	}
-	return float64(total) / float64(ok), lines, nil
+	return lines
 }
 
 // limit returns a targeter that stops after n targets.
@@ -218,7 +220,6 @@ type statementCount struct {
 	hit, read, dirtied int64 // shared blocks
 	walBytes, walFPI   int64
 	query              string
-	line               string
 }
 
 // statementCounts reads pg_stat_statements for the partli database, leaving

@@ -55,6 +55,8 @@ type phase struct {
 	// Batches are the server's hot-path write batches during the phase, by
 	// kind (sale, click), from its GET /metrics.
 	Batches map[string]batchUse `json:"batches,omitempty"`
+	// Statements are pg_stat_statements' lines of the phase (redirects).
+	Statements []string `json:"statements,omitempty"`
 }
 
 // cpuUse is the CPU time each process spent per request (or per pgbench
@@ -175,6 +177,14 @@ func printReport(w io.Writer, r *report) {
 	}
 	if r.Redirects != nil && len(r.Redirects.Batches) > 0 {
 		fmt.Fprintf(w, "\nbatches in %s: %s\n", r.Redirects.Name, batchLine(r.Redirects.Batches))
+	}
+	if r.Redirects != nil && len(r.Redirects.Statements) > 0 {
+		fmt.Fprintf(w, "SQL statements in %s (pg_stat_statements):\n", r.Redirects.Name)
+		for _, l := range r.Redirects.Statements {
+			if !strings.HasPrefix(strings.TrimSpace(l), "0.00") { // what a share of the redirects run
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+		}
 	}
 	for _, s := range r.Sizes {
 		fmt.Fprintf(w, "\nat %s existing sales (seeded in %.0f s):\n", count(s.ExistingSales), s.SeedSeconds)

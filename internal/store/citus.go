@@ -246,10 +246,12 @@ func detectCitus(db *sql.DB) {
 const fanOutLock = "FOR KEY SHARE OF e SKIP LOCKED"
 
 // forDB returns query as the database takes it: on Citus, without the
-// fan-out's row lock.
+// fan-out's row lock, and with the click velocity counted without a bound
+// (velocityCountCitus).
 func forDB(query string) string {
 	if onCitus.Load() {
-		return strings.Replace(query, fanOutLock, "", 1)
+		query = strings.Replace(query, fanOutLock, "", 1)
+		return strings.Replace(query, velocityCount, velocityCountCitus, 1)
 	}
 	return query
 }

@@ -144,6 +144,28 @@ func (p *HotPath) writeClicks(ctx context.Context, batch []*pendingClick) {
 	}
 }
 
+// velocityCount counts, for each (workspace, partner, IP hash) of the
+// batch, that IP hash's clicks on the partner within the window, stopping
+// at the threshold. Citus cannot run the LIMIT of a subquery that refers to
+// the outer query, so there it is velocityCountCitus (forDB): the same
+// count, unbounded.
+const velocityCount = `
+		SELECT k.workspace_id, k.partner_id, k.ip_hash, r.n
+		FROM (SELECT workspace_id, partner_id, ip_hash, max(window_s) AS window_s, max(threshold) AS threshold FROM i GROUP BY 1, 2, 3) k
+		CROSS JOIN LATERAL (
+			SELECT count(*) AS n FROM (
+				SELECT FROM clicks r
+				WHERE r.workspace_id = k.workspace_id AND r.partner_id = k.partner_id AND r.ip_hash = k.ip_hash
+					AND r.created_at > now() - k.window_s * interval '1 second'
+				LIMIT k.threshold) x) r`
+
+const velocityCountCitus = `
+		SELECT k.workspace_id, k.partner_id, k.ip_hash, count(*) AS n
+		FROM (SELECT workspace_id, partner_id, ip_hash, max(window_s) AS window_s FROM i GROUP BY 1, 2, 3) k
+		JOIN clicks r ON r.workspace_id = k.workspace_id AND r.partner_id = k.partner_id AND r.ip_hash = k.ip_hash
+			AND r.created_at > now() - k.window_s * interval '1 second'
+		GROUP BY 1, 2, 3`
+
 // insertClicks runs clickBatchSQL for the batch and fills in each click's
 // flags and time.
 func (p *HotPath) insertClicks(ctx context.Context, batch []*pendingClick) error {
@@ -223,21 +245,17 @@ func dbText(s string) string {
 // synchronous_commit for the statement's own (implicit) transaction only:
 // the connection keeps its setting (a test checks it). The velocity flag is
 // decided per click from this IP hash's recent clicks on the partner, plus
-// prior: those earlier in the same batch. The recent clicks are counted in a
-// join rather than a correlated subquery, which Citus cannot plan beside the
-// batch's CTE; a partner's clicks share their program's window.
+// prior: those earlier in the same batch. The recent clicks are counted up
+// to the threshold and no further (velocityCount), so an IP hammering one
+// link costs a threshold's worth of index entries per click, not all of its
+// clicks; a partner's clicks share their program's window and threshold.
 var clickBatchSQL = `
 	WITH i AS (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::text[], $12::bigint[], $13::float8[], $14::bigint[])
 			AS i (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags, prior, window_s, threshold)
 		CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) async_commit
-	), recent AS (
-		SELECT k.workspace_id, k.partner_id, k.ip_hash, count(*) AS n
-		FROM (SELECT DISTINCT workspace_id, partner_id, ip_hash, window_s FROM i) k
-		JOIN clicks r ON r.workspace_id = k.workspace_id AND r.partner_id = k.partner_id AND r.ip_hash = k.ip_hash
-			AND r.created_at > now() - k.window_s * interval '1 second'
-		GROUP BY 1, 2, 3
+	), recent AS (` + velocityCount + `
 	), c AS (
 		INSERT INTO clicks (id, workspace_id, program_id, partner_id, ip_hash, user_agent, referer, url, country, city, flags)
 		SELECT i.id, i.workspace_id, i.program_id, i.partner_id, i.ip_hash, i.user_agent, i.referer, i.url, i.country, i.city,
