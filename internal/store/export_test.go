@@ -22,3 +22,10 @@ func (q Queries) BalancesOf(ctx context.Context, workspaceID, partnerID string) 
 	}
 	return bs, nil
 }
+
+// IDTimeSQL is the SQL of an id's time characters for a timestamptz
+// expression (idTimeSQL of idMillisSQL).
+func IDTimeSQL(t string) string { return idTimeSQL(idMillisSQL(t)) }
+
+// NewIDSQL is newIDSQL.
+var NewIDSQL = newIDSQL
