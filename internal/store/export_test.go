@@ -38,3 +38,10 @@ func (p *HotPath) LinkChangesRead() time.Time {
 	defer p.links.mu.RUnlock()
 	return p.links.lastOK
 }
+
+// IDTimeSQL is the SQL of an id's time characters for a timestamptz
+// expression (idTimeSQL of idMillisSQL).
+func IDTimeSQL(t string) string { return idTimeSQL(idMillisSQL(t)) }
+
+// NewIDSQL is newIDSQL.
+var NewIDSQL = newIDSQL

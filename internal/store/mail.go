@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // The mail outbox (migration 00013): one row is one message, written in the
@@ -265,52 +267,97 @@ const maxDigestItems = 100
 
 // QueueDigests writes the daily digest of up to limit addresses whose day
 // is over: one message per address with the new commissions of every
-// partner with that address, created since its last digest. Addresses are
-// claimed with SKIP LOCKED, so every replica may run it. A digest covers
-// commissions created more than five minutes ago only, so none written by
-// a transaction still open is missed. An address with nothing new gets no
-// mail; its day starts again. It returns how many digests it wrote.
+// partner with that address, in any workspace, created since its last
+// digest. A digest covers commissions created more than five minutes ago
+// only, so none written by a transaction still open is missed. An address
+// with nothing new gets no mail; its day starts again. It returns how many
+// digests it wrote.
+//
+// Two statements of one transaction, so that an address's day moves on
+// only with its digest written: claimDigestsSQL moves the due addresses'
+// day on (mail_preferences is global), locking them so that every replica
+// may run it (on plain PostgreSQL a concurrent run skips them; on Citus,
+// which serialises writes to a reference table, it waits and then finds
+// them no longer due); queueDigestsSQL then gathers each address's
+// commissions from its partners in every workspace (on Citus, one query on
+// every shard, colocated by workspace) and writes the digests.
 func (s *Store) QueueDigests(ctx context.Context, limit int) (int, error) {
-	n, err := s.exec(ctx, `
-		WITH due AS (
-			SELECT address, digest_from, now() - interval '5 minutes' AS cut FROM mail_preferences
-			WHERE kind = $2 AND choice = 'digest' AND digest_from <= now() - interval '1 day 5 minutes'
-			ORDER BY digest_from LIMIT $1
-			FOR UPDATE SKIP LOCKED
-		), moved AS (
-			UPDATE mail_preferences mp SET digest_from = due.cut, updated_at = now()
-			FROM due WHERE mp.address = due.address AND mp.kind = $2
-		), cm AS (
-			SELECT due.address, pa.email, pa.name, pr.name AS program_name, c.partner_id, c.amount_cents, c.currency,
-				c.payable_at, c.created_at, row_number() OVER (PARTITION BY due.address ORDER BY c.created_at, c.id) AS n
-			FROM due
-			JOIN partners pa ON lower(pa.email) = due.address
-			JOIN commissions c ON c.workspace_id = pa.workspace_id AND c.partner_id = pa.id
-				AND c.created_at >= due.digest_from AND c.created_at < due.cut
-			JOIN programs pr ON pr.workspace_id = c.workspace_id AND pr.id = c.program_id
-			WHERE c.adjusts_id IS NULL AND c.amount_cents > 0
-		), totals AS (
-			SELECT address, jsonb_object_agg(currency, cents) AS totals
-			FROM (SELECT address, currency, sum(amount_cents) AS cents FROM cm GROUP BY address, currency) t
-			GROUP BY address
-		), agg AS (
-			SELECT address, min(email) AS email, min(name) AS name, count(*) AS count,
-				jsonb_agg(jsonb_build_object('partnerId', partner_id, 'programName', program_name,
-					'amountCents', amount_cents, 'currency', currency, 'payableAt', payable_at, 'createdAt', created_at)
-					ORDER BY n) FILTER (WHERE n <= $3) AS items
-			FROM cm GROUP BY address
-		)
-		INSERT INTO mail_outbox (id, workspace_id, kind, recipient, recipient_name, data)
-		SELECT `+newIDSQL("mail")+`, '', $4, agg.email, agg.name,
-			jsonb_build_object('count', agg.count, 'items', agg.items, 'totals', totals.totals,
-				'from', due.digest_from, 'to', due.cut)
-		FROM agg JOIN totals USING (address) JOIN due USING (address)`,
-		limit, MailCommissionCreated, maxDigestItems, MailCommissionDigest)
+	var n int
+	err := s.InTx(ctx, func(tx *Tx) error {
+		n = 0
+		var due []struct {
+			Address string    `db:"address"`
+			From    time.Time `db:"digest_from"`
+			Cut     time.Time `db:"cut"`
+		}
+		if err := tx.sel(ctx, &due, claimDigestsSQL, limit, MailCommissionCreated); err != nil || len(due) == 0 {
+			return err
+		}
+		addresses, froms, cuts := make([]string, len(due)), make([]string, len(due)), make([]string, len(due))
+		for i, d := range due {
+			addresses[i] = d.Address
+			froms[i], cuts[i] = d.From.UTC().Format(time.RFC3339Nano), d.Cut.UTC().Format(time.RFC3339Nano)
+		}
+		written, err := tx.exec(ctx, queueDigestsSQL, pq.Array(addresses), pq.Array(froms), pq.Array(cuts),
+			maxDigestItems, MailCommissionDigest)
+		n = int(written)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: queue digests: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
+
+// claimDigestsSQL moves the day of up to $1 addresses whose day of kind $2
+// (new commissions) is over to the digest's cut, five minutes ago, and
+// returns each with its day (digest_from to cut). The oldest days go first.
+const claimDigestsSQL = `
+	UPDATE mail_preferences mp SET digest_from = due.cut, updated_at = now()
+	FROM (
+		SELECT address, kind, digest_from, now() - interval '5 minutes' AS cut FROM mail_preferences
+		WHERE kind = $2 AND choice = 'digest' AND digest_from <= now() - interval '1 day 5 minutes'
+		ORDER BY digest_from LIMIT $1
+		FOR UPDATE SKIP LOCKED
+	) due
+	WHERE mp.address = due.address AND mp.kind = due.kind
+	RETURNING due.address, due.digest_from, due.cut`
+
+// queueDigestsSQL writes the digest (kind $5, listing the first $4
+// commissions) of each address of $1 with its day, $2 to $3: the new
+// commissions of the day of every partner with that address. The CTEs are
+// the INSERT's query's: written before INSERT, the same statement inserted
+// no row on Citus 13.2, and said nothing.
+var queueDigestsSQL = `
+	INSERT INTO mail_outbox (id, workspace_id, kind, recipient, recipient_name, data)
+	WITH due AS (
+		SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS due (address, digest_from, cut)
+	), cm AS (
+		SELECT due.address, pa.email, pa.name, pr.name AS program_name, c.id, c.partner_id, c.amount_cents, c.currency,
+			c.payable_at, c.created_at
+		FROM due
+		JOIN partners pa ON lower(pa.email) = due.address
+		JOIN commissions c ON c.workspace_id = pa.workspace_id AND c.partner_id = pa.id
+			AND c.created_at >= due.digest_from AND c.created_at < due.cut
+		JOIN programs pr ON pr.workspace_id = c.workspace_id AND pr.id = c.program_id
+		WHERE c.adjusts_id IS NULL AND c.amount_cents > 0
+	), numbered AS (
+		SELECT *, row_number() OVER (PARTITION BY address ORDER BY created_at, id) AS n FROM cm
+	), totals AS (
+		SELECT address, jsonb_object_agg(currency, cents) AS totals
+		FROM (SELECT address, currency, sum(amount_cents) AS cents FROM cm GROUP BY address, currency) t
+		GROUP BY address
+	), agg AS (
+		SELECT address, min(email) AS email, min(name) AS name, count(*) AS count,
+			jsonb_agg(jsonb_build_object('partnerId', partner_id, 'programName', program_name,
+				'amountCents', amount_cents, 'currency', currency, 'payableAt', payable_at, 'createdAt', created_at)
+				ORDER BY n) FILTER (WHERE n <= $4) AS items
+		FROM numbered GROUP BY address
+	)
+	SELECT ` + newIDSQL("mail") + `, '', $5, agg.email, agg.name,
+		jsonb_build_object('count', agg.count, 'items', agg.items, 'totals', totals.totals,
+			'from', due.digest_from, 'to', due.cut)
+	FROM agg JOIN totals USING (address) JOIN due USING (address)`
 
 // ClaimMail leases up to limit due messages for lease: their next attempt
 // moves to the lease's end, so no other worker takes them while this one

@@ -199,7 +199,7 @@ var RecordCommissionsSQL = `
 			ORDER BY workspace_id, id`, "''", "'system'") + `, w AS (
 			INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 			SELECT *, now() FROM unnest($18::text[], $19::text[], $20::text[], $21::text[]::jsonb[], $22::text[]::timestamptz[])
-			RETURNING id, workspace_id, type
+			` + fanOutReturning + `
 		), d AS (` + webhookFanOutSQL + `
 		), ` + statsCTEs("st", commissionDeltas("c")+`
 			UNION ALL

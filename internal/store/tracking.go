@@ -376,7 +376,7 @@ var recordEventsSQL = `
 	WITH w AS (
 		INSERT INTO webhook_events (id, workspace_id, type, payload, created_at, dispatched_at)
 		SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]::jsonb[], $5::text[]::timestamptz[])
-		RETURNING id, workspace_id, type
+		` + fanOutReturning + `
 	), d AS (` + webhookFanOutSQL + `
 	) SELECT count(*) FROM w`
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -23,8 +24,8 @@ import (
 // (Events that versions before write-time fan-out left undispatched are
 // fanned out once by migration 00019.)
 
-// webhookFanOutSQL inserts the deliveries of the events returned (id,
-// workspace_id, type) by a preceding data-modifying CTE named w, to be used
+// webhookFanOutSQL inserts the deliveries of the events returned
+// (fanOutReturning) by a preceding data-modifying CTE named w, to be used
 // as a CTE of the same statement: one per enabled endpoint of the event's
 // workspace whose events include its type. The endpoints are locked FOR KEY
 // SHARE (what the deliveries' foreign key takes anyway), skipping any that
@@ -32,33 +33,61 @@ import (
 // rather than the event's writer waiting for the deletion and then failing
 // on the foreign key. Other changes to an endpoint (disabling it, its
 // failure count) do not conflict with that lock and are not waited for.
-// Delivery ids are made here (newIDSQL), not by ids.New, from the
-// statement's now(), as created_at is: one value on PostgreSQL; on Citus
-// the id's comes from the coordinator's transaction and created_at from
-// the worker's, some milliseconds apart. No SQL comments
-// and no parameters: the benchmark runs RecordCommissionsSQL as one line and
-// numbers its parameters.
+// Delivery ids are made here, not by ids.New, and both the id's time and
+// created_at come from the event's row as written (its dispatched_at, the
+// statement's now()): one value wherever the row is evaluated, which on
+// Citus is not one node (the coordinator writes the events, a worker may
+// run this select). No SQL comments and no parameters: the benchmark runs
+// RecordCommissionsSQL as one line and numbers its parameters.
 var webhookFanOutSQL = `
 			INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, created_at)
-			SELECT ` + newIDSQL("dlv") + `,
-				e.workspace_id, e.id, w.id, now()
+			SELECT 'dlv_' || ` + idTimeSQL("w.id_ms") + ` || ` + idRandomSQL + `,
+				e.workspace_id, e.id, w.id, w.dispatched_at
 			FROM w JOIN webhook_endpoints e ON e.workspace_id = w.workspace_id AND e.enabled AND w.type = ANY (e.events)
 			` + fanOutLock + `
 			ON CONFLICT (workspace_id, endpoint_id, event_id) DO NOTHING`
 
+// fanOutReturning is what the CTE w of webhookFanOutSQL returns of the
+// events it writes: id_ms is dispatched_at as an id's time (idMillisSQL),
+// computed once per event rather than once per delivery. Its functions are
+// immutable (Citus evaluates RETURNING on the shards).
+var fanOutReturning = `RETURNING id, workspace_id, type, dispatched_at, ` + idMillisSQL("dispatched_at") + ` AS id_ms`
+
+// idAlphabet is the ids' base32 alphabet (package ids).
+const idAlphabet = `'0123456789abcdefghjkmnpqrstvwxyz'`
+
+// idMillisSQL is the SQL bigint of a timestamptz expression t that
+// idTimeSQL encodes: t's Unix milliseconds (rounded down, as
+// time.UnixMilli), shifted left by 2 bits.
+func idMillisSQL(t string) string {
+	return `(floor(extract(epoch FROM ` + t + ` AT TIME ZONE 'UTC') * 1000)::bigint << 2)`
+}
+
+// idTimeSQL is the 10 characters of an id's time (the layout of ids.At:
+// the milliseconds as the first 48 of 130 bits, the 10th character padded
+// with 2 zero bits) from ms, an idMillisSQL value: plain bigint arithmetic,
+// so it costs little per row.
+func idTimeSQL(ms string) string {
+	chars := make([]string, 10)
+	for i := range chars {
+		chars[i] = fmt.Sprintf(`substr(%s, ((%s >> %d) & 31)::int + 1, 1)`, idAlphabet, ms, 45-5*i)
+	}
+	return strings.Join(chars, ` || `)
+}
+
+// idRandomSQL is the 16 characters after an id's time: hex digits
+// (characters of the ids' alphabet) of a random UUID's random half, made
+// per row.
+const idRandomSQL = `substr(encode(uuid_send(gen_random_uuid()), 'hex'), 17, 16)`
+
 // newIDSQL is an SQL expression making a new id with prefix inside a
 // statement, in the layout of ids.At: prefix and "_", then the creation
-// time (the statement's now()) in milliseconds as the first 48 of 130 bits
-// in the ids' base32 alphabet (10 characters, the last padded with 2 zero
-// bits), computed once per statement and only when there is a row to
-// write, then 16 hex digits (characters of the same alphabet) of a random
-// UUID's random half, made per row. So they sort by time as the ids made in
-// Go do.
+// time (the statement's now()) as idTimeSQL encodes it, computed once per
+// statement and only when there is a row to write, then idRandomSQL. So
+// they sort by time as the ids made in Go do.
 func newIDSQL(prefix string) string {
-	return `(SELECT '` + prefix + `_' || string_agg(substr('0123456789abcdefghjkmnpqrstvwxyz',
-						(((floor(extract(epoch FROM now()) * 1000)::bigint << 2) >> (45 - 5 * i)) & 31)::int + 1, 1), '' ORDER BY i)
-					FROM generate_series(0, 9) i)
-				|| substr(encode(uuid_send(gen_random_uuid()), 'hex'), 17, 16)`
+	return `(SELECT '` + prefix + `_' || ` + idTimeSQL("ms") + ` FROM (SELECT ` + idMillisSQL("now()") + ` AS ms) t)
+				|| ` + idRandomSQL
 }
 
 // WebhookEndpoint is a URL of a workspace that receives the event types it

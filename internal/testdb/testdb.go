@@ -155,10 +155,30 @@ func createDatabase(ctx context.Context) (string, error) {
 	return name, nil
 }
 
+// dropDatabase drops the database on every node. On Citus a DROP can
+// meet the database's citus maintenance daemon (a background worker, which
+// FORCE asks to stop but does not end) opening a connection to it, which
+// waits for the DROP's lock while the DROP waits for the daemon, until the
+// DROP gives up (after 5 s). So the database first stops taking
+// connections, which makes such a connection fail once the DROP gave up,
+// and the daemon stop; the DROP is then tried again.
 func dropDatabase(ctx context.Context, name string) error {
 	for _, db := range append([]*sql.DB{admin}, workerAdmins...) {
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
+		if Citus() {
+			if _, err := db.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(name)+" WITH ALLOW_CONNECTIONS false"); err != nil {
+				return fmt.Errorf("drop database %s: %w", name, err)
+			}
+		}
+		for attempt := 1; ; attempt++ {
+			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)")
+			var pe *pq.Error
+			if err != nil && Citus() && attempt < 4 && errors.As(err, &pe) && pe.Code == "55006" { // object_in_use
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("drop database %s: %w", name, err)
+			}
+			break
 		}
 	}
 	return nil
