@@ -102,6 +102,12 @@ func webhookEventHelp(t string) string {
 		return "A commission is earned on a sale or a lead."
 	case "commission.updated":
 		return "A commission changes status: approved, paid or clawed back."
+	case "payout.created":
+		return "A payout is created for a partner's approved commissions."
+	case "payout.paid":
+		return "A payout is paid: sent through Stripe, or marked paid after a PayPal or Wise file."
+	case "payout.failed":
+		return "Stripe refuses a payout's transfer; its commissions are back in the partner's balance."
 	case webhook.TestEvent:
 		return "A test event sent with “Send test event”."
 	}
