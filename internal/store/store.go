@@ -58,6 +58,9 @@ type Queries struct {
 	// when a statement here changes one (links.go); nil inside the sale
 	// pipeline, which changes none.
 	links *linkCache
+	// citus: the database has the citus extension (a Citus coordinator),
+	// for the few statements written differently there (forDB).
+	citus bool
 }
 
 // Open connects to databaseURL with the settings Partli relies on (UTC times,
@@ -108,9 +111,9 @@ func withParams(databaseURL string) (string, error) {
 
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
-	detectCitus(db.DB)
-	hot := newHotPath(db, hotQueries)
-	return &Store{Queries: Queries{x: db, links: &hot.links}, db: db, hot: hot}
+	citus := detectCitus(db.DB)
+	hot := newHotPath(db, hotQueries, citus)
+	return &Store{Queries: Queries{x: db, links: &hot.links, citus: citus}, db: db, hot: hot}
 }
 
 // WithSecrets returns the store sealing and opening secrets with keys.
@@ -125,7 +128,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
-	return inTx(ctx, s.db, Queries{secrets: s.secrets, links: s.links}, fn)
+	return inTx(ctx, s.db, Queries{secrets: s.secrets, links: s.links, citus: s.citus}, fn)
 }
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
