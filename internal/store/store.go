@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -221,9 +222,30 @@ func (q Queries) exec(ctx context.Context, query string, args ...any) (int64, er
 func mapErr(err error) error {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return &ConflictError{Key: pqErr.Constraint}
+		return &ConflictError{Key: violatedKey(pqErr)}
 	}
 	return err
+}
+
+var (
+	// uniqueViolation is PostgreSQL's message of a unique violation.
+	uniqueViolation = regexp.MustCompile(`^duplicate key value violates unique constraint "([^"]+)"`)
+	// shardSuffix is what Citus appends to the names of a shard's
+	// constraints: "_" and the shard's id. No key of the schema ends so.
+	shardSuffix = regexp.MustCompile(`_[0-9]+$`)
+)
+
+// violatedKey is the unique key of the schema a violation names. Citus
+// reports a worker's violation without its constraint field, naming the
+// constraint in the message only, and names it as its shard's.
+func violatedKey(e *pq.Error) string {
+	name := e.Constraint
+	if name == "" {
+		if m := uniqueViolation.FindStringSubmatch(e.Message); m != nil {
+			name = m[1]
+		}
+	}
+	return shardSuffix.ReplaceAllString(name, "")
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or
