@@ -128,8 +128,8 @@ func (q Queries) SetUserPassword(ctx context.Context, workspaceID, userID, hash 
 // set through a link mailed to it). The caller ends its sessions.
 func (q Queries) SetPartnerPassword(ctx context.Context, accountID, hash string, proven bool) error {
 	n, err := q.exec(ctx, `UPDATE partner_accounts SET password_hash = $2, failed_logins = 0, locked_until = NULL,
-			email_verified_at = CASE WHEN $3 THEN coalesce(email_verified_at, now()) ELSE email_verified_at END
-		WHERE id = $1`, accountID, hash, proven)
+			email_verified_at = CASE WHEN $3 THEN coalesce(email_verified_at, $4::timestamptz) ELSE email_verified_at END
+		WHERE id = $1`, accountID, hash, proven, time.Now().UTC()) // this process's time: Citus takes no now() inside a CASE
 	if err != nil {
 		return fmt.Errorf("store: set partner password: %w", err)
 	}

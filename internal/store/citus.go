@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -220,20 +219,15 @@ func scanStrings(ctx context.Context, tx *sql.Tx, into map[string]bool, query st
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// onCitus records that this process's database has the citus extension
-// (New finds out). A process talks to one kind of database, so the few
-// statements written differently for Citus (forDB) read it from here.
-var onCitus atomic.Bool
-
-// detectCitus sets onCitus from db, within a few seconds; a database that
-// cannot be asked (it is down at start) counts as plain PostgreSQL until
-// the next New.
-func detectCitus(db *sql.DB) {
+// detectCitus reports whether db has the citus extension (New asks, for
+// the few statements written differently for Citus: forDB), within a few
+// seconds; a database that cannot be asked (it is down at start) counts as
+// plain PostgreSQL.
+func detectCitus(db *sql.DB) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if ok, err := hasCitus(ctx, db); err == nil {
-		onCitus.Store(ok)
-	}
+	ok, err := hasCitus(ctx, db)
+	return err == nil && ok
 }
 
 // fanOutLock is the row lock webhookFanOutSQL takes on the endpoints it
@@ -245,11 +239,11 @@ func detectCitus(db *sql.DB) {
 // the deleted endpoint.
 const fanOutLock = "FOR KEY SHARE OF e SKIP LOCKED"
 
-// forDB returns query as the database takes it: on Citus, without the
+// forDB returns query as q's database takes it: on Citus, without the
 // fan-out's row lock, and with the click velocity counted without a bound
 // (velocityCountCitus).
-func forDB(query string) string {
-	if onCitus.Load() {
+func (q Queries) forDB(query string) string {
+	if q.citus {
 		query = strings.Replace(query, fanOutLock, "", 1)
 		return strings.Replace(query, velocityCount, velocityCountCitus, 1)
 	}

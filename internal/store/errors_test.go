@@ -38,3 +38,18 @@ func TestConflictError(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+// Citus reports a worker's unique violation without the constraint field,
+// naming its shard's constraint in the message; a shard's violation run on
+// the coordinator names it in the field. Either is the schema's key.
+func TestConflictKeyOfAShard(t *testing.T) {
+	for _, e := range []*pq.Error{
+		{Code: "23505", Message: `duplicate key value violates unique constraint "` + ProgramSlugKey + `_102040"`},
+		{Code: "23505", Constraint: ProgramSlugKey + "_102040", Message: "duplicate key value"},
+		{Code: "23505", Constraint: ProgramSlugKey},
+	} {
+		if got := ConflictKey(mapErr(e)); got != ProgramSlugKey {
+			t.Errorf("%+v: key %q, want %q", e, got, ProgramSlugKey)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type HotPath struct {
 	db    *sqlx.DB
 	stmts map[string]*hotStmt // by SQL text
 	order []hotQuery
+	// q is what the sale pipeline's transactions start from: no secrets,
+	// no link cache, and whether the database is Citus (forDB).
+	q Queries
 
 	clicks  clickBatcher
 	links   linkCache
@@ -95,8 +98,8 @@ var (
 // Store, so its statements are prepared once and its clicks share a batch.
 func (s *Store) HotPath() *HotPath { return s.hot }
 
-func newHotPath(db *sqlx.DB, queries []hotQuery) *HotPath {
-	p := &HotPath{db: db, stmts: make(map[string]*hotStmt, len(queries)), order: queries}
+func newHotPath(db *sqlx.DB, queries []hotQuery, citus bool) *HotPath {
+	p := &HotPath{db: db, stmts: make(map[string]*hotStmt, len(queries)), order: queries, q: Queries{citus: citus}}
 	for _, q := range queries {
 		p.stmts[q.sql] = &hotStmt{name: q.name}
 	}
@@ -132,7 +135,7 @@ func (p *HotPath) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st := h.st.Load(); st != nil { // prepared meanwhile by another call
 		return st, nil
 	}
-	st, err := p.db.PreparexContext(ctx, forDB(query))
+	st, err := p.db.PreparexContext(ctx, p.q.forDB(query))
 	if err != nil {
 		return nil, fmt.Errorf("store: preparing the hot-path statement %s: %w", h.name, mapErr(err))
 	}
@@ -177,7 +180,7 @@ func (p *HotPath) inTx(ctx context.Context, queries []string, fn func(*SaleTx) e
 		}
 	}
 	// The tracking pipelines read and write no secret.
-	return inTx(ctx, p.db, Queries{}, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
+	return inTx(ctx, p.db, p.q, func(tx *Tx) error { return fn(&SaleTx{Tx: tx, p: p}) })
 }
 
 // get runs a statement prepared by InTx on the transaction's connection
@@ -185,7 +188,7 @@ func (p *HotPath) inTx(ctx context.Context, queries []string, fn func(*SaleTx) e
 func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) error {
 	st := tx.p.prepared(query)
 	if st == nil {
-		return tx.Tx.get(ctx, dest, forDB(query), args...)
+		return tx.Tx.get(ctx, dest, tx.forDB(query), args...)
 	}
 	err := tx.tx.StmtxContext(ctx, st).GetContext(ctx, dest, args...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -198,7 +201,7 @@ func (tx *SaleTx) get(ctx context.Context, dest any, query string, args ...any) 
 func (tx *SaleTx) sel(ctx context.Context, dest any, query string, args ...any) error {
 	st := tx.p.prepared(query)
 	if st == nil {
-		return tx.Tx.sel(ctx, dest, forDB(query), args...)
+		return tx.Tx.sel(ctx, dest, tx.forDB(query), args...)
 	}
 	return mapErr(tx.tx.StmtxContext(ctx, st).SelectContext(ctx, dest, args...))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/partli/partli/internal/ids"
 )
 
 // The mail outbox (migration 00013): one row is one message, written in the
@@ -167,8 +169,9 @@ func (q Queries) QueueMail(ctx context.Context, m Mail) error {
 	if err != nil {
 		return fmt.Errorf("store: queue mail: %w", err)
 	}
+	// The id is made here: Citus takes no subquery (newIDSQL) in VALUES.
 	_, err = q.exec(ctx, `INSERT INTO mail_outbox (id, workspace_id, kind, recipient, recipient_name, data)
-		VALUES (`+newIDSQL("mail")+`, $1, $2, $3, $4, $5)`, m.WorkspaceID, m.Kind, m.To, m.ToName, data)
+		VALUES ($1, $2, $3, $4, $5, $6)`, ids.New(ids.Mail), m.WorkspaceID, m.Kind, m.To, m.ToName, data)
 	if err != nil {
 		return fmt.Errorf("store: queue mail: %w", err)
 	}
@@ -405,14 +408,16 @@ type MailAttempt struct {
 // still holds the lease (false otherwise: the lease ran out, and another
 // worker may send the message again).
 func (q Queries) RecordMailAttempt(ctx context.Context, a MailAttempt) (bool, error) {
+	// The times are this process's ($9 now, $4 the retry's): Citus takes
+	// no now() inside a CASE, nor timestamptz arithmetic (STABLE).
+	now := time.Now().UTC()
 	n, err := q.exec(ctx, `
 		UPDATE mail_outbox SET status = $3, attempts = attempts + 1, leased_until = NULL,
-			next_attempt_at = CASE WHEN $3 = 'pending' THEN $9::timestamptz + $4 * interval '1 millisecond' ELSE next_attempt_at END,
+			next_attempt_at = CASE WHEN $3 = 'pending' THEN $4::timestamptz ELSE next_attempt_at END,
 			sent_at = CASE WHEN $3 = 'sent' THEN $9::timestamptz END,
 			subject = $5, message_id = $6, last_error = $7, updated_at = now()
 		WHERE workspace_id = $8 AND id = $1 AND leased_until = $2 AND status = 'pending'`,
-		a.Row.ID, a.Row.LeasedUntil, a.Status, a.RetryIn.Milliseconds(), a.Subject, a.MessageID, a.Error, a.Row.WorkspaceID,
-		time.Now().UTC()) // this process's time: Citus takes no now() inside a CASE
+		a.Row.ID, a.Row.LeasedUntil, a.Status, now.Add(a.RetryIn), a.Subject, a.MessageID, a.Error, a.Row.WorkspaceID, now)
 	if err != nil {
 		return false, fmt.Errorf("store: record mail attempt: %w", err)
 	}

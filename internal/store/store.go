@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +59,9 @@ type Queries struct {
 	// when a statement here changes one (links.go); nil inside the sale
 	// pipeline, which changes none.
 	links *linkCache
+	// citus: the database has the citus extension (a Citus coordinator),
+	// for the few statements written differently there (forDB).
+	citus bool
 }
 
 // Open connects to databaseURL with the settings Partli relies on (UTC times,
@@ -108,9 +112,9 @@ func withParams(databaseURL string) (string, error) {
 
 // New wraps an open database.
 func New(db *sqlx.DB) *Store {
-	detectCitus(db.DB)
-	hot := newHotPath(db, hotQueries)
-	return &Store{Queries: Queries{x: db, links: &hot.links}, db: db, hot: hot}
+	citus := detectCitus(db.DB)
+	hot := newHotPath(db, hotQueries, citus)
+	return &Store{Queries: Queries{x: db, links: &hot.links, citus: citus}, db: db, hot: hot}
 }
 
 // WithSecrets returns the store sealing and opening secrets with keys.
@@ -125,7 +129,7 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 
 // InTx runs fn in a READ COMMITTED transaction, committing when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
-	return inTx(ctx, s.db, Queries{secrets: s.secrets, links: s.links}, fn)
+	return inTx(ctx, s.db, Queries{secrets: s.secrets, links: s.links, citus: s.citus}, fn)
 }
 
 // txAttempts is how often InTx runs a transaction that PostgreSQL aborted
@@ -218,9 +222,30 @@ func (q Queries) exec(ctx context.Context, query string, args ...any) (int64, er
 func mapErr(err error) error {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return &ConflictError{Key: pqErr.Constraint}
+		return &ConflictError{Key: violatedKey(pqErr)}
 	}
 	return err
+}
+
+var (
+	// uniqueViolation is PostgreSQL's message of a unique violation.
+	uniqueViolation = regexp.MustCompile(`^duplicate key value violates unique constraint "([^"]+)"`)
+	// shardSuffix is what Citus appends to the names of a shard's
+	// constraints: "_" and the shard's id. No key of the schema ends so.
+	shardSuffix = regexp.MustCompile(`_[0-9]+$`)
+)
+
+// violatedKey is the unique key of the schema a violation names. Citus
+// reports a worker's violation without its constraint field, naming the
+// constraint in the message only, and names it as its shard's.
+func violatedKey(e *pq.Error) string {
+	name := e.Constraint
+	if name == "" {
+		if m := uniqueViolation.FindStringSubmatch(e.Message); m != nil {
+			name = m[1]
+		}
+	}
+	return shardSuffix.ReplaceAllString(name, "")
 }
 
 // IsUnavailable reports whether err means the database cannot be reached or

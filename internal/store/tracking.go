@@ -350,7 +350,7 @@ func (tx *Tx) InsertWebhookEvents(ctx context.Context, events ...WebhookEvent) e
 		return nil
 	}
 	ids, wss, types, payloads, ats := webhookArrays(events)
-	if _, err := tx.exec(ctx, forDB(recordEventsSQL), ids, wss, types, payloads, ats); err != nil {
+	if _, err := tx.exec(ctx, tx.forDB(recordEventsSQL), ids, wss, types, payloads, ats); err != nil {
 		return fmt.Errorf("store: insert webhook events: %w", err)
 	}
 	return nil

@@ -39,6 +39,7 @@ func (q Queries) ClaimSignInAttempt(ctx context.Context, who SignInOf, maxFailur
 	if err != nil {
 		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}
+	now := time.Now().UTC()
 	var row struct {
 		OK          bool       `db:"ok"`
 		LockedUntil *time.Time `db:"locked_until"`
@@ -47,15 +48,17 @@ func (q Queries) ClaimSignInAttempt(ctx context.Context, who SignInOf, maxFailur
 	// newest version: a concurrent attempt's UPDATE is waited for and then
 	// seen). failed_logins becomes this attempt's number in the count, one
 	// past the limit at most, so RETURNING can tell: checked iff within it.
-	// The time, $3, is this process's: Citus takes no now() inside a CASE.
-	const n = `CASE WHEN locked_until <= $3::timestamptz THEN 1 ELSE least(failed_logins + 1, $1::int + 1) END`
+	// The time, $2, and the end of a lock starting now, $3, are this
+	// process's: Citus takes no now() inside a CASE, nor timestamptz
+	// arithmetic (STABLE).
+	const n = `CASE WHEN locked_until <= $2::timestamptz THEN 1 ELSE least(failed_logins + 1, $1::int + 1) END`
 	err = q.get(ctx, &row, `
 		UPDATE `+table+` SET
 			failed_logins = `+n+`,
-			locked_until  = CASE WHEN locked_until > $3::timestamptz THEN locked_until
-			                     WHEN `+n+` >= $1::int THEN $3::timestamptz + $2::float8 * interval '1 second' END
+			locked_until  = CASE WHEN locked_until > $2::timestamptz THEN locked_until
+			                     WHEN `+n+` >= $1::int THEN $3::timestamptz END
 		WHERE `+where+`
-		RETURNING failed_logins <= $1::int AS ok, locked_until`, append([]any{maxFailures, lockFor.Seconds(), time.Now().UTC()}, args...)...)
+		RETURNING failed_logins <= $1::int AS ok, locked_until`, append([]any{maxFailures, now, now.Add(lockFor)}, args...)...)
 	if err != nil {
 		return false, nil, fmt.Errorf("store: sign-in attempt: %w", err)
 	}

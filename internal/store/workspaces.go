@@ -140,7 +140,8 @@ func (q Queries) ListAPIKeys(ctx context.Context, workspaceID string) ([]APIKey,
 
 // RevokeAPIKey revokes a key of the workspace; revoking twice is a no-op.
 func (q Queries) RevokeAPIKey(ctx context.Context, workspaceID, id string) error {
-	n, err := q.exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	n, err := q.exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3::timestamptz) WHERE workspace_id = $1 AND id = $2`,
+		workspaceID, id, time.Now().UTC()) // this process's time: Citus takes no now() inside a COALESCE
 	if err != nil {
 		return fmt.Errorf("store: revoke api key: %w", err)
 	}

@@ -322,8 +322,10 @@ func dashbSeed(t *testing.T, e *env) dashbData {
 	// days and the lists' dates spread the way they would after three weeks.
 	for _, q := range []string{
 		`UPDATE events SET created_at = occurred_at WHERE workspace_id = $1`,
-		`UPDATE commissions c SET created_at = ev.occurred_at, payable_at = ev.occurred_at + interval '30 days'
-			FROM events ev WHERE c.workspace_id = $1 AND ev.id = c.event_id`,
+		// (In UTC, as Citus takes it: no timestamptz arithmetic on a column in an UPDATE.)
+		`UPDATE commissions c SET created_at = ev.occurred_at,
+				payable_at = (ev.occurred_at AT TIME ZONE 'UTC' + interval '30 days') AT TIME ZONE 'UTC'
+			FROM events ev WHERE c.workspace_id = $1 AND ev.workspace_id = c.workspace_id AND ev.id = c.event_id`,
 	} {
 		if _, err := e.DB.Exec(q, e.WS.Workspace.ID); err != nil {
 			t.Fatalf("%s: %v", q, err)

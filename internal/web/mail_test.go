@@ -17,6 +17,7 @@ import (
 	"github.com/partli/partli/internal/email"
 	"github.com/partli/partli/internal/mailpit"
 	"github.com/partli/partli/internal/store"
+	"github.com/partli/partli/internal/testdb"
 	"github.com/partli/partli/internal/webhook"
 )
 
@@ -334,10 +335,11 @@ func TestMailEveryKindArrives(t *testing.T) {
 	}
 	// A day later (the clock is moved in the database: the day is over,
 	// and the commissions are older than the digest's five minutes).
-	if _, err := e.DB.Exec(`UPDATE mail_preferences SET digest_from = digest_from - interval '2 days' WHERE address = lower($1)`, maya); err != nil {
+	// (Citus takes no timestamptz arithmetic on a column in an UPDATE.)
+	if _, err := e.DB.Exec(`UPDATE mail_preferences SET digest_from = now() - interval '2 days' WHERE address = lower($1)`, maya); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.DB.Exec(`UPDATE commissions SET created_at = created_at - interval '1 hour' WHERE partner_id = $1`, mayaID); err != nil {
+	if _, err := e.DB.Exec(`UPDATE commissions SET created_at = now() - interval '1 hour' WHERE partner_id = $1`, mayaID); err != nil {
 		t.Fatal(err)
 	}
 	m = e.mailOf(t, mp, maya, store.MailCommissionDigest)
@@ -738,15 +740,27 @@ func TestMailRolledBackSaleSendsNothing(t *testing.T) {
 	e.runMailWorker(t, mp.SMTPURL(), fastMail())
 	s := e.setup(t)
 	to := str(s.Partner, "email")
-	// The commit fails after every statement of the sale ran (the mail's too).
-	for _, q := range []string{
-		`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: the commit fails'; END $$`,
-		`CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON commissions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`,
-	} {
-		if _, err := e.DB.Exec(q); err != nil {
+	// The commit fails after every statement of the sale ran (the mail's
+	// too). Citus makes and drops triggers of distributed tables only when
+	// its session asks.
+	triggers := func(qs ...string) {
+		t.Helper()
+		conn, err := e.DB.Conn(context.Background())
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer conn.Close()
+		if testdb.Citus() {
+			qs = append(append([]string{`SET citus.enable_unsafe_triggers TO on`}, qs...), `RESET citus.enable_unsafe_triggers`)
+		}
+		for _, q := range qs {
+			if _, err := conn.ExecContext(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
 	}
+	triggers(`CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: the commit fails'; END $$`,
+		`CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON commissions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()`)
 	order := uniq("order")
 	body := map[string]any{"externalId": order, "customerExternalId": uniq("cus"), "amountCents": 10000, "clickId": s.ClickID}
 	// (Sent past the OpenAPI check: a failed commit is the undocumented 500.)
@@ -768,9 +782,7 @@ func TestMailRolledBackSaleSendsNothing(t *testing.T) {
 	if n := len(e.outboxTo(t, to, "")); n != 0 {
 		t.Fatalf("%d mails written by a rolled-back sale", n)
 	}
-	if _, err := e.DB.Exec(`DROP TRIGGER refuse_commit ON commissions`); err != nil {
-		t.Fatal(err)
-	}
+	triggers(`DROP TRIGGER refuse_commit ON commissions`)
 	e.sale(t, e.Key, body)
 	e.checkMail(t, e.mailOf(t, mp, to, store.MailCommissionCreated), to, "New commission: $10.00 from "+str(s.Program, "name"), "/partner/programs/", true)
 }
